@@ -1,0 +1,50 @@
+# MicroGrad+ — everyday commands. `make lab` and `make test` set everything up first.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+NBTIMEOUT ?= 300
+
+.PHONY: help setup lab test lint typecheck unit notebooks release release-check bench gpu-check clean
+
+help:
+	@echo "make lab        set up, then open the labs in JupyterLab"
+	@echo "make test       set up, then run lint, type checks, tests, notebooks and release check"
+	@echo "make bench      benchmarks (speed ratios against PyTorch, grading throughput)"
+	@echo "make release    regenerate labs/ from solutions/ (instructors)"
+
+setup:
+	@bash scripts/setup.sh
+
+lab: setup
+	$(PY) -m jupyter lab --notebook-dir=labs
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: setup
+	$(PY) -m mypy
+
+unit: setup
+	$(PY) -m pytest --cov --cov-report=term -q
+
+notebooks: setup
+	MPLBACKEND=Agg $(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=$(NBTIMEOUT) solutions/ -q
+
+release-check: setup
+	$(PY) -m grader release --check
+
+test: lint typecheck unit notebooks release-check
+
+release: setup
+	$(PY) -m grader release
+
+bench: setup
+	$(PY) benchmarks/mnist_mlp.py
+	$(PY) benchmarks/grading_throughput.py
+
+gpu-check: setup
+	bash scripts/gpu_check.sh
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov

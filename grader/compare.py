@@ -1,0 +1,88 @@
+"""Compare the learner's arrays with the reference's and explain the difference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a check's report: one output or gradient."""
+
+    name: str
+    ok: bool
+    message: str = ""
+    max_abs: float = float("nan")
+    max_rel: float = float("nan")
+    index: str = ""
+    expected: str = ""
+    got: str = ""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    return str(value)
+
+
+def as_numeric(value: Any) -> np.ndarray | None:
+    """The value as a numeric array, or None when it is not one (objects, strings, ragged)."""
+    try:
+        arr = np.asarray(getattr(value, "data", value))
+    except Exception:
+        return None
+    return arr if arr.dtype.kind in "biuf" else None
+
+
+def compare_arrays(name: str, got: Any, expected: Any, rtol: float, atol: float) -> Row:
+    """Element-wise ``|got - expected| <= atol + rtol * |expected|``, in float64."""
+    exp = np.asarray(expected, dtype=np.float64)
+    if got is None:
+        return Row(name, False, "missing: the learner's code returned nothing for it")
+    arr = as_numeric(got)
+    if arr is None:
+        return Row(name, False, f"not a numeric array (got {type(got).__name__})")
+    if arr.shape != exp.shape:
+        return Row(name, False, f"shape {arr.shape}, expected {exp.shape}")
+    arr = arr.astype(np.float64)
+    close = np.isclose(arr, exp, rtol=rtol, atol=atol, equal_nan=True)
+    with np.errstate(all="ignore"):
+        diff = np.abs(arr - exp)
+        rel = np.where(exp != 0, diff / np.abs(exp), 0.0)  # relative error where defined
+    both_finite = np.isfinite(diff)
+    max_abs = float(diff[both_finite].max()) if both_finite.any() else 0.0
+    max_rel = float(rel[both_finite].max()) if both_finite.any() else 0.0
+    if close.all():
+        return Row(name, True, "", max_abs, max_rel)
+    first = tuple(int(i) for i in np.argwhere(~close)[0])
+    message = f"{int((~close).sum())} of {close.size} elements differ"
+    return Row(
+        name, False, message, max_abs, max_rel, str(first), _fmt(exp[first]), _fmt(arr[first])
+    )
+
+
+def format_table(rows: list[Row]) -> str:
+    """A fixed-width table: what | ok | max abs/rel error | first bad index | expected | got."""
+    header = ("what", "ok", "max abs err", "max rel err", "first bad index", "expected", "got")
+    lines = [
+        (
+            r.name,
+            "yes" if r.ok else "NO",
+            _fmt(r.max_abs),
+            _fmt(r.max_rel),
+            r.index or "-",
+            r.expected or "-",
+            r.got or "-",
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *lines, strict=False)]
+    out = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
+        for row in [header, *lines]
+    ]
+    notes = [f"  - {r.name}: {r.message}" for r in rows if r.message]
+    return "\n".join(out + notes)

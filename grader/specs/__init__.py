@@ -1,0 +1,1 @@
+"""Visible checks, one module per lab (``lab1`` ... ``lab5``)."""

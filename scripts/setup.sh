@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up MicroGrad+ for the labs and the tests. Idempotent.
+#
+# Outside the NGC container: a virtual environment in .venv with pinned
+# dependencies, torch==2.13.0 (a CPU build) included.
+# Inside the NGC container (torch already importable): install into the
+# container's Python, never touching its torch, numpy or JupyterLab.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+STAMP="$VENV/.installed"
+EXTRAS=${EXTRAS:-lab,grader,dev}
+
+if [ -z "${MICROGRAD_USE_VENV:-}" ] && "$PYTHON" -c "import torch" >/dev/null 2>&1 \
+    && [ ! -d "$VENV" ]; then
+    echo "torch is already installed ($("$PYTHON" -c 'import torch; print(torch.__version__)')):" \
+         "installing around it, keeping torch, numpy and JupyterLab as they are."
+    constraints=$(mktemp)
+    "$PYTHON" scripts/keep_installed.py > "$constraints"
+    "$PYTHON" -m pip install --no-cache-dir -c "$constraints" -e ".[$EXTRAS]"
+    exit 0
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+    exit 0
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS,torch]"
+echo "$want" > "$STAMP"
+echo "Set up $VENV ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
