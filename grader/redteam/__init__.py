@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import sys
 import importlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import nbformat
 
 from grader.check import Outcome, run_spec
 from grader.spec import load_lab
