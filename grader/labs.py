@@ -29,7 +29,7 @@ LABS: dict[str, Lab] = {
         Lab("lab2", 2, "lab-1.7.2-operations.ipynb", "Operations", ("ops",)),
         Lab("lab3", 3, "lab-1.7.3-layers.ipynb", "Layers", ("nn",)),
         Lab("lab4", 4, "lab-1.7.4-optimizers.ipynb", "Optimizers", ("optim",)),
-        Lab("lab5", 5, "lab-1.7.5-mnist-training.ipynb", "MNIST training", ("data", "train")),
+        Lab("lab5", 5, "lab-1.7.5-mnist-training.ipynb", "MNIST training", ("train",)),
     )
 }
 
