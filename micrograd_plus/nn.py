@@ -37,6 +37,30 @@ def _children(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
         yield prefix, value
 
 
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    r"""y = x W^T + b;  dx = g W,  dW = g^T x,  db = g summed over rows
+
+    One fused operation instead of transpose, matmul and add: the same
+    gradients, without the intermediate nodes and copies (``torch.nn.functional.linear``).
+    """
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    data = x.data @ weight.data.T
+    if bias is not None:
+        data += bias.data
+    out = Tensor(data, parents, "linear")
+
+    def _backward() -> None:
+        g = out.grad.reshape(-1, out.shape[-1])
+        if x.requires_grad:
+            x.grad += (g @ weight.data).reshape(x.shape)
+        weight.grad += g.T @ x.data.reshape(-1, x.shape[-1])
+        if bias is not None:
+            bias.grad += g.sum(axis=0)
+
+    out._backward = _backward
+    return out
+
+
 class Module:
     """Base class of every layer and model."""
 
@@ -128,8 +152,7 @@ class Linear(Module):
             raise ValueError(
                 f"Linear expects inputs with {self.in_features} features, got shape {x.shape}"
             )
-        y = ops.matmul(x, ops.transpose(self.weight))
-        return y + self.bias if self.bias is not None else y
+        return linear(x, self.weight, self.bias)
 
     def __repr__(self) -> str:
         return f"Linear({self.in_features}, {self.out_features}, bias={self.bias is not None})"

@@ -93,28 +93,29 @@ class Adam(Optimizer):
         self.t = 0
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
+        self._scratch = [np.empty_like(p.data) for p in self.params]  # no allocation per step
 
     def step(self) -> None:
         self.t += 1
         b1, b2 = self.betas
         correction1 = 1 - b1**self.t
         correction2 = 1 - b2**self.t
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
+        for p, m, v, tmp in zip(self.params, self.m, self.v, self._scratch, strict=True):
             g = p.grad
             if self.weight_decay and self.decoupled:
                 p.data *= 1 - self.lr * self.weight_decay
             elif self.weight_decay:
                 g = g + self.weight_decay * p.data
-            m *= b1
-            m += (1 - b1) * g
-            v *= b2
-            v += (1 - b2) * np.square(g)
-            denom = np.sqrt(v)
-            denom /= math.sqrt(correction2)
-            denom += self.eps
-            update = np.divide(m, denom, out=denom)
-            update *= self.lr / correction1
-            p.data -= update
+            m *= b1  # m = b1 m + (1 - b1) g
+            m += np.multiply(g, 1 - b1, out=tmp)
+            v *= b2  # v = b2 v + (1 - b2) g^2
+            v += np.multiply(np.square(g, out=tmp), 1 - b2, out=tmp)
+            np.sqrt(v, out=tmp)  # tmp = sqrt(v_hat) + eps, then the step
+            tmp /= math.sqrt(correction2)
+            tmp += self.eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= self.lr / correction1
+            p.data -= tmp
 
 
 class AdamW(Adam):

@@ -76,6 +76,16 @@ class Tensor:
     """
 
     __array_priority__ = 1000  # make ``ndarray + Tensor`` call Tensor.__radd__
+    grad: np.ndarray
+    """d(output)/d(self), same shape and dtype as ``data``; zeros until backward fills it."""
+
+    def __getattr__(self, name: str) -> Any:
+        # ``grad`` is allocated on first use: a forward pass that is never
+        # backpropagated (evaluation) allocates no gradient memory at all.
+        if name == "grad":
+            self.grad = np.zeros(self.data.shape, self.data.dtype)
+            return self.grad
+        raise AttributeError(f"'Tensor' object has no attribute '{name}'")
 
     def __init__(
         self,
@@ -86,7 +96,6 @@ class Tensor:
         requires_grad: bool = True,
     ) -> None:
         self.data: np.ndarray = _to_array(data, dtype)
-        self.grad: np.ndarray = np.zeros(self.data.shape, self.data.dtype)
         self._backward: Callable[[], None] = _noop
         self._prev: tuple[Tensor, ...] = tuple(_children)  # ordered: deterministic sums
         self._op = _op
@@ -248,15 +257,16 @@ class Tensor:
                 )
         order = self._topological_order()
         for node in order:
-            if node._prev:
-                node.grad = np.zeros(node.data.shape, node.data.dtype)
+            if node._prev:  # intermediate: forget an earlier backward's gradient
+                vars(node).pop("grad", None)
         self.grad += seed
         for node in reversed(order):
             node._backward()
 
     def zero_grad(self) -> None:
         """Reset this tensor's gradient to zeros (in place: no new memory each step)."""
-        if self.grad.shape == self.data.shape and self.grad.dtype == self.data.dtype:
-            self.grad.fill(0)
+        grad = vars(self).get("grad")
+        if grad is not None and grad.shape == self.data.shape and grad.dtype == self.data.dtype:
+            grad.fill(0)
         else:
             self.grad = np.zeros(self.data.shape, self.data.dtype)

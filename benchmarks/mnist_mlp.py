@@ -1,0 +1,202 @@
+"""MicroGrad+ vs PyTorch on the CPU: one epoch of a 784-256-128-10 ReLU MLP.
+
+Both frameworks train the same network from the same initial weights on the
+same batches (128, Adam 1e-3), in this one process with the same number of
+threads. Prints seconds per epoch for each, their ratio, and peak memory;
+then trains the same MLP with MicroGrad+ on the embedded MNIST sample and
+prints its test accuracy.
+
+    python benchmarks/mnist_mlp.py [--repeats 3] [--threads 2] [--epochs 20]
+
+Data for the speed run: full MNIST when data/MNIST/raw holds it, otherwise
+Fashion-MNIST from Debian's ``dataset-fashion-mnist`` (same size and format).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = (784, 256, 128, 10)
+
+
+def set_threads(n: int) -> None:
+    """Same thread count for numpy's BLAS and torch (before either starts its pool)."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+
+
+def speed_data(root: Path) -> tuple[str, np.ndarray, np.ndarray]:
+    """60,000 training images: full MNIST if present, else Fashion-MNIST."""
+    from micrograd_plus import data
+
+    if data.which_mnist(root) == "full":
+        X, y, _, _ = data.load_mnist(root, verbose=False)
+        return "MNIST (full)", X, y
+    X, y, _, _ = data.load_fashion_mnist(verbose=False)
+    return "Fashion-MNIST (Debian dataset-fashion-mnist)", X, y
+
+
+def initial_weights(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """PyTorch-default-style U(-1/sqrt(in), 1/sqrt(in)) weights, float32."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for n_in, n_out in zip(SIZES[:-1], SIZES[1:], strict=True):
+        k = 1 / np.sqrt(n_in)
+        w = rng.uniform(-k, k, (n_out, n_in)).astype(np.float32)
+        b = rng.uniform(-k, k, n_out).astype(np.float32)
+        layers.append((w, b))
+    return layers
+
+
+def micrograd_epoch(weights, X, y, order, batch):  # type: ignore[no-untyped-def]
+    from micrograd_plus import nn, ops, optim
+    from micrograd_plus.tensor import Tensor
+
+    layers: list[nn.Module] = []
+    for i, (w, b) in enumerate(weights):
+        lin = nn.Linear(w.shape[1], w.shape[0])
+        lin.weight.data[...] = w
+        lin.bias.data[...] = b  # type: ignore[union-attr]
+        layers.append(lin)
+        if i < len(weights) - 1:
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+
+    def run() -> float:
+        loss = None
+        for start in range(0, len(order), batch):
+            idx = order[start : start + batch]
+            opt.zero_grad()
+            loss = ops.cross_entropy(model(Tensor(X[idx], requires_grad=False)), y[idx])
+            loss.backward()
+            opt.step()
+        return loss.item() if loss is not None else float("nan")
+
+    return run
+
+
+def torch_epoch(weights, X, y, order, batch):  # type: ignore[no-untyped-def]
+    import torch
+
+    layers: list[torch.nn.Module] = []
+    for i, (w, b) in enumerate(weights):
+        lin = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w))
+            lin.bias.copy_(torch.from_numpy(b))
+        layers.append(lin)
+        if i < len(weights) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def run() -> float:
+        loss = None
+        for start in range(0, len(order), batch):
+            idx = torch.from_numpy(order[start : start + batch])
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(Xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+        return loss.item() if loss is not None else float("nan")
+
+    return run
+
+
+def peak_rss_during(fn: Callable[[], float]) -> tuple[float, float, float]:
+    """(seconds, last loss, peak resident memory in MiB) of one call."""
+    reset = Path("/proc/self/clear_refs")
+    try:
+        reset.write_text("5")  # reset the high-water mark (Linux)
+    except OSError:
+        pass
+    start = time.perf_counter()
+    loss = fn()
+    seconds = time.perf_counter() - start
+    peak = float("nan")
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return seconds, loss, peak
+
+
+def accuracy_run(epochs: int, seed: int) -> None:
+    from micrograd_plus import data, nn, optim, train
+
+    X_train, y_train, X_test, y_test = data.load_mnist(REPO / "data", verbose=False)
+    nn.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
+    )
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    loader = train.DataLoader(X_train, y_train, batch_size=128, seed=seed)
+    source = data.which_mnist(REPO / "data")
+    best, start = 0.0, time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        train.train_epoch(model, loader, opt)
+        _, acc = train.evaluate(model, X_test, y_test)
+        best = max(best, acc)
+        print(f"  epoch {epoch:2d}: test accuracy {acc:.4f}")
+    print(
+        f"accuracy: {acc:.4f} after {epochs} epochs (best {best:.4f}) on the MNIST {source} "
+        f"test split ({len(y_test)} images), {time.perf_counter() - start:.1f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per framework")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=20, help="epochs of the accuracy run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-accuracy", action="store_true")
+    args = parser.parse_args()
+
+    set_threads(args.threads)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    name, X, y = speed_data(REPO / "data")
+    order = np.random.default_rng(args.seed).permutation(len(X))
+    weights = initial_weights(args.seed)
+    runs = {
+        "micrograd_plus": micrograd_epoch(weights, X, y, order, args.batch),
+        "pytorch": torch_epoch(weights, X, y, order, args.batch),
+    }
+    print(f"data: {name}, {len(X)} images, batch {args.batch}, Adam, {args.threads} threads")
+    print(f"numpy {np.__version__}, torch {torch.__version__}, python {sys.version.split()[0]}")
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    peaks: dict[str, float] = {}
+    for _ in range(args.repeats):  # interleaved, so drifts in machine load hit both
+        for key, run in runs.items():
+            seconds, loss, peak = peak_rss_during(run)
+            times[key].append(seconds)
+            peaks[key] = max(peaks.get(key, 0.0), peak)
+    for key in runs:
+        print(
+            f"{key:15s} median {statistics.median(times[key]):.3f} s/epoch "
+            f"(runs: {', '.join(f'{t:.3f}' for t in times[key])}), peak RSS {peaks[key]:.0f} MiB"
+        )
+    ratio = statistics.median(times["micrograd_plus"]) / statistics.median(times["pytorch"])
+    print(f"ratio micrograd_plus / pytorch: {ratio:.2f}x")
+    if not args.skip_accuracy:
+        accuracy_run(args.epochs, args.seed)
+
+
+if __name__ == "__main__":
+    main()
