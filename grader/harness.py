@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,4 +33,72 @@ def learner_op(
         result.update(
             {f"{name}.grad": data_of(t.grad) for name, t in zip(args, tensors, strict=True)}
         )
+    return result
+
+
+def upstream(pool: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """An upstream gradient of ``shape``: the first elements of ``pool`` (drawn by the spec's rng).
+
+    Specs draw one flat ``pool`` so that learner and reference seed every output,
+    whatever its shape, with the same random values.
+    """
+    size = int(np.prod(shape, dtype=np.int64))
+    if size > pool.size:
+        raise ValueError(
+            f"an output of shape {shape} needs {size} upstream values; pool has {pool.size}"
+        )
+    return pool[:size].reshape(shape).copy()
+
+
+def case_params(fn: Callable[..., Any]) -> list[str]:
+    """The parameter names of a case function: the input keys it is called with."""
+    return list(inspect.signature(fn).parameters)
+
+
+def learner_cases(
+    Tensor: type,
+    cases: Mapping[str, Callable[..., Any]],
+    inputs: Mapping[str, np.ndarray],
+    *,
+    raw: Collection[str] = (),
+    want: str = "out",
+    pool: str = "g",
+    local: bool = False,
+) -> dict[str, np.ndarray]:
+    """Run each case on fresh learner tensors; optionally backpropagate.
+
+    Each case is ``label -> fn``; ``fn``'s parameter names are input keys. Those
+    in ``raw`` are passed as plain arrays (indices, targets), the others as
+    ``Tensor(inputs[name])``.
+
+    Args:
+        Tensor: the tensor class to wrap inputs in.
+        cases: ``{label: fn}``, e.g. ``{"a + b": lambda a, b: a + b}``.
+        inputs: the spec's inputs.
+        raw: parameter names passed as arrays, not tensors.
+        want: ``"out"`` (forward values, keyed by label), ``"grad"`` (gradients, keyed
+            ``"<label>: <name>.grad"``) or ``"both"``.
+        pool: the input key holding the upstream-gradient pool (see :func:`upstream`).
+        local: instead of ``out.backward(g)``, set ``out.grad = g`` and call
+            ``out._backward()`` once: one node's gradient rule, without ``backward()``.
+
+    Returns:
+        Plain arrays, keyed as :func:`grader.refs.torch_cases` keys them.
+    """
+    result: dict[str, np.ndarray] = {}
+    for label, fn in cases.items():
+        names = case_params(fn)
+        tensors = {n: Tensor(inputs[n]) for n in names if n not in raw}
+        out = fn(**{n: tensors[n] if n in tensors else inputs[n] for n in names})
+        value = data_of(out)
+        if want in ("out", "both"):
+            result[label] = value
+        if want in ("grad", "both"):
+            g = upstream(inputs[pool], value.shape).astype(value.dtype)
+            if local:
+                out.grad = g
+                out._backward()
+            else:
+                out.backward(g)
+            result.update({f"{label}: {n}.grad": data_of(t.grad) for n, t in tensors.items()})
     return result

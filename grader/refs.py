@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,4 +29,41 @@ def torch_op(
         )
         for name, t, g in zip(args, tensors, grads, strict=True):
             result[f"{name}.grad"] = np.zeros(t.shape) if g is None else g.numpy()
+    return result
+
+
+def torch_cases(
+    cases: Mapping[str, Callable[..., Any]],
+    inputs: Mapping[str, np.ndarray],
+    *,
+    raw: Collection[str] = (),
+    want: str = "out",
+    pool: str = "g",
+) -> dict[str, np.ndarray]:
+    """The torch float64 side of :func:`grader.harness.learner_cases`, with the same keys.
+
+    Tensor parameters become float64 leaves; the gradients come from
+    ``torch.autograd.grad`` with the same upstream values as the learner's.
+    """
+    import torch
+
+    from grader.harness import case_params, upstream
+
+    result: dict[str, np.ndarray] = {}
+    for label, fn in cases.items():
+        names = case_params(fn)
+        tensors = {
+            n: torch.tensor(inputs[n], dtype=torch.float64, requires_grad=True)
+            for n in names
+            if n not in raw
+        }
+        out = fn(**{n: tensors[n] if n in tensors else inputs[n] for n in names})
+        value = out.detach().numpy()
+        if want in ("out", "both"):
+            result[label] = value
+        if want in ("grad", "both"):
+            g = torch.as_tensor(upstream(inputs[pool], tuple(value.shape)))
+            grads = torch.autograd.grad(out, list(tensors.values()), g, allow_unused=True)
+            for (n, t), d in zip(tensors.items(), grads, strict=True):
+                result[f"{label}: {n}.grad"] = np.zeros(t.shape) if d is None else d.numpy()
     return result
