@@ -171,7 +171,8 @@ class Tensor:
         out = Tensor(self.data**k, (self,), f"**{k}")
 
         def _backward() -> None:
-            self.grad += out.grad * k * self.data ** (k - 1)
+            if k != 0:  # x**0 is constant: its gradient is 0 even at x = 0, where 0 * 0**-1 is NaN
+                self.grad += out.grad * k * self.data ** (k - 1)
 
         out._backward = _backward
         return out
