@@ -56,7 +56,8 @@ class Value:
         out = Value(self.data**k, (self,), f"**{k}")
 
         def _backward() -> None:
-            self.grad += k * self.data ** (k - 1) * out.grad
+            if k != 0:  # a**0 is constant: gradient 0, even at a = 0 (0.0 ** -1 would raise)
+                self.grad += k * self.data ** (k - 1) * out.grad
 
         out._backward = _backward
         return out
@@ -105,7 +106,10 @@ class Value:
                 visited.add(id(node))
                 stack.append((node, True))
                 stack.extend((child, False) for child in node._prev)
-        self.grad = 1.0
+        for node in order:  # leaves accumulate across calls, like PyTorch; the rest restart
+            if node._prev:
+                node.grad = 0.0
+        self.grad += 1.0
         for node in reversed(order):
             node._backward()
 
