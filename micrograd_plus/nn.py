@@ -129,6 +129,9 @@ class Module:
         """Switch to evaluation mode (dropout off)."""
         return self.train(False)
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"  # layers without settings print like torch's: ReLU()
+
 
 class Linear(Module):
     r"""y = x W^T + b, with W of shape (out, in), initialised like ``torch.nn.Linear``.
