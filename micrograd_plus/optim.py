@@ -48,6 +48,8 @@ class SGD(Optimizer):
         nesterov: bool = False,
     ) -> None:
         super().__init__(params, lr)
+        if momentum < 0 or weight_decay < 0:
+            raise ValueError(f"momentum ({momentum}), weight_decay ({weight_decay}) must be >= 0")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires momentum > 0 and dampening = 0")
         self.momentum, self.dampening = momentum, dampening
@@ -89,6 +91,8 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         if not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"betas must lie in [0, 1), got {betas}")
+        if eps < 0 or weight_decay < 0:
+            raise ValueError(f"eps ({eps}) and weight_decay ({weight_decay}) must be >= 0")
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
         self.t = 0
         self.m = [np.zeros_like(p.data) for p in self.params]
