@@ -259,3 +259,19 @@ def test_sum_over_axes_like_numpy(axis: object, keepdims: bool) -> None:
     np.testing.assert_array_equal(out.data, data.sum(axis=axis, keepdims=keepdims))  # type: ignore[call-overload]
     out.backward(np.ones(out.shape))
     np.testing.assert_array_equal(x.grad, np.ones((2, 3)))
+
+
+def test_a_tensor_of_a_tensor_is_a_new_leaf_with_the_same_values() -> None:
+    """Does Tensor(t) take t's values and dtype, without t's graph?"""
+    t = Tensor(np.array([1.0, 2.0])) * 2
+    leaf = Tensor(t)
+    assert leaf.dtype == np.float64 and leaf._prev == () and leaf._op == ""
+    np.testing.assert_array_equal(leaf.data, [2.0, 4.0])
+
+
+def test_an_unknown_attribute_raises_attribute_error() -> None:
+    """Does a misspelt attribute raise AttributeError naming it (so hasattr works)?"""
+    t = Tensor([1.0])
+    with pytest.raises(AttributeError, match="'gard'"):
+        _ = t.gard  # type: ignore[attr-defined]
+    assert not hasattr(t, "requires_gard")
