@@ -1,0 +1,71 @@
+# syntax=docker/dockerfile:1
+# MicroGrad+ on the NVIDIA NGC PyTorch image (x86-64 and arm64): JupyterLab on port 8888,
+# opened on labs/, with a token, a health check and the work folder on a volume.
+#
+#   docker build --target learner -t microgradplus:learner .
+#   docker run --gpus all --init -p 8888:8888 -v mgp-work:/workspace/microgradplus microgradplus:learner
+#   docker build --target instructor -t microgradplus:instructor .
+#
+# The image's torch, numpy and JupyterLab are kept: docker/install.sh installs only what the
+# image lacks, under constraints generated inside the image from what it ships.
+ARG NGC_TAG=26.05
+FROM nvcr.io/nvidia/pytorch:${NGC_TAG}-py3 AS base
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHON=python3 \
+    MGP_HOME=/opt/microgradplus \
+    MGP_STATE=/home/learner/.microgradplus \
+    MGP_PORT=8888
+# graphviz's `dot` draws the computation graphs. Package versions follow the base image's
+# Ubuntu release, which changes with NGC_TAG, so they are not pinned here.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends graphviz \
+    && rm -rf /var/lib/apt/lists/*
+# The non-root user the notebooks run as (UID 1000 may already exist: --non-unique).
+ARG NB_UID=1000
+ENV NB_UID=${NB_UID}
+RUN useradd --create-home --non-unique --uid "${NB_UID}" --shell /bin/bash learner
+# What the install step reads, alone in its own layer so that editing a lab keeps the cache.
+COPY pyproject.toml ${MGP_HOME}/
+COPY scripts/keep_installed.py ${MGP_HOME}/scripts/
+COPY docker/ ${MGP_HOME}/docker/
+RUN ${MGP_HOME}/docker/install.sh deps
+
+# The learner's files only (see docker/learner_tree.sh), in a stage of their own so that
+# no layer of the learner image ever held the solutions or the hidden checks.
+FROM base AS learner-tree
+COPY . /src
+RUN /src/docker/learner_tree.sh /src /tree
+
+FROM base AS learner
+ENV MGP_WORK=/workspace/microgradplus
+COPY --from=learner-tree /tree ${MGP_HOME}
+RUN ${MGP_HOME}/docker/install.sh project \
+    && ${MGP_HOME}/docker/install.sh role learner \
+    && mkdir -p "${MGP_WORK}" \
+    && chown learner "${MGP_WORK}"
+USER ${NB_UID}
+WORKDIR ${MGP_WORK}
+VOLUME ["/workspace/microgradplus"]
+EXPOSE 8888
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python3", "/opt/microgradplus/docker/healthcheck.py"]
+ENTRYPOINT ["/opt/microgradplus/docker/entrypoint.sh"]
+
+# Everything: solutions/, the hidden checks, the tests and the grader's tools, with
+# nbgrader's formgrader. The course folder is the work folder (a volume).
+FROM base AS instructor
+ENV MGP_WORK=/opt/microgradplus
+COPY --chown=learner . ${MGP_HOME}
+RUN ${MGP_HOME}/docker/install.sh project \
+    && ${MGP_HOME}/docker/install.sh role instructor
+USER ${NB_UID}
+WORKDIR ${MGP_HOME}
+VOLUME ["/opt/microgradplus"]
+EXPOSE 8888
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python3", "/opt/microgradplus/docker/healthcheck.py"]
+ENTRYPOINT ["/opt/microgradplus/docker/entrypoint.sh"]

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Install MicroGrad+ into a Python that already ships torch (the NGC PyTorch image).
+# The Dockerfile runs exactly these steps, and so does scripts/ngc_smoke.sh, which
+# checks them in a fresh virtual environment without a Docker engine.
+#
+#   docker/install.sh deps                      # what the image lacks (from pyproject.toml)
+#   docker/install.sh project                   # MicroGrad+ itself, editable
+#   docker/install.sh role learner|instructor   # nbgrader's extensions for that role
+#
+# PYTHON picks the interpreter (default: python3). Constraints are generated from
+# what the interpreter already has (scripts/keep_installed.py), so pip may add
+# packages but never replaces torch, numpy or JupyterLab; torch is never reinstalled.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PYTHON=${PYTHON:-python3}
+EXTRAS=${EXTRAS:-lab,grader}
+ALSO=${ALSO:-nbval,pytest,pytest-timeout}
+
+deps() {
+    local work
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' RETURN
+    "$PYTHON" -c "import torch" 2>/dev/null \
+        || { echo "docker/install.sh: torch is not importable by $PYTHON: use the NGC PyTorch image" >&2; exit 1; }
+    "$PYTHON" "$ROOT/scripts/keep_installed.py" > "$work/constraints.txt"
+    "$PYTHON" "$ROOT/docker/requirements.py" --extras "$EXTRAS" --also "$ALSO" > "$work/requirements.txt"
+    echo "Keeping the image's own builds:"; sed 's/^/  /' "$work/constraints.txt"
+    echo "Adding what it lacks:"; sed 's/^/  /' "$work/requirements.txt"
+    if [ -s "$work/requirements.txt" ]; then
+        "$PYTHON" -m pip install --quiet -c "$work/constraints.txt" -r "$work/requirements.txt"
+    fi
+    unchanged "$work/constraints.txt"
+}
+
+project() {
+    local work
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' RETURN
+    "$PYTHON" "$ROOT/scripts/keep_installed.py" > "$work/constraints.txt"
+    # Editable, so that the package finds data/ beside it; `deps` installed its dependencies.
+    "$PYTHON" -m pip install --quiet --no-deps -c "$work/constraints.txt" -e "$ROOT"
+    unchanged "$work/constraints.txt"
+    "$PYTHON" -c "import micrograd_plus, grader; print('MicroGrad+', micrograd_plus.__version__, 'installed')"
+}
+
+# Fail when a package pinned in the constraints file $1 now has another version.
+unchanged() {
+    local changed
+    changed=$(grep -vxFf <("$PYTHON" "$ROOT/scripts/keep_installed.py") "$1" || true)
+    if [ -n "$changed" ]; then
+        echo "docker/install.sh: the image's own build changed: $changed" >&2
+        exit 1
+    fi
+}
+
+role() {
+    local on off
+    case "${1:-}" in
+        learner) on=""; off="formgrader course_list assignment_list create_assignment" ;;
+        instructor) on="formgrader course_list assignment_list create_assignment"; off="" ;;
+        *) echo "usage: docker/install.sh role learner|instructor" >&2; exit 2 ;;
+    esac
+    # validate_assignment (the notebook's "Validate" button) stays on for both roles.
+    toggle enable "$on"
+    toggle disable "$off"
+    echo "nbgrader extensions set for the $1 role: on: ${on:-none}; off: ${off:-none}"
+}
+
+# toggle enable|disable "NAME ...": nbgrader's server and JupyterLab extensions by short name.
+toggle() {
+    local action=$1 name server=() lab=()
+    for name in $2; do
+        [ "$name" = create_assignment ] || server+=("nbgrader.server_extensions.$name")
+        lab+=("@jupyter/nbgrader:${name//_/-}")
+    done
+    [ "${#lab[@]}" -gt 0 ] || return 0
+    if [ "${#server[@]}" -gt 0 ]; then
+        "$PYTHON" -m jupyter server extension "$action" --sys-prefix "${server[@]}" >/dev/null 2>&1
+    fi
+    "$PYTHON" -m jupyter labextension "$action" --level=sys_prefix "${lab[@]}" >/dev/null 2>&1
+}
+
+case "${1:-}" in
+    deps) deps ;;
+    project) project ;;
+    role) shift; role "$@" ;;
+    *) echo "usage: docker/install.sh deps | project | role learner|instructor" >&2; exit 2 ;;
+esac
