@@ -1,0 +1,255 @@
+"""Lab 1.7.4 — optimizers: ``Optimizer.zero_grad``, ``SGD`` (momentum, dampening, Nesterov,
+weight decay), ``Adam`` (bias correction, L2 weight decay) and ``AdamW`` (decoupled decay).
+
+Each optimizer check starts the learner's optimizer and ``torch.optim``'s from
+the same parameters, feeds both the same fixed sequence of gradients, and
+compares the parameters after EVERY step (float64, rtol 1e-6): the first index
+of a mismatch in the report is the step number (0 = after the first step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from grader.spec import Inputs, Spec, spec
+from micrograd_plus.tensor import Tensor
+
+SHAPES = ((3, 4), (4,))
+"""Two parameters, so that state kept per parameter (momentum buffers, m and v) is exercised."""
+
+
+def trajectory_inputs(
+    shapes: Sequence[tuple[int, ...]], steps: int, spread: float = 0.0
+) -> Callable[[np.random.Generator], Inputs]:
+    """Initial parameters ``p<i>`` and gradients ``g<i>`` of shape ``(steps, *shape)``.
+
+    With ``spread`` > 0 each gradient element gets its own scale 10**u, u ~ U(-spread, spread).
+    """
+
+    def inputs(rng: np.random.Generator) -> Inputs:
+        out = {}
+        for i, shape in enumerate(shapes):
+            out[f"p{i}"] = rng.normal(size=shape)
+            grads = rng.normal(size=(steps, *shape))
+            if spread:
+                grads *= 10.0 ** rng.uniform(-spread, spread, size=shape)
+            out[f"g{i}"] = grads
+        return out
+
+    return inputs
+
+
+def trajectory_sides(
+    torch_name: str, options: dict[str, Any], lrs: Sequence[float] | None = None
+) -> tuple[Callable[..., dict[str, Any]], Callable[[Inputs], dict[str, Any]]]:
+    """Learner and reference sides: N steps of ``Optimizer(params, **options)``.
+
+    With ``lrs``, the learning rate is set to ``lrs[t]`` before step t (``opt.lr`` for the
+    learner, ``param_groups[0]["lr"]`` for torch), as a schedule does.
+    """
+
+    def names(inputs: Inputs) -> list[str]:
+        return sorted(k for k in inputs if k.startswith("p"))
+
+    def learner(inputs: Inputs, Optimizer: type) -> dict[str, Any]:
+        params = [Tensor(inputs[name].copy()) for name in names(inputs)]
+        opt = Optimizer(params, **options)
+        steps = len(inputs["g0"])
+        history: list[list[np.ndarray]] = [[] for _ in params]
+        for t in range(steps):
+            if lrs is not None:
+                opt.lr = lrs[t]
+            for i, p in enumerate(params):
+                p.grad = inputs[f"g{i}"][t].copy()
+            opt.step()
+            for i, p in enumerate(params):
+                history[i].append(np.array(p.data, dtype=np.float64))
+        return {f"p{i} after each step": np.stack(h) for i, h in enumerate(history)}
+
+    def reference(inputs: Inputs) -> dict[str, Any]:
+        import torch
+
+        params = [torch.tensor(inputs[name], requires_grad=True) for name in names(inputs)]
+        opt = getattr(torch.optim, torch_name)(params, **options)
+        steps = len(inputs["g0"])
+        history: list[list[np.ndarray]] = [[] for _ in params]
+        for t in range(steps):
+            if lrs is not None:
+                opt.param_groups[0]["lr"] = lrs[t]
+            for i, p in enumerate(params):
+                p.grad = torch.tensor(inputs[f"g{i}"][t])
+            opt.step()
+            for i, p in enumerate(params):
+                history[i].append(p.detach().numpy().copy())
+        return {f"p{i} after each step": np.stack(h) for i, h in enumerate(history)}
+
+    return learner, reference
+
+
+def optimizer_spec(
+    check_id: str,
+    points: float,
+    symbol: str,
+    options: dict[str, Any],
+    hint: str,
+    *,
+    shapes: Sequence[tuple[int, ...]] = SHAPES,
+    steps: int = 20,
+    spread: float = 0.0,
+    lrs: Sequence[float] | None = None,
+    hidden: bool = False,
+) -> Spec:
+    """A step-by-step comparison of the learner's ``symbol`` with ``torch.optim.<symbol>``."""
+    learner, reference = trajectory_sides(symbol, options, lrs)
+    return spec(
+        id=check_id,
+        points=points,
+        symbols=(symbol,),
+        inputs=trajectory_inputs(shapes, len(lrs) if lrs is not None else steps, spread),
+        learner=learner,
+        reference=reference,
+        hint=hint,
+        hidden=hidden,
+    )
+
+
+# --------------------------------------------------------------- zero_grad
+
+
+def _zero_grad_learner(inputs: Inputs, Optimizer: type) -> dict[str, Any]:
+    params = [Tensor(inputs["p0"].copy()), Tensor(inputs["p1"].copy())]
+    for i, p in enumerate(params):
+        p.grad = inputs[f"g{i}"][0].copy()
+    Optimizer(params, lr=0.1).zero_grad()
+    out = {f"p{i}.grad after zero_grad": np.array(p.grad) for i, p in enumerate(params)}
+    out.update({f"p{i} after zero_grad": np.array(p.data) for i, p in enumerate(params)})
+    loss = (params[0] * inputs["g0"][1]).sum() + (params[1] * inputs["g1"][1]).sum()
+    loss.backward()
+    out.update({f"p{i}.grad after a new backward": p.grad for i, p in enumerate(params)})
+    return out
+
+
+def _zero_grad_reference(inputs: Inputs) -> dict[str, Any]:
+    import torch
+
+    params = [torch.tensor(inputs[f"p{i}"], requires_grad=True) for i in (0, 1)]
+    for i, p in enumerate(params):
+        p.grad = torch.tensor(inputs[f"g{i}"][0])
+    torch.optim.SGD(params, lr=0.1).zero_grad(set_to_none=False)
+    out = {f"p{i}.grad after zero_grad": p.grad.numpy().copy() for i, p in enumerate(params)}
+    out.update({f"p{i} after zero_grad": p.detach().numpy().copy() for i, p in enumerate(params)})
+    loss = sum((p * torch.tensor(inputs[f"g{i}"][1])).sum() for i, p in enumerate(params))
+    loss.backward()  # type: ignore[union-attr]
+    out.update({f"p{i}.grad after a new backward": p.grad.numpy() for i, p in enumerate(params)})
+    return out
+
+
+spec(
+    id="lab4.optimizer.zero_grad",
+    points=6,
+    symbols=("Optimizer",),
+    inputs=trajectory_inputs(SHAPES, 2),
+    learner=_zero_grad_learner,
+    reference=_zero_grad_reference,
+    hint="zero_grad() resets the gradient of every parameter in self.params to zeros of the "
+    "parameter's shape (np.zeros_like(p.data)); it leaves p.data alone",
+)
+
+# --------------------------------------------------------------------- SGD
+
+optimizer_spec(
+    "lab4.sgd.plain",
+    10,
+    "SGD",
+    {"lr": 0.1},
+    "plain SGD: p.data -= lr * p.grad for every parameter, at every step (update p.data in "
+    "place or assign a new array; never replace the Tensor itself)",
+)
+optimizer_spec(
+    "lab4.sgd.momentum",
+    10,
+    "SGD",
+    {"lr": 0.05, "momentum": 0.9},
+    "one buffer per parameter, kept between steps: buf = g at the first step, then "
+    "buf = momentum * buf + g; the update is p -= lr * buf",
+    steps=30,
+)
+optimizer_spec(
+    "lab4.sgd.dampening",
+    5,
+    "SGD",
+    {"lr": 0.05, "momentum": 0.9, "dampening": 0.5},
+    "with dampening d: buf = momentum * buf + (1 - d) * g, except at the FIRST step, where "
+    "torch sets buf = g (no dampening): a buffer started at zeros gets that step wrong",
+    steps=30,
+)
+optimizer_spec(
+    "lab4.sgd.nesterov",
+    8,
+    "SGD",
+    {"lr": 0.05, "momentum": 0.9, "nesterov": True},
+    "Nesterov: update the buffer as usual, then step along g + momentum * buf (not buf)",
+    steps=30,
+)
+optimizer_spec(
+    "lab4.sgd.weight_decay",
+    6,
+    "SGD",
+    {"lr": 0.1, "weight_decay": 0.1},
+    "weight decay adds wd * p to the gradient before anything else: g = p.grad + wd * p.data",
+)
+optimizer_spec(
+    "lab4.sgd.weight_decay_momentum",
+    5,
+    "SGD",
+    {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.1},
+    "the decayed gradient g = p.grad + wd * p.data goes INTO the momentum buffer; adding wd * p "
+    "after the momentum gives a different optimizer",
+    steps=30,
+)
+
+# -------------------------------------------------------------------- Adam
+
+ADAM_HINT = (
+    "m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2 (elementwise, one m and v per parameter); "
+    "t counts steps from 1; p -= lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), "
+    "v_hat = v / (1 - b2^t)"
+)
+optimizer_spec("lab4.adam.default", 12, "Adam", {"lr": 0.01}, ADAM_HINT, steps=30)
+optimizer_spec(
+    "lab4.adam.bias_correction",
+    6,
+    "Adam",
+    {"lr": 0.01},
+    "without bias correction the first steps are far too small (m and v start at 0): divide "
+    "m by (1 - b1^t) and v by (1 - b2^t), with t = 1 at the first step; then even gradients "
+    "of size 1e-4 or 1e4 move each parameter by about lr",
+    steps=5,
+    spread=4.0,
+)
+optimizer_spec(
+    "lab4.adam.betas_eps",
+    6,
+    "Adam",
+    {"lr": 0.05, "betas": (0.5, 0.9), "eps": 1e-3},
+    "use the betas and eps you are given (self.betas, self.eps); eps goes OUTSIDE the square "
+    "root: sqrt(v_hat) + eps",
+)
+optimizer_spec(
+    "lab4.adam.weight_decay",
+    6,
+    "Adam",
+    {"lr": 0.01, "weight_decay": 0.1},
+    "Adam's weight_decay is L2, as in torch.optim.Adam: g = p.grad + wd * p.data, before m and v",
+)
+optimizer_spec(
+    "lab4.adamw",
+    8,
+    "AdamW",
+    {"lr": 0.01, "weight_decay": 0.1},
+    "AdamW decouples the decay: first p.data *= 1 - lr * wd, then a plain Adam step with the "
+    "raw gradient (the decay never enters m or v)",
+)
