@@ -1,0 +1,147 @@
+"""``python -m grader``: the instructor's (and learner's) command line.
+
+Each command parses its options and makes one call into a plain function with
+keyword-only arguments; the defaults live in :mod:`grader.config` and in those
+functions' signatures. ``docs/instructor-guide.md`` documents every option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from grader import config
+
+
+def _module(name: str) -> ModuleType:
+    """Import ``grader.<name>`` on first use, so every command works before its siblings exist."""
+    try:
+        return importlib.import_module(f"grader.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"grader.{name}":
+            raise
+        raise CommandError(f"grader.{name} is not installed in this checkout") from exc
+
+
+class CommandError(Exception):
+    """A problem to report in one line (exit code 2)."""
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    release = _module("release")
+    if args.bundle is not None:
+        if args.lab is None:
+            raise CommandError("--bundle needs --lab")
+        print(release.build_bundle(lab=args.lab, out=args.bundle))
+        return 0
+    if args.check:
+        problems = release.check_release(solutions=args.solutions, labs=args.labs, lab=args.lab)
+        for problem in problems:
+            print(problem)
+        print("labs/ is in sync with solutions/" if not problems else f"{len(problems)} problem(s)")
+        return 1 if problems else 0
+    for path in release.release(solutions=args.solutions, labs=args.labs, lab=args.lab):
+        print(f"released {path}")
+    return 0
+
+
+def cmd_autograde(args: argparse.Namespace) -> int:
+    batch = _module("autograde").autograde(
+        submissions=args.submissions,
+        out=args.out,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        seed=args.seed,
+        labs=args.lab,
+        solutions=args.solutions,
+        progress=not args.no_progress,
+    )
+    graded = sum(1 for row in batch.rows if row.status == "graded")
+    print(
+        f"graded {graded} of {len(batch.rows)} students (seed {batch.seed}, "
+        f"isolation: {batch.isolation}); results in {args.out}"
+    )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    validate = _module("validate")
+    result = validate.validate(
+        notebook=args.notebook,
+        lab=args.lab,
+        timeout=args.timeout,
+        seed=args.seed,
+        solutions=args.solutions,
+    )
+    return 0 if validate.passed(result) else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    if not (args.out / "grades.csv").exists():
+        raise CommandError(f"{args.out / 'grades.csv'} not found: run autograde first")
+    _module("report").report(out=args.out)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m grader``."""
+    main = argparse.ArgumentParser(prog="python -m grader", description=__doc__.split("\n")[0])
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    release = commands.add_parser("release", help="regenerate labs/ from solutions/")
+    release.add_argument("--lab", help="only this lab (1..5, lab1..lab5)")
+    release.add_argument("--check", action="store_true", help="verify labs/ is in sync; no writes")
+    release.add_argument(
+        "--bundle", type=Path, metavar="OUT", help="build the learner bundle of --lab"
+    )
+    release.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help=argparse.SUPPRESS)
+    release.add_argument("--labs", type=Path, default=config.LABS_DIR, help=argparse.SUPPRESS)
+    release.set_defaults(run=cmd_release)
+
+    grade = commands.add_parser("autograde", help="grade a folder or zip of submissions")
+    grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS")
+    grade.add_argument("--out", type=Path, required=True, help="results folder")
+    grade.add_argument(
+        "-j", "--jobs", type=int, default=config.DEFAULT_JOBS, help="parallel sandboxes"
+    )
+    grade.add_argument("--timeout", type=float, help="per-cell time budget, seconds")
+    grade.add_argument(
+        "--seed", type=int, help="seed of the check inputs (default: random, recorded)"
+    )
+    grade.add_argument("--lab", action="append", help="grade only this lab (repeatable)")
+    grade.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help="source notebooks")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.set_defaults(run=cmd_autograde)
+
+    check = commands.add_parser("validate", help="run a notebook's visible checks in the sandbox")
+    check.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    check.add_argument("--lab", help="the lab (default: from the file name)")
+    check.add_argument("--timeout", type=float, help="per-cell time budget, seconds")
+    check.add_argument("--seed", type=int, default=0, help="seed of the check inputs")
+    check.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help=argparse.SUPPRESS)
+    check.set_defaults(run=cmd_validate)
+
+    report = commands.add_parser("report", help="summarize OUT and write OUT/lms.csv")
+    report.add_argument("out", type=Path, metavar="OUT")
+    report.set_defaults(run=cmd_report)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code."""
+    args = parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
+        message: Any = exc.args[0] if exc.args else exc
+        print(f"error: {type(exc).__name__}: {message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,223 @@
+"""Grade one notebook: read it safely, run it in the sandbox, judge the arrays, score it.
+
+The trusted half of the two-process check: references are computed here (once
+per lab and seed, on inputs regenerated from the seed, never read back from the
+sandbox), the sandbox's arrays are compared with :func:`grader.check.judge`,
+and points come from the source notebook's test cells (:mod:`grader.scoring`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from grader import config, sandbox, scoring
+from grader.check import Outcome, judge
+from grader.labs import Lab, get_lab
+from grader.spec import Inputs, Outputs, Spec, get_spec, load_lab
+
+log = logging.getLogger("grader")
+
+REASONS = (
+    "invalid-json",
+    "not-a-notebook",
+    "too-large",
+    "timeout",
+    "memory",
+    "crash",
+    "output-limit",
+)
+"""Why a lab can be ``ungradable:<reason>``."""
+
+
+@dataclass
+class LabKey:
+    """Everything trusted about one lab for one batch: test cells, checks, references."""
+
+    lab: Lab
+    cells: list[scoring.TestCell]
+    seed: int
+    references: dict[str, tuple[Inputs, Outputs]]
+
+    @property
+    def spec_ids(self) -> list[str]:
+        return [call.id for cell in self.cells for call in cell.checks]
+
+    def hidden(self, check_id: str) -> bool:
+        """A hidden check: called in a hidden-test block, or declared hidden."""
+        calls = [call for cell in self.cells for call in cell.checks if call.id == check_id]
+        return any(call.hidden for call in calls) or get_spec(check_id).hidden
+
+    @property
+    def max_score(self) -> float:
+        return sum(cell.points for cell in self.cells)
+
+
+def load_key(lab_id: str, *, source: Path, seed: int, visible_only: bool = False) -> LabKey:
+    """Read a source notebook's test cells and compute every reference for ``seed``.
+
+    Args:
+        lab_id: the lab.
+        source: its source notebook (``solutions/<notebook>``); for a learner's
+            own validation, the released notebook holds the visible test cells.
+        seed: seed of the check inputs.
+        visible_only: keep only visible checks (hidden ones dropped).
+
+    Raises:
+        FileNotFoundError: no source notebook.
+        grader.scoring.ScoringError: the source breaks the scoring contract.
+    """
+    lab = get_lab(lab_id)
+    load_lab(lab_id)
+    cells = scoring.test_cells(nbformat.read(source, as_version=4), lab_id, visible_only)
+    references = {}
+    for cell in cells:
+        for call in cell.checks:
+            spec = get_spec(call.id)
+            inputs = spec.make_inputs(seed)
+            references[call.id] = (inputs, spec.reference({k: v.copy() for k, v in inputs.items()}))
+    return LabKey(lab, cells, seed, references)
+
+
+@dataclass
+class LabResult:
+    """One learner's result for one lab.
+
+    Attributes:
+        status: ``graded``, ``missing`` or ``ungradable:<reason>``.
+        score, max_score: points (0 unless graded).
+        checks: check id -> points earned (empty unless graded).
+        flags: what the notebook did to its test cells, and integrity findings.
+        outcomes: check id -> the judged outcome (for feedback).
+        detail: why it is ungradable.
+    """
+
+    lab: str
+    status: str
+    score: float = 0.0
+    max_score: float = 0.0
+    checks: dict[str, float] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    cells_score: dict[str, tuple[float, float]] = field(default_factory=dict)
+    run: sandbox.RunResult | None = None
+    notebook: Any = None
+    path: Path | None = None
+    detail: str = ""
+    seconds: float = 0.0
+
+
+def read_notebook(path: Path, max_bytes: int) -> tuple[Any, str]:
+    """The notebook at ``path`` (nbformat 4), or None and the reason it is ungradable."""
+    if path.stat().st_size > max_bytes:
+        return None, "too-large"
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, "invalid-json"
+    if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
+        return None, "not-a-notebook"
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            nb = nbformat.reads(text, as_version=4)
+    except Exception:
+        return None, "not-a-notebook"
+    if not all(isinstance(c, dict) and "cell_type" in c for c in nb.get("cells", [])):
+        return None, "not-a-notebook"
+    return nb, ""
+
+
+class _NonNumeric:
+    """Stands for a value the learner's code returned that is not a numeric array."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return self.type_name
+
+
+def judge_run(
+    spec: Spec, run: sandbox.SpecRun | None, reference: tuple[Inputs, Outputs]
+) -> Outcome:
+    """Compare what the sandbox returned for one check with the trusted reference."""
+    if run is None:
+        return Outcome(spec, error="this check did not run (the notebook stopped before it)")
+    if run.error:
+        return Outcome(spec, error=run.error)
+    got: dict[str, Any] = dict(run.arrays)
+    for key, type_name in run.non_numeric.items():
+        got[key] = type(type_name, (_NonNumeric,), {})(type_name)
+    inputs, expected = reference
+    try:
+        return Outcome(spec, judge(spec, got, expected, inputs))
+    except Exception as exc:  # a custom compare meeting malformed arrays
+        return Outcome(
+            spec, error=f"the outputs could not be compared: {type(exc).__name__}: {exc}"
+        )
+
+
+def integrity_flags(nb: Any, program: list[tuple[int, str]]) -> list[str]:
+    """:func:`grader.integrity.scan` over the program cells (cells numbered as in the notebook)."""
+    try:
+        from grader import integrity
+    except ImportError:
+        return []
+    sources = [""] * len(nb.get("cells", []))
+    for index, source in program:
+        sources[index] = source
+    try:
+        return [str(flag) for flag in integrity.scan(sources)]
+    except Exception as exc:
+        log.warning("integrity scan failed: %s", exc)
+        return ["integrity-scan-failed"]
+
+
+def grade_notebook(
+    path: Path, key: LabKey, *, limits: config.Limits = config.DEFAULT_LIMITS
+) -> LabResult:
+    """Grade one learner notebook for one lab; never raises for anything in the notebook."""
+    start = time.monotonic()
+    result = LabResult(key.lab.id, "graded", max_score=key.max_score, path=path)
+    nb, problem = read_notebook(path, limits.notebook_size)
+    if nb is None:
+        result.status, result.detail = f"ungradable:{problem}", f"{path.name}: {problem}"
+        return result
+    result.notebook = nb
+    submission = scoring.analyse(nb, key.cells)
+    result.flags = submission.flags + integrity_flags(nb, submission.program)
+    job = sandbox.Job(key.lab.id, submission.program, key.spec_ids, key.seed)
+    try:
+        run = sandbox.run(job, limits=limits)
+    except sandbox.SandboxSetupError as exc:
+        log.error("GRADER ERROR while grading %s: %s", path, exc)
+        result.status, result.detail = "ungradable:crash", f"grader error: {exc}"
+        return result
+    result.run = run
+    result.seconds = time.monotonic() - start
+    if run.status != "ok":
+        result.status, result.detail = f"ungradable:{run.status}", run.detail
+        return result
+    for check_id in key.spec_ids:
+        spec = get_spec(check_id)
+        result.outcomes[check_id] = judge_run(
+            spec, run.specs.get(check_id), key.references[check_id]
+        )
+    passed = {i: o.passed for i, o in result.outcomes.items()}
+    lab_score = scoring.score_lab(key.cells, submission.present, passed)
+    result.score, result.checks, result.cells_score = (
+        lab_score.score,
+        lab_score.checks,
+        lab_score.cells,
+    )
+    result.seconds = time.monotonic() - start
+    return result

@@ -1,0 +1,141 @@
+"""The cohort's picture from ``OUT/grades.csv``: statuses, scores, per-check pass rates, LMS export.
+
+Everything here reads the files a batch wrote (``grades.csv`` and
+``grading.json``), so ``python -m grader report OUT`` gives the same summary
+later, on another machine, without regrading.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import config
+
+
+@dataclass
+class Summary:
+    """What a batch amounts to.
+
+    Attributes:
+        students: number of rows.
+        statuses: student status -> count.
+        lab_statuses: lab -> status -> count.
+        scores: every student's total.
+        max_score: the batch's maximum total.
+        pass_rates: check id -> (learners who passed it, learners graded on its lab).
+    """
+
+    students: int
+    statuses: Counter[str]
+    lab_statuses: dict[str, Counter[str]]
+    scores: list[float]
+    max_score: float
+    pass_rates: dict[str, tuple[int, int]] = field(default_factory=dict)
+    seed: int | None = None
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.scores) if self.scores else 0.0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.scores) if self.scores else 0.0
+
+
+def summarize(out: Path) -> Summary:
+    """Read ``out/grades.csv`` (and ``out/grading.json`` for the labs and the seed)."""
+    meta = json.loads((out / "grading.json").read_text()) if (out / "grading.json").exists() else {}
+    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    header = list(rows[0]) if rows else []
+    labs = meta.get("labs") or [h.removesuffix("_status") for h in header if h.endswith("_status")]
+    checks: dict[str, str] = meta.get("check_labs") or {}
+    lab_statuses = {lab: Counter(r[f"{lab}_status"] for r in rows) for lab in labs}
+    pass_rates = {}
+    for check_id, lab in checks.items():
+        graded = [r for r in rows if r.get(f"{lab}_status") == "graded"]
+        passed = sum(1 for r in graded if float(r.get(check_id) or 0) > 0)
+        pass_rates[check_id] = (passed, len(graded))
+    max_score = float(meta.get("max_score") or (rows[0]["max_score"] if rows else 0))
+    return Summary(
+        students=len(rows),
+        statuses=Counter(r["status"] for r in rows),
+        lab_statuses=lab_statuses,
+        scores=[float(r["score"]) for r in rows],
+        max_score=max_score,
+        pass_rates=pass_rates,
+        seed=meta.get("seed"),
+    )
+
+
+def format_summary(summary: Summary) -> str:
+    """The summary as Markdown (also printed by ``report``)."""
+    lines = ["# Autograde summary", ""]
+    lines.append(f"Students: {summary.students}; seed: {summary.seed}")
+    lines.append(
+        f"Score: mean {summary.mean:.2f}, median {summary.median:g} of {summary.max_score:g}"
+    )
+    lines += ["", "## Statuses", "", "| status | students |", "|---|---|"]
+    lines += [f"| {s} | {n} |" for s, n in sorted(summary.statuses.items())]
+    lines += ["", "## Labs", "", "| lab | status | notebooks |", "|---|---|---|"]
+    for lab, counts in summary.lab_statuses.items():
+        lines += [f"| {lab} | {s} | {n} |" for s, n in sorted(counts.items())]
+    lines += [
+        "",
+        "## Checks, least passed first",
+        "",
+        "| check | passed | graded | rate |",
+        "|---|---|---|---|",
+    ]
+    for check_id, (passed, graded) in sorted(
+        summary.pass_rates.items(), key=lambda kv: (kv[1][0] / kv[1][1] if kv[1][1] else 0.0, kv[0])
+    ):
+        rate = f"{100 * passed / graded:.0f}%" if graded else "-"
+        lines.append(f"| {check_id} | {passed} | {graded} | {rate} |")
+    lines += ["", "![score histogram](score_histogram.png)", ""]
+    return "\n".join(lines)
+
+
+def histogram(path: Path, summary: Summary) -> None:
+    """A PNG of the score distribution (matplotlib's Agg canvas, no display needed)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.add_subplot()
+    top = summary.max_score or 1.0
+    ax.hist(summary.scores, bins=config.HISTOGRAM_BINS, range=(0, top), color="#36c")
+    ax.set_xlabel(f"score (of {top:g})")
+    ax.set_ylabel("students")
+    ax.set_title(f"Scores of {summary.students} students")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def write_summary(out: Path) -> Summary:
+    """Write ``summary.md`` and ``score_histogram.png`` next to ``grades.csv``."""
+    summary = summarize(out)
+    (out / "summary.md").write_text(format_summary(summary), encoding="utf-8")
+    histogram(out / "score_histogram.png", summary)
+    return summary
+
+
+def report(*, out: Path) -> Summary:
+    """Print the summary and write ``out/lms.csv`` (student_id, score, max_score, percent)."""
+    summary = summarize(out)
+    print(format_summary(summary))
+    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    with open(out / "lms.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student_id", "score", "max_score", "percent"])
+        for row in rows:
+            top = float(row["max_score"]) or 1.0
+            percent = 100 * float(row["score"]) / top
+            writer.writerow([row["student_id"], row["score"], row["max_score"], f"{percent:.1f}"])
+    print(f"\nwrote {out / 'lms.csv'}")
+    return summary
