@@ -13,12 +13,17 @@ flagged ``syntax-error``. Flags go into the report; they never change a score
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from grader.labs import LABS, blocked_modules
+
 FLAGGED_IMPORTS = ("torch", "micrograd_plus", "importlib", "ctypes", "subprocess")
 """Top-level packages whose import is flagged ``import-<name>``."""
+
+REFERENCE_MODULES = tuple(f"micrograd_plus.{m}" for lab in LABS.values() for m in lab.modules)
+"""The reference modules learners write themselves (``value`` and ``data`` are given)."""
 
 PROCESS_CALLS = frozenset(
     {f"os.{name}" for name in ("system", "popen", "fork", "forkpty", "kill", "killpg")}
@@ -74,17 +79,28 @@ class Flag:
         return f"{self.kind} (cell {self.cell}, line {self.line})"
 
 
-def scan(sources: list[str]) -> list[Flag]:
+def scan(sources: list[str], *, lab: str | None = None, given: Collection[str] = ()) -> list[Flag]:
     """Flag what an instructor should look at in a learner's program.
 
     Args:
         sources: the program's cells, in order (IPython ``%`` and ``!`` lines are dropped).
+        lab: the lab graded; only its blocked ``micrograd_plus`` modules (this lab's and later
+            ones') are flagged then, else every lab's reference module is.
+        given: cells the instructor wrote (:func:`instructor_sources`); a cell whose source
+            is one of them, unchanged, is not scanned.
 
     Returns:
         Flags sorted by cell and line; empty for a clean program.
+
+    An import inside ``try`` with an ``except ImportError`` (or broader) handler is an
+    optional import (the labs' guarded torch comparisons) and is not flagged.
     """
+    blocked = blocked_modules(lab) if lab else REFERENCE_MODULES
+    skip = {_normalised(source) for source in given}
     flags: list[Flag] = []
     for index, source in enumerate(sources):
+        if skip and _normalised(source) in skip:
+            continue
         text = "\n".join(
             "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
         )
@@ -94,14 +110,20 @@ def scan(sources: list[str]) -> list[Flag]:
             flags.append(Flag(index, exc.lineno or 1, "syntax-error", exc.msg))
             continue
         found: dict[tuple[int, str], str] = {}
-        for line, kind, detail in _Scanner().run(tree):
+        for line, kind, detail in _Scanner(blocked).run(tree):
             found.setdefault((line, kind), detail)
         flags += [Flag(index, line, kind, detail) for (line, kind), detail in found.items()]
     return sorted(flags, key=lambda f: (f.cell, f.line, f.kind))
 
 
-def scan_notebook(nb: Any) -> list[Flag]:
-    """Scan a notebook's program: code cells but graded test cells; ``cell`` = notebook index."""
+def scan_notebook(nb: Any, *, lab: str | None = None, given: Collection[str] = ()) -> list[Flag]:
+    """Scan a notebook's program: code cells but graded test cells; ``cell`` = notebook index.
+
+    Args:
+        nb: the learner's notebook.
+        lab: as for :func:`scan`.
+        given: as for :func:`scan`.
+    """
     indexed = [
         (index, cell.source)
         for index, cell in enumerate(nb.cells)
@@ -111,8 +133,22 @@ def scan_notebook(nb: Any) -> list[Flag]:
             and not cell.get("metadata", {}).get("nbgrader", {}).get("solution")
         )
     ]
-    flags = scan([source for _, source in indexed])
+    flags = scan([source for _, source in indexed], lab=lab, given=given)
     return [Flag(indexed[f.cell][0], f.line, f.kind, f.detail) for f in flags]
+
+
+def instructor_sources(nb: Any) -> set[str]:
+    """Sources of a source or released notebook's code cells that learners do not write."""
+    return {
+        cell.source
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        and not cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
+
+
+def _normalised(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.splitlines() if line.strip())
 
 
 def summary(flags: list[Flag]) -> str:
@@ -123,14 +159,19 @@ def summary(flags: list[Flag]) -> str:
 class _Scanner:
     """One cell's walk; ``names`` maps local names to what they were imported as."""
 
-    def __init__(self) -> None:
+    def __init__(self, blocked: Collection[str]) -> None:
+        self.blocked = tuple(blocked)
+        self.guarded: set[int] = set()
         self.names: dict[str, str] = {}
         self.modules: set[str] = set()
         self.ipython: set[str] = set()
 
     def run(self, tree: ast.AST) -> Iterator[tuple[int, str, str]]:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Try) and any(_catches_import(h.type) for h in node.handlers):
+                self.guarded |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
         for node in ast.walk(tree):  # imports and aliases first, so later uses resolve
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in self.guarded:
                 yield from self._import(node)
             elif isinstance(node, ast.Assign) and self._is_ipython(node.value):
                 self.ipython.update(t.id for t in node.targets if isinstance(t, ast.Name))
@@ -159,16 +200,20 @@ class _Scanner:
         yield from self._imported(module, node.lineno)
         for alias in node.names:
             full = f"{module}.{alias.name}"
+            if module.split(".")[0] == "micrograd_plus":
+                yield from self._imported(full, node.lineno)
             local = alias.asname or alias.name
             self.names[local] = full
             top = module.split(".")[0]
             if full in SUBMODULES or full in ("builtins", "sys") or top == "grader":
                 self.modules.add(local)
 
-    @staticmethod
-    def _imported(name: str, line: int) -> Iterator[tuple[int, str, str]]:
+    def _imported(self, name: str, line: int) -> Iterator[tuple[int, str, str]]:
         top = name.split(".")[0]
-        if top in FLAGGED_IMPORTS:
+        if top == "micrograd_plus":
+            if any(name == m or name.startswith(m + ".") for m in self.blocked):
+                yield line, "import-micrograd_plus", f"import {name}"
+        elif top in FLAGGED_IMPORTS:
             yield line, f"import-{top}", f"import {name}"
 
     def qualified(self, node: ast.AST) -> str | None:
@@ -253,6 +298,17 @@ class _Scanner:
             yield line, "ipython-hook", f"{full} = ..."
         elif self._root_module(target) is not None:
             yield line, "module-attr-assign", f"{full or self._root_module(target)} = ..."
+
+
+def _catches_import(handler: ast.expr | None) -> bool:
+    """Whether an ``except`` clause catches ImportError (bare, or a broad or import class)."""
+    if handler is None:
+        return True
+    names = handler.elts if isinstance(handler, ast.Tuple) else [handler]
+    return any(
+        isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError", "Exception")
+        for n in names
+    )
 
 
 def _is_builtins_name(node: ast.AST) -> bool:

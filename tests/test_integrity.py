@@ -8,13 +8,15 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.integrity import Flag, scan, scan_notebook, summary
+from grader.integrity import Flag, instructor_sources, scan, scan_notebook, summary
 
 FLAGGED = [
     ("import torch", "import-torch", 1),
     ("import torch.nn.functional as F", "import-torch", 1),
     ("from torch import tensor", "import-torch", 1),
-    ("x = 1\nimport micrograd_plus", "import-micrograd_plus", 2),
+    ("x = 1\nimport micrograd_plus.tensor", "import-micrograd_plus", 2),
+    ("from micrograd_plus import ops", "import-micrograd_plus", 1),
+    ("try:\n    import torch\nexcept ValueError:\n    pass", "import-torch", 2),
     ("from micrograd_plus.ops import relu", "import-micrograd_plus", 1),
     ("import micrograd_plus.tensor as mt", "import-micrograd_plus", 1),
     ("import importlib", "import-importlib", 1),
@@ -63,6 +65,10 @@ FLAGGED = [
 CLEAN = [
     "import numpy as np\nx = np.ones(3)",
     "import math\nmath.sqrt(2.0)",
+    "import micrograd_plus\nfrom micrograd_plus.value import Value",
+    "from micrograd_plus import data",
+    "try:\n    import torch\nexcept ImportError:\n    torch = None",
+    "try:\n    import torch\nexcept (ModuleNotFoundError, OSError):\n    pass",
     "class Tensor:\n    pass\nTensor.relu = lambda self: self",
     "def relu(x):\n    return x\nsetattr(Tensor, 'relu', relu)",
     "self_grad = 0\nnp = None",
@@ -135,3 +141,23 @@ def test_scan_notebook_skips_test_cells_and_uses_notebook_indexes() -> None:
     )
     nb = nbformat.from_dict(nb)
     assert [(f.cell, f.line, f.kind) for f in scan_notebook(nb)] == [(3, 2, "import-torch")]
+
+
+def test_lab_narrows_the_blocked_modules() -> None:
+    """Is an earlier lab's module allowed in a later lab, and this lab's own module flagged?"""
+    source = "from micrograd_plus.tensor import Tensor\nfrom micrograd_plus.ops import relu"
+    assert [f.line for f in scan([source], lab="lab2")] == [2]
+    assert [f.line for f in scan([source], lab="lab1")] == [1, 2]
+    assert [f.line for f in scan([source])] == [1, 2]
+
+
+def test_instructor_cells_are_not_scanned() -> None:
+    """Is a cell the instructor wrote skipped unchanged, and scanned once the learner edits it?"""
+    given = "# Compare with torch\nimport torch\nprint(torch.__version__)"
+    nb = nbformat.from_dict(new_notebook(cells=[new_code_cell(given)]))
+    skip = instructor_sources(nb)
+    assert scan([given + "\n\n"], given=skip) == []
+    assert [f.kind for f in scan([given + "\nimport ctypes"], given=skip)] == [
+        "import-torch",
+        "import-ctypes",
+    ]
