@@ -48,7 +48,7 @@ def _call_inputs(rng: np.random.Generator) -> Inputs:
 
 
 def _call_learner(inputs: Inputs, Module: type) -> dict[str, Any]:
-    class Affine(Module):  # type: ignore[misc, valid-type]
+    class Affine(Module):
         def __init__(self) -> None:
             super().__init__()
             self.calls = 0

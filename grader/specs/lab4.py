@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from grader.spec import Inputs, Spec, spec
+from grader.specs.layers import torch_grad
 from micrograd_plus.tensor import Tensor
 
 SHAPES = ((3, 4), (4,))
@@ -139,11 +140,11 @@ def _zero_grad_reference(inputs: Inputs) -> dict[str, Any]:
     for i, p in enumerate(params):
         p.grad = torch.tensor(inputs[f"g{i}"][0])
     torch.optim.SGD(params, lr=0.1).zero_grad(set_to_none=False)
-    out = {f"p{i}.grad after zero_grad": p.grad.numpy().copy() for i, p in enumerate(params)}
+    out = {f"p{i}.grad after zero_grad": torch_grad(p) for i, p in enumerate(params)}
     out.update({f"p{i} after zero_grad": p.detach().numpy().copy() for i, p in enumerate(params)})
     loss = sum((p * torch.tensor(inputs[f"g{i}"][1])).sum() for i, p in enumerate(params))
     loss.backward()  # type: ignore[union-attr]
-    out.update({f"p{i}.grad after a new backward": p.grad.numpy() for i, p in enumerate(params)})
+    out.update({f"p{i}.grad after a new backward": torch_grad(p) for i, p in enumerate(params)})
     return out
 
 

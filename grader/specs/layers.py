@@ -23,6 +23,11 @@ from micrograd_plus.tensor import Tensor
 Side = Callable[..., dict[str, Any]]
 
 
+def torch_grad(t: Any) -> np.ndarray:
+    """A copy of a torch tensor's gradient as numpy (zeros when backward never reached it)."""
+    return np.zeros(tuple(t.shape)) if t.grad is None else t.grad.numpy().copy()
+
+
 def stat_row(name: str, ok: bool, expected: str, got: str, why: str) -> Row:
     """One row of a statistical check (``why`` is shown when it fails)."""
     return Row(name, ok, "" if ok else why, expected=expected, got=got)
@@ -82,9 +87,9 @@ def linear_sides(want: str, bias: bool = True) -> tuple[Side, Side]:
         if want == "out":
             return {**result, "out": out.detach().numpy()}
         out.backward(torch.tensor(inputs["g"]))
-        result.update({"x.grad": x.grad.numpy(), "weight.grad": layer.weight.grad.numpy()})
+        result.update({"x.grad": torch_grad(x), "weight.grad": torch_grad(layer.weight)})
         if bias:
-            result["bias.grad"] = layer.bias.grad.numpy()
+            result["bias.grad"] = torch_grad(layer.bias)
         return result
 
     return learner, reference
@@ -315,7 +320,7 @@ def dropout_eval_sides(p: float) -> tuple[Side, Side]:
         x = torch.tensor(inputs["x"], requires_grad=True)
         out = torch.nn.functional.dropout(x, p, training=False)
         out.backward(torch.tensor(inputs["g"]))
-        return {"out": out.detach().numpy(), "x.grad": x.grad.numpy()}
+        return {"out": out.detach().numpy(), "x.grad": torch_grad(x)}
 
     return learner, reference
 
@@ -382,10 +387,10 @@ def run_torch(model: Any, inputs: Inputs, layers: list[Any]) -> dict[str, Any]:
     x = torch.tensor(inputs["x"], requires_grad=True)
     out = model(x)
     out.backward(torch.tensor(inputs["g"]))
-    result = {"out": out.detach().numpy(), "x.grad": x.grad.numpy()}
+    result = {"out": out.detach().numpy(), "x.grad": torch_grad(x)}
     for i, layer in enumerate(layers, start=1):
-        result[f"W{i}.grad"] = layer.weight.grad.numpy()
-        result[f"b{i}.grad"] = layer.bias.grad.numpy()
+        result[f"W{i}.grad"] = torch_grad(layer.weight)
+        result[f"b{i}.grad"] = torch_grad(layer.bias)
     return result
 
 

@@ -25,8 +25,8 @@ import numpy as np
 from grader.spec import Inputs
 from micrograd_plus.tensor import Tensor
 
-FLAT = ("M", {"weight": 0, "bias": 1, "name": ("O", "flat")})
-NESTED = (
+FLAT: Any = ("M", {"weight": 0, "bias": 1, "name": ("O", "flat")})
+NESTED: Any = (
     "M",
     {
         "weight": 0,
@@ -37,7 +37,7 @@ NESTED = (
         "block": ("M", {"weight": 2, "inner": ("M", {"weight": 3, "bias": 4})}),
     },
 )
-CONTAINERS = (
+CONTAINERS: Any = (
     "M",
     {
         "layers": ("L", [("M", {"w": 0}), ("M", {"w": 1, "b": 2})]),
@@ -46,7 +46,7 @@ CONTAINERS = (
         "table": ("D", {"shift": 7}),
     },
 )
-SHARED = (
+SHARED: Any = (
     "M",
     {
         "encoder": ("M", {"w": 0, "b": 1}, "enc"),
@@ -55,7 +55,7 @@ SHARED = (
         "blocks": ("L", [("ref", "enc"), ("M", {"w": 3})]),
     },
 )
-MODULES = (
+MODULES: Any = (
     "M",
     {
         "name": ("O", "net"),
@@ -65,7 +65,7 @@ MODULES = (
         "again": ("ref", "enc"),
     },
 )
-MODES = (
+MODES: Any = (
     "M",
     {
         "stem": ("M", {"inner": ("M", {"w": 0})}),
@@ -73,7 +73,7 @@ MODES = (
         "heads": ("D", {"a": ("M", {}), "b": ("M", {})}),
     },
 )
-DEEP = (
+DEEP: Any = (
     "M",
     {
         "stages": (
@@ -161,7 +161,7 @@ def build(
 def learner_build(Module: type, tree: Any, inputs: Inputs) -> tuple[Any, list[Any], dict[int, Any]]:
     """The structure made of subclasses of the learner's ``Module``, with ``Tensor`` parameters."""
 
-    class Node(Module):  # type: ignore[misc, valid-type]
+    class Node(Module):
         def __init__(self) -> None:
             super().__init__()
 
