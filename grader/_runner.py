@@ -115,9 +115,12 @@ class Runner:
         self.budget = float(job["cell_timeout"])
         self.output_left = int(job["total_output"])
         self.memory_error = False
+        self.pid = os.getpid()
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
 
     def emit(self, **event: Any) -> None:
+        if os.getpid() != self.pid:  # a child the learner's code forked: it reports nothing
+            os._exit(0)
         self.events.write(json.dumps(event) + "\n")
         self.events.flush()
 

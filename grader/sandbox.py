@@ -502,6 +502,12 @@ def load_arrays(path: Path, max_bytes: int) -> dict[str, Any]:
     return arrays
 
 
+def _capped(base: Path, limits: config.Limits) -> bool:
+    """Whether the process's output or event file reached the file-size limit."""
+    names = ("stdout.txt", "stderr.txt", "events.jsonl")
+    return any((base / name).stat().st_size >= limits.file_size for name in names)
+
+
 def _tail(path: Path, size: int = 2000) -> str:
     with open(path, "rb") as handle:
         handle.seek(max(path.stat().st_size - size, 0))
@@ -555,6 +561,9 @@ def collect(
         detail = (
             f"the notebook wrote more than {limits.file_size // config.MIB} MiB to a file{where}"
         )
+    elif "done" not in kinds and _capped(base, limits):
+        status = "output-limit"
+        detail = f"the notebook wrote more than {limits.file_size // config.MIB} MiB of output{where}"
     elif "done" not in kinds:
         status = "crash"
         how = f"signal {signal.Signals(signum).name}" if signum else f"exit code {returncode}"

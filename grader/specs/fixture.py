@@ -6,7 +6,10 @@ The references use numpy so that these tests stay fast; the real labs use torch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,3 +52,30 @@ spec(
     reference=lambda inputs: {"out": inputs["x"] ** 2},
     hint="square(x) returns x * x, element-wise",
 )
+
+
+SOURCE = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "solutions" / LAB.notebook
+"""The fixture lab's source notebook (with solutions and hidden tests)."""
+
+
+def solution() -> Any:
+    """The fixture source notebook, as a learner who solved everything would submit it."""
+    import nbformat
+
+    return nbformat.read(SOURCE, as_version=4)
+
+
+def released() -> Any:
+    """The fixture notebook as released: solutions replaced by stubs, hidden tests removed."""
+    nb = solution()
+    for cell in nb.cells:
+        cell.source = re.sub(
+            r"( *)### BEGIN SOLUTION.*?### END SOLUTION",
+            r"\1# YOUR CODE HERE\n\1raise NotImplementedError()",
+            cell.source,
+            flags=re.S,
+        )
+        cell.source = re.sub(
+            r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", "", cell.source, flags=re.S
+        )
+    return nb
