@@ -217,6 +217,8 @@ def _autograde(
     progress: bool,
 ) -> Batch:
     started = time.time()
+    if not submissions.exists():
+        raise FileNotFoundError(f"{submissions} does not exist")
     limits = (
         config.DEFAULT_LIMITS
         if timeout is None
