@@ -107,6 +107,15 @@ def test_stubbed_notebook_fails_every_check(lab_id: str) -> None:
     assert failed(stub, lab_id) == lab_check_ids(lab_id)
 
 
+@pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_released_notebook_fails_every_check(lab_id: str) -> None:
+    """Does the notebook in labs/, as released, score 0 on every check?"""
+    released = REPO / "labs" / LABS[lab_id].notebook
+    if not released.is_file():
+        pytest.skip(f"{released.name} is not released yet")
+    assert failed(nbformat.read(released, as_version=4), lab_id) == lab_check_ids(lab_id)
+
+
 ALL_BUGS = [bug for lab_id in LAB_IDS for bug in bugs_for(lab_id)]
 
 
