@@ -46,6 +46,8 @@ class LabKey:
     cells: list[scoring.TestCell]
     seed: int
     references: dict[str, tuple[Inputs, Outputs]]
+    given: dict[str, str] = field(default_factory=dict)
+    """The source's locked code cells (setup, self-checks): not scanned when left untouched."""
 
     @property
     def spec_ids(self) -> list[str]:
@@ -77,14 +79,15 @@ def load_key(lab_id: str, *, source: Path, seed: int, visible_only: bool = False
     """
     lab = get_lab(lab_id)
     load_lab(lab_id)
-    cells = scoring.test_cells(nbformat.read(source, as_version=4), lab_id, visible_only)
+    nb = nbformat.read(source, as_version=4)
+    cells = scoring.test_cells(nb, lab_id, visible_only)
     references = {}
     for cell in cells:
         for call in cell.checks:
             spec = get_spec(call.id)
             inputs = spec.make_inputs(seed)
             references[call.id] = (inputs, spec.reference({k: v.copy() for k, v in inputs.items()}))
-    return LabKey(lab, cells, seed, references)
+    return LabKey(lab, cells, seed, references, scoring.given_cells(nb))
 
 
 @dataclass
@@ -166,14 +169,14 @@ def judge_run(
         )
 
 
-def integrity_flags(nb: Any, program: list[tuple[int, str]]) -> list[str]:
-    """:func:`grader.integrity.scan` over the program cells (cells numbered as in the notebook)."""
+def integrity_flags(nb: Any, cells: list[tuple[int, str]]) -> list[str]:
+    """:func:`grader.integrity.scan` over the learner's cells (numbered as in the notebook)."""
     try:
         from grader import integrity
     except ImportError:
         return []
     sources = [""] * len(nb.get("cells", []))
-    for index, source in program:
+    for index, source in cells:
         sources[index] = source
     try:
         return [str(flag) for flag in integrity.scan(sources)]
@@ -193,8 +196,8 @@ def grade_notebook(
         result.status, result.detail = f"ungradable:{problem}", f"{path.name}: {problem}"
         return result
     result.notebook = nb
-    submission = scoring.analyse(nb, key.cells)
-    result.flags = submission.flags + integrity_flags(nb, submission.program)
+    submission = scoring.analyse(nb, key.cells, key.given)
+    result.flags = submission.flags + integrity_flags(nb, submission.written)
     job = sandbox.Job(key.lab.id, submission.program, key.spec_ids, key.seed)
     try:
         run = sandbox.run(job, limits=limits)

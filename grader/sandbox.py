@@ -504,7 +504,7 @@ def load_arrays(path: Path, max_bytes: int) -> dict[str, Any]:
 
 def _capped(base: Path, limits: config.Limits) -> bool:
     """Whether the process's output or event file reached the file-size limit."""
-    names = ("stdout.txt", "stderr.txt", "events.jsonl")
+    names = ("stdout.txt", "stderr.txt", "events.jsonl", "outputs.npz")
     return any((base / name).stat().st_size >= limits.file_size for name in names)
 
 
@@ -563,7 +563,9 @@ def collect(
         )
     elif "done" not in kinds and _capped(base, limits):
         status = "output-limit"
-        detail = f"the notebook wrote more than {limits.file_size // config.MIB} MiB of output{where}"
+        detail = (
+            f"the notebook wrote more than {limits.file_size // config.MIB} MiB of output{where}"
+        )
     elif "done" not in kinds:
         status = "crash"
         how = f"signal {signal.Signals(signum).name}" if signum else f"exit code {returncode}"

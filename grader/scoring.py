@@ -56,6 +56,8 @@ class Submission:
     program: list[tuple[int, str]]
     present: set[str]
     flags: list[str] = field(default_factory=list)
+    written: list[tuple[int, str]] = field(default_factory=list)
+    """Program cells the learner wrote or changed (given cells left as released are not)."""
 
 
 @dataclass
@@ -194,18 +196,36 @@ def _normalized(source: str) -> str:
     return "\n".join(line.rstrip() for line in without_hidden(source).split("\n") if line.strip())
 
 
-def analyse(nb: Mapping[str, Any], trusted: Iterable[TestCell]) -> Submission:
+def given_cells(nb: Mapping[str, Any]) -> dict[str, str]:
+    """grade_id -> source of the source notebook's locked code cells that are not tests."""
+    return {
+        str(meta["grade_id"]): "".join(cell.get("source", ""))
+        for cell in nb.get("cells", [])
+        if cell.get("cell_type") == "code"
+        and (meta := nbgrader_meta(cell)).get("locked")
+        and not meta.get("solution")
+        and not is_test_cell(cell)
+        and "grade_id" in meta
+    }
+
+
+def analyse(
+    nb: Mapping[str, Any], trusted: Iterable[TestCell], given: Mapping[str, str] | None = None
+) -> Submission:
     """Split a learner's notebook into its program and its test cells, flagging tampering.
 
     A cell is a test cell when its grade_id is one of the source's test cells or its
-    metadata says so; every other code cell is the program (magics removed).
+    metadata says so; every other code cell is the program (magics removed). Program
+    cells identical to a ``given`` cell of the source are not the learner's writing.
     """
+    given = given or {}
     by_id = {cell.grade_id: cell for cell in trusted}
     cells = [c for c in nb.get("cells", []) if isinstance(c, Mapping)]
     ids = [nbgrader_meta(c).get("grade_id") for c in cells]
     counts = Counter(i for i in ids if isinstance(i, str))
     flags = [f"duplicate-grade-id:{i}" for i, n in sorted(counts.items()) if n > 1]
     program: list[tuple[int, str]] = []
+    written: list[tuple[int, str]] = []
     present: set[str] = set()
     edited: set[str] = set()
     for index, (cell, grade_id) in enumerate(zip(cells, ids, strict=True)):
@@ -224,9 +244,12 @@ def analyse(nb: Mapping[str, Any], trusted: Iterable[TestCell]) -> Submission:
             flags.append(f"test-cell-unknown:{grade_id}")
         else:
             program.append((index, strip_magics(source)))
+            original = given.get(grade_id) if isinstance(grade_id, str) else None
+            if original is None or _normalized(original) != _normalized(source):
+                written.append(program[-1])
     flags += [f"test-cell-edited:{i}" for i in sorted(edited)]
     flags += [f"test-cell-deleted:{i}" for i in by_id if i not in present]
-    return Submission(program, present, flags)
+    return Submission(program, present, flags, written)
 
 
 def score_lab(
