@@ -292,3 +292,21 @@ def test_ngc_install_steps_keep_torch_and_pass_the_smoke_tests(tmp_path: Path) -
     assert "Match: True" in log
     assert "a wrong token is refused" in log
     assert "ngc_smoke: OK" in log
+
+
+def test_gpu_check_says_so_without_cuda() -> None:
+    """On a host without CUDA, does `make gpu-check`'s script say so plainly and exit 0?"""
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this host has CUDA: run `make gpu-check` itself")
+    env = {k: v for k, v in os.environ.items() if k != "GPU_CHECK_CPU"}
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "gpu_check.sh")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "PYTHON": sys.executable},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Device: cpu" in result.stdout
+    assert "no CUDA device on this host" in result.stdout
