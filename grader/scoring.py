@@ -42,6 +42,8 @@ class TestCell:
     points: float
     checks: tuple[CheckCall, ...]
     source: str
+    declared: float = 0.0
+    """The cell's ``points`` metadata (equal to ``points`` except for visible-only validation)."""
 
     @property
     def visible_source(self) -> str:
@@ -181,6 +183,7 @@ def test_cells(nb: Mapping[str, Any], lab_id: str, visible_only: bool = False) -
                 total += get_spec(call.id).points
             except KeyError as exc:
                 raise ScoringError(f"test cell {grade_id!r}: {exc.args[0]}") from exc
+        declared = float(points)
         if visible_only:
             points = total
         elif abs(total - float(points)) > 1e-9:
@@ -188,7 +191,7 @@ def test_cells(nb: Mapping[str, Any], lab_id: str, visible_only: bool = False) -
                 f"test cell {grade_id!r} is worth {points:g} points but its checks "
                 f"({', '.join(c.id for c in calls)}) add up to {total:g}"
             )
-        cells.append(TestCell(grade_id, float(points), calls, source))
+        cells.append(TestCell(grade_id, float(points), calls, source, declared))
     return cells
 
 
@@ -238,7 +241,7 @@ def analyse(
             if _normalized(source) != _normalized(mine.source):
                 edited.add(mine.grade_id)
             meta = nbgrader_meta(cell)
-            if meta.get("points") != mine.points or not is_test_cell(cell):
+            if meta.get("points") != mine.declared or not is_test_cell(cell):
                 flags.append(f"metadata-tampered:{mine.grade_id}")
         elif is_test_cell(cell):
             flags.append(f"test-cell-unknown:{grade_id}")

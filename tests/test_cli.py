@@ -112,6 +112,19 @@ def test_validate_passes_the_solution_and_fails_the_stub(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
+def test_validate_without_solutions_uses_the_notebooks_own_test_cells(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In a learner bundle (no solutions/), are the notebook's visible checks run, with no notes?"""
+    stub = tmp_path / fixture.LAB.notebook
+    nbformat.write(fixture.released(), stub)
+    args = ["validate", str(stub), "--lab", "fixture", "--timeout", "2"]
+    assert cli.main([*args, "--solutions", str(tmp_path / "none")]) == 1
+    printed = capsys.readouterr().out
+    assert "visible checks: 0/3" in printed and "note:" not in printed
+
+
+@pytest.mark.slow
 def test_report_prints_the_summary_and_writes_lms_csv(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
