@@ -17,6 +17,27 @@ done
 # Hidden checks: keep only the empty package, so that a missing lab module reads as "none".
 rm -rf "$dest/grader/redteam"
 find "$dest/grader/hidden" -mindepth 1 ! -name __init__.py -exec rm -rf {} +
+# The instructor's tools, as the learner bundle leaves them out (grader/bundle.py's
+# INSTRUCTOR_ONLY: module names, or prefixes ending in a dot).
+if [ -f "$src/grader/bundle.py" ]; then
+    python3 - "$src/grader/bundle.py" "$dest" <<'PY'
+import ast, shutil, sys
+from pathlib import Path
+bundle, dest = Path(sys.argv[1]), Path(sys.argv[2])
+names = next(
+    ast.literal_eval(node.value) for node in ast.parse(bundle.read_text()).body
+    if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "INSTRUCTOR_ONLY"
+)
+for name in names:
+    if name.endswith("."):
+        continue  # a prefix: grader.hidden. and grader.redteam are handled above
+    path = dest.joinpath(*name.split("."))
+    if path.with_suffix(".py").is_file():
+        path.with_suffix(".py").unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+PY
+fi
 find "$dest" \( -name __pycache__ -o -name .ipynb_checkpoints -o -name '*.egg-info' \) \
     -prune -exec rm -rf {} +
 find "$dest" \( -name '*.db' -o -name '*.pyc' \) -delete

@@ -172,6 +172,9 @@ def test_learner_tree_leaves_out_solutions_and_hidden_checks(tmp_path: Path) -> 
     for absent in ("solutions", "tests", "grader/redteam", ".git", "benchmarks"):
         assert not (tree / absent).exists(), absent
     assert [p.name for p in (tree / "grader" / "hidden").iterdir()] == ["__init__.py"]
+    for tool in ("cli.py", "autograde.py", "sandbox.py", "release.py"):
+        if (ROOT / "grader" / tool).exists():
+            assert not (tree / "grader" / tool).exists(), tool
     if (ROOT / "grader" / "specs" / "lab1.py").exists():
         assert (tree / "grader" / "specs" / "lab1.py").is_file()
 
