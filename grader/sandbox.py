@@ -29,26 +29,29 @@ import importlib.metadata
 import json
 import os
 import secrets
-import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from grader import config
+from grader.isolation import full_isolation_available, interpreter, setup_script, tool
 from grader.labs import LABS, get_lab
+from grader.runresult import CellRun, RunResult, SandboxSetupError, SpecRun, collect
 
-SETUP_FAILED_EXIT = 97
-"""Exit code of the namespace setup script when a mount fails (a grader problem)."""
-
-
-class SandboxSetupError(RuntimeError):
-    """The sandbox itself could not be started (not the learner's fault)."""
+__all__ = [
+    "CellRun",
+    "Job",
+    "RunResult",
+    "SandboxSetupError",
+    "SpecRun",
+    "build_site",
+    "full_isolation_available",
+    "run",
+]
 
 
 @dataclass(frozen=True)
@@ -59,53 +62,6 @@ class Job:
     cells: list[tuple[int, str]]
     spec_ids: list[str]
     seed: int
-
-
-@dataclass
-class CellRun:
-    """One program cell as it ran: captured output and error text (empty when it succeeded)."""
-
-    index: int
-    stdout: str = ""
-    error: str = ""
-    seconds: float = 0.0
-    finished: bool = False
-
-
-@dataclass
-class SpecRun:
-    """What one check's learner side produced: arrays by output name, or an error."""
-
-    error: str = ""
-    arrays: dict[str, Any] = field(default_factory=dict)
-    non_numeric: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class RunResult:
-    """The outcome of one sandbox run.
-
-    Attributes:
-        status: ``ok``, or the reason it is ungradable: ``timeout``, ``memory``,
-            ``crash``, ``output-limit``.
-        detail: a sentence explaining a non-ok status.
-        cells: program cells that started, in order.
-        specs: check id -> what its learner side returned.
-        seconds: wall-clock time of the run.
-        isolation: ``full`` or ``reduced``.
-        stderr: the tail of what the process wrote outside the runner's capture.
-    """
-
-    status: str
-    detail: str
-    cells: list[CellRun]
-    specs: dict[str, SpecRun]
-    seconds: float
-    isolation: str
-    stderr: str = ""
-
-
-# --------------------------------------------------------------------------- site folder
 
 
 @functools.cache
@@ -179,130 +135,6 @@ def build_site(site: Path, lab_id: str, *, mount_points: bool) -> list[tuple[Pat
     mgp_src = Path(micrograd_plus.__file__).parent
     _copy_package(mgp_src, site / "micrograd_plus", allowed_mgp_modules(lab_id))
     return binds
-
-
-# --------------------------------------------------------------------------- isolation
-
-
-def _site_packages_dirs() -> list[Path]:
-    """Folders of third-party packages this machine's Pythons can see (hidden in the chroot)."""
-    import glob
-
-    dirs = {Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))}
-    for root in {sys.base_prefix, sys.prefix, "/usr", "/usr/local"}:
-        for kind in ("site-packages", "dist-packages"):
-            dirs.update(Path(p) for p in glob.glob(f"{root}/lib*/python3*/{kind}"))
-    return sorted(d for d in dirs if d.is_dir() and not d.is_symlink())
-
-
-def _interpreter() -> Path:
-    """The real interpreter binary (a virtual environment's ``python`` is a symlink to it)."""
-    return Path(os.path.realpath(sys.executable))
-
-
-def _tool(name: str) -> str:
-    """Absolute path of a system tool (``chroot`` lives in ``/usr/sbin``, off a plain PATH)."""
-    extra = os.pathsep.join(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-    return shutil.which(name, path=os.environ.get("PATH", "") + os.pathsep + extra) or name
-
-
-class Script:
-    """The namespace setup as shell lines (rendered for ``sh``); folders are made in one go."""
-
-    def __init__(self) -> None:
-        self.folders: list[Path] = []
-        self.files: list[Path] = []
-        self.lines: list[str] = []
-
-    def add(self, tool: str, *argv: str | Path) -> None:
-        self.lines.append(" ".join(shlex.quote(str(a)) for a in [_tool(tool), *argv]))
-
-    def bind(self, src: Path, dst: Path) -> None:
-        """A read-only bind mount (util-linux applies ``ro`` to the bind itself)."""
-        (self.files if src.is_file() else self.folders).append(dst)
-        self.add("mount", "--bind", "-o", "ro", src, dst)
-
-    def render(self, first: list[str], run: list[str]) -> str:
-        """``first`` lines, then folders and mount points, the mounts, and ``run``."""
-        make = []
-        if self.folders:
-            make.append(
-                " ".join(shlex.quote(str(a)) for a in [_tool("mkdir"), "-p", *self.folders])
-            )
-        if self.files:
-            make.append(" ".join(shlex.quote(str(a)) for a in [_tool("touch"), *self.files]))
-        body = [f"{line} || exit {SETUP_FAILED_EXIT}" for line in [*first, *make, *self.lines]]
-        quoted = " ".join(shlex.quote(a) for a in run)
-        return "\n".join([*body, quoted, "exit $?", ""])
-
-
-def setup_script(
-    base: Path, binds: list[tuple[Path, Path]], uid: int, limits: config.Limits
-) -> str:
-    """The shell script that builds the chroot in ``base/root`` and starts the runner in it.
-
-    The runner sees the site folder as ``/site``, its home and working folder as ``/home``.
-    """
-    root = base / "root"
-    scratch = f"size={limits.scratch},mode=755"
-    first = [
-        " ".join([_tool("mount"), "-t", "tmpfs", "-o", scratch, "tmpfs", shlex.quote(str(root))])
-    ]
-    script = Script()
-    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr"):
-        path = Path("/") / top
-        if path.is_symlink():
-            script.add("ln", "-s", os.readlink(path), root / top)
-        elif path.is_dir():
-            script.bind(path, root / top)
-    prefix = Path(sys.base_prefix)
-    if not prefix.is_relative_to("/usr"):
-        script.bind(prefix, root / prefix.relative_to("/"))
-    for packages in _site_packages_dirs():  # the interpreter's own third-party packages
-        if packages.is_relative_to("/usr") or packages.is_relative_to(prefix):
-            target = root / packages.relative_to("/")
-            script.add("mount", "-t", "tmpfs", "-o", "ro,size=4k", "tmpfs", target)
-    script.bind(base / "site", root / "site")
-    for src, mount_point in binds:
-        script.bind(src, root / "site" / mount_point.relative_to(base / "site"))
-    script.folders += [root / "home/data", root / "tmp", root / "proc"]
-    for dev in ("null", "zero", "urandom", "random"):
-        script.files.append(root / "dev" / dev)
-        script.add("mount", "--bind", f"/dev/{dev}", root / "dev" / dev)
-    script.folders.append(root / "dev")
-    script.add("mount", "-t", "proc", "proc", root / "proc")
-    sample = config.DATA / "mnist_sample.npz"
-    if sample.exists():
-        script.bind(sample, root / "home/data/mnist_sample.npz")
-    if (config.DATA / "MNIST" / "raw").is_dir():
-        script.bind(config.DATA / "MNIST" / "raw", root / "home/data/MNIST/raw")
-    script.bind(base / "job.json", root / "job.json")
-    script.add("chmod", "1777", root / "tmp")
-    script.add("chown", f"{uid}:{uid}", root / "home")
-    run = [
-        _tool("chroot"), str(root), _tool("setpriv"), f"--reuid={uid}", f"--regid={uid}",
-        "--clear-groups", "--no-new-privs", "--", str(_interpreter()), "-s", "-S",
-        "/site/grader/_runner.py", "/job.json",
-    ]  # fmt: skip
-    return script.render(first, run)
-
-
-@functools.cache
-def full_isolation_available() -> bool:
-    """Whether namespaces, chroot and a user switch work here (root with the util-linux tools)."""
-    if os.name != "posix" or os.geteuid() != 0:
-        return False
-    if not all(Path(_tool(t)).is_absolute() for t in ("unshare", "setpriv", "chroot", "mount")):
-        return False
-    probe = subprocess.run(
-        [_tool("unshare"), "--net", "--mount", "--pid", "--fork", "--propagation", "private",
-         "sh", "-c", "mount -t tmpfs tmpfs /mnt 2>/dev/null || mount -t tmpfs tmpfs /tmp"],
-        capture_output=True, timeout=30, check=False,
-    )  # fmt: skip
-    return probe.returncode == 0
-
-
-# --------------------------------------------------------------------------- running
 
 
 def _environment(home: str) -> dict[str, str]:
@@ -391,12 +223,12 @@ def _run_in(base: Path, job: Job, limits: config.Limits, isolation: str) -> RunR
         uid = low + secrets.randbelow(high - low)
         (base / "setup.sh").write_text(setup_script(base, binds, uid, limits))
         spaces = ["--net", "--mount", "--pid", "--fork", "--ipc", "--uts", "--kill-child"]
-        setup = [_tool("sh"), str(base / "setup.sh")]
-        argv = [_tool("unshare"), *spaces, "--propagation", "private", *setup]
+        setup = [tool("sh"), str(base / "setup.sh")]
+        argv = [tool("unshare"), *spaces, "--propagation", "private", *setup]
     else:
         _fill_home(base / "home")
         runner = str(base / "site" / "grader" / "_runner.py")
-        argv = [str(_interpreter()), "-s", "-S", runner, str(base / "job.json")]
+        argv = [str(interpreter()), "-s", "-S", runner, str(base / "job.json")]
     start = time.monotonic()
     with open(base / "stdout.txt", "wb") as out, open(base / "stderr.txt", "wb") as err:
         try:
@@ -439,162 +271,3 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bool:
         os.killpg(proc.pid, signal.SIGKILL)  # also whatever the learner's code left behind
     proc.wait()
     return killed
-
-
-# --------------------------------------------------------------------------- results
-
-
-def _signal_of(returncode: int, isolation: str) -> int:
-    """The signal that ended the runner (0 if none): ``sh`` reports it as 128 + n."""
-    if returncode < 0:
-        return -returncode
-    if isolation == "full" and returncode > 128:
-        return returncode - 128
-    return 0
-
-
-def read_events(path: Path, max_bytes: int) -> list[dict[str, Any]]:
-    """The runner's JSON-lines events; malformed lines (the learner may write there) are skipped."""
-    events = []
-    with open(path, "rb") as handle:
-        data = handle.read(max_bytes)
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        with contextlib.suppress(ValueError):
-            event = json.loads(line)
-            if isinstance(event, dict) and isinstance(event.get("event"), str):
-                events.append(event)
-    return events
-
-
-def load_arrays(path: Path, max_bytes: int) -> dict[str, Any]:
-    """Read an ``.npz`` written in the sandbox: numeric arrays only, never pickles, bounded size.
-
-    Raises:
-        ValueError: the file is not a well-formed archive of numeric arrays within the bound.
-    """
-    import zipfile
-
-    import numpy as np
-    from numpy.lib import format as npy
-
-    if path.stat().st_size > max_bytes:
-        raise ValueError("the outputs file is too large")
-    arrays: dict[str, Any] = {}
-    budget = max_bytes
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            if not info.filename.endswith(".npy"):
-                raise ValueError(f"unexpected member {info.filename!r}")
-            with archive.open(info) as handle:
-                version = npy.read_magic(handle)
-                if version == (1, 0):
-                    shape, _, dtype = npy.read_array_header_1_0(handle)
-                else:
-                    shape, _, dtype = npy.read_array_header_2_0(handle)
-                size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                if dtype.hasobject or dtype.kind not in "biuf" or size > budget:
-                    raise ValueError(f"{info.filename}: {dtype} {shape} is not allowed")
-                budget -= size
-            with archive.open(info) as handle:
-                arrays[info.filename.removesuffix(".npy")] = npy.read_array(
-                    handle, allow_pickle=False
-                )
-    return arrays
-
-
-def _capped(base: Path, limits: config.Limits) -> bool:
-    """Whether the process's output or event file reached the file-size limit."""
-    names = ("stdout.txt", "stderr.txt", "events.jsonl", "outputs.npz")
-    return any((base / name).stat().st_size >= limits.file_size for name in names)
-
-
-def _tail(path: Path, size: int = 2000) -> str:
-    with open(path, "rb") as handle:
-        handle.seek(max(path.stat().st_size - size, 0))
-        return handle.read().decode("utf-8", errors="replace")
-
-
-def collect(
-    base: Path,
-    returncode: int,
-    killed: bool,
-    seconds: float,
-    isolation: str,
-    limits: config.Limits,
-) -> RunResult:
-    """What the runner left in ``base`` as a :class:`RunResult`; the status comes from the exit."""
-    events = read_events(base / "events.jsonl", limits.file_size)
-    stderr = (_tail(base / "stdout.txt") + _tail(base / "stderr.txt")).strip()
-    kinds = {e["event"] for e in events}
-    if "start" not in kinds and not killed:
-        if returncode == SETUP_FAILED_EXIT or "runner-error" in kinds:
-            errors = [str(e.get("error", "")) for e in events if e["event"] == "runner-error"]
-            raise SandboxSetupError(f"the sandbox did not start: {' '.join(errors)} {stderr}")
-    cells: dict[int, CellRun] = {}
-    specs: dict[str, SpecRun] = {}
-    for event in events:
-        if event["event"] in ("cell-start", "cell") and isinstance(event.get("cell"), int):
-            cell = cells.setdefault(event["cell"], CellRun(event["cell"]))
-            if event["event"] == "cell":
-                cell.stdout = str(event.get("stdout", ""))[: limits.cell_output + 200]
-                cell.error = str(event.get("error", ""))[:5000]
-                cell.seconds = float(event.get("seconds", 0.0))
-                cell.finished = True
-        elif event["event"] == "spec" and isinstance(event.get("id"), str):
-            keys, bad = event.get("keys"), event.get("bad")
-            specs[event["id"]] = SpecRun(
-                error=str(event.get("error", ""))[:2000],
-                arrays=dict(keys) if isinstance(keys, dict) else {},
-                non_numeric=dict(bad) if isinstance(bad, dict) else {},
-            )
-    status, detail = "ok", ""
-    signum = _signal_of(returncode, isolation)
-    running = [c.index for c in cells.values() if not c.finished]
-    where = f" (cell {running[0]} was running)" if running else ""
-    if killed:
-        status = "timeout"
-        detail = f"the notebook ran past its wall-clock limit of {limits.wall_clock:g} s{where}"
-    elif signum == signal.SIGXCPU:
-        status, detail = "timeout", f"the notebook used up its CPU time limit{where}"
-    elif signum == signal.SIGXFSZ:
-        status = "output-limit"
-        detail = (
-            f"the notebook wrote more than {limits.file_size // config.MIB} MiB to a file{where}"
-        )
-    elif "done" not in kinds and _capped(base, limits):
-        status = "output-limit"
-        detail = (
-            f"the notebook wrote more than {limits.file_size // config.MIB} MiB of output{where}"
-        )
-    elif "done" not in kinds:
-        status = "crash"
-        how = f"signal {signal.Signals(signum).name}" if signum else f"exit code {returncode}"
-        detail = f"the learner's process ended early ({how}){where}"
-    else:
-        done = next(e for e in events if e["event"] == "done")
-        if done.get("memory_error"):
-            status = "memory"
-            detail = (
-                f"the notebook's code hit the memory limit of {limits.memory / config.GIB:g} GiB"
-            )
-        else:
-            try:
-                arrays = load_arrays(base / "outputs.npz", limits.file_size)
-            except (ValueError, OSError, EOFError) as exc:
-                status, detail = "crash", f"the outputs could not be read: {exc}"
-                arrays = {}
-            for run_ in specs.values():
-                names = run_.arrays
-                run_.arrays = {k: arrays[v] for k, v in names.items() if v in arrays}
-    if status != "ok":
-        for run_ in specs.values():
-            run_.arrays = {}
-    return RunResult(
-        status,
-        detail,
-        sorted(cells.values(), key=lambda c: c.index),
-        specs,
-        seconds,
-        isolation,
-        stderr,
-    )

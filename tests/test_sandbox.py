@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import config, sandbox, scoring
+from grader import config, runresult, sandbox, scoring
 from grader.specs import fixture
 
 FULL = pytest.mark.skipif(
@@ -28,7 +28,7 @@ def _job(*extra: str, program: str = "solution") -> sandbox.Job:
     return sandbox.Job("fixture", cells, SPECS, seed=5)
 
 
-def _cell(result: sandbox.RunResult, index: int) -> sandbox.CellRun:
+def _cell(result: runresult.RunResult, index: int) -> runresult.CellRun:
     return next(c for c in result.cells if c.index == index)
 
 
@@ -155,20 +155,20 @@ def test_load_arrays_refuses_objects_and_oversized_headers(tmp_path: Path) -> No
     """Are object arrays and arrays larger than the bound refused when reading sandbox output?"""
     good = tmp_path / "good.npz"
     np.savez(good, a0=np.arange(3.0))
-    assert sandbox.load_arrays(good, 1 << 20)["a0"].tolist() == [0.0, 1.0, 2.0]
+    assert runresult.load_arrays(good, 1 << 20)["a0"].tolist() == [0.0, 1.0, 2.0]
     objects = tmp_path / "objects.npz"
     np.savez(objects, a0=np.array([{"x": 1}], dtype=object))
     with pytest.raises(ValueError, match="not allowed"):
-        sandbox.load_arrays(objects, 1 << 20)
+        runresult.load_arrays(objects, 1 << 20)
     bomb = tmp_path / "bomb.npz"  # small file, large array
     np.savez_compressed(bomb, a0=np.zeros(100_000))
     assert bomb.stat().st_size < 10_000
     with pytest.raises(ValueError, match="not allowed"):
-        sandbox.load_arrays(bomb, 100_000)
+        runresult.load_arrays(bomb, 100_000)
 
 
 def test_read_events_skips_what_is_not_an_event(tmp_path: Path) -> None:
     """Are junk lines the learner wrote into the events file ignored?"""
     path = tmp_path / "events.jsonl"
     path.write_text("PASSED 10/10\n" + json.dumps({"event": "done"}) + "\n[1, 2]\n{broken\n")
-    assert sandbox.read_events(path, 1 << 20) == [{"event": "done"}]
+    assert runresult.read_events(path, 1 << 20) == [{"event": "done"}]
