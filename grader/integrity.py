@@ -19,6 +19,26 @@ from typing import Any
 
 from grader.labs import LABS, blocked_modules
 
+KINDS = (
+    "import-torch",
+    "import-micrograd_plus",
+    "import-importlib",
+    "import-ctypes",
+    "import-subprocess",
+    "os-system",
+    "exit",
+    "exec",
+    "eval",
+    "compile",
+    "dynamic-import",
+    "module-attr-assign",
+    "sys-modules",
+    "ipython-hook",
+    "builtins-edit",
+    "syntax-error",
+)
+"""Every kind of flag the scan raises."""
+
 FLAGGED_IMPORTS = ("torch", "micrograd_plus", "importlib", "ctypes", "subprocess")
 """Top-level packages whose import is flagged ``import-<name>``."""
 

@@ -1,0 +1,190 @@
+"""Red team: do solutions, stubs, planted bugs and hostile submissions grade exactly as they must?
+
+The in-process tests run each lab's notebooks here, as ``evaluate_in_process`` does;
+the slow one generates the whole corpus and grades it through the command line,
+as an instructor would, then compares ``grades.csv`` with ``expected.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import io
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.check import run_spec
+from grader.integrity import KINDS
+from grader.labs import LABS, Lab
+from grader.redteam import REPO, _tensor_methods_restored, apply_bug, bugs_for, program_source
+from grader.redteam.corpus import LabFiles, build, learner_notebook, load_labs
+from grader.redteam.tamper import ACTIONS, CASES, EXPECTATIONS
+from grader.spec import load_lab
+
+SEED = 1234
+"""The corpus is graded at this seed; bugs are also checked at the notebooks' default seed 0."""
+CELL_TIMEOUT = 5
+"""Seconds per cell in the corpus run: above every honest cell, small for the loop cases."""
+MIN_BUGS = 5
+SOLVED = [lab for lab in LABS.values() if (REPO / "solutions" / lab.notebook).is_file()]
+
+
+@functools.cache
+def lab_files(lab_id: str) -> LabFiles:
+    """A lab's source and released notebooks (released in memory when labs/ lacks it)."""
+    (files,) = [f for f in load_labs(REPO / "solutions", REPO / "labs") if f.lab.id == lab_id]
+    return files
+
+
+def failing(nb: Any, lab_id: str, seeds: tuple[int, ...] = (SEED,)) -> dict[int, set[str]]:
+    """The checks a notebook fails at each seed (its program runs once, as in a notebook)."""
+    with _tensor_methods_restored():
+        namespace: dict[str, Any] = {"__name__": "__main__"}
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for source in program_source(nb):
+                    try:
+                        exec(compile(source, "<cell>", "exec"), namespace)
+                    except Exception:
+                        continue
+            if "matplotlib.pyplot" in sys.modules:
+                sys.modules["matplotlib.pyplot"].close("all")
+            return {
+                seed: {
+                    spec.id
+                    for spec in load_lab(lab_id)
+                    if not run_spec(
+                        spec, tuple(namespace.get(n) for n in spec.symbols), seed
+                    ).passed
+                }
+                for seed in seeds
+            }
+
+
+def test_tamper_cases_are_well_formed() -> None:
+    """Does every tamper case use a known action and expectation, with unique names?"""
+    assert len({case.name for case in CASES}) == len(CASES)
+    for case in CASES:
+        assert case.action in ACTIONS, case.name
+        assert case.expect in EXPECTATIONS or case.expect.startswith("ungradable:"), case.name
+        assert case.base in ("solution", "stub", "bug") and case.cell in ("first", "last")
+        assert (case.expect == "simulated") == bool(case.simulate), case.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab", SOLVED, ids=[lab.id for lab in SOLVED])
+def test_solution_passes_and_stub_fails_every_check(lab: Lab) -> None:
+    """Does the solution pass every check of its lab, and the released stub fail every one?"""
+    files = lab_files(lab.id)
+    assert failing(learner_notebook(files), lab.id) == {SEED: set()}
+    assert failing(files.released, lab.id) == {SEED: set(files.checks)}
+
+
+@pytest.mark.parametrize("lab", SOLVED, ids=[lab.id for lab in SOLVED])
+def test_each_lab_plants_enough_bugs(lab: Lab) -> None:
+    """Does each lab with a solution plant at least five bugs, each failing some check?"""
+    try:
+        bugs = bugs_for(lab.id)
+    except ModuleNotFoundError:
+        bugs = []
+    assert len(bugs) >= MIN_BUGS, (
+        f"{lab.id} plants {len(bugs)} bug(s) in grader/redteam/{lab.id}.py; "
+        f"issues #4 and #5 ask for at least {MIN_BUGS}"
+    )
+    assert len({bug.name for bug in bugs}) == len(bugs), f"{lab.id}: two bugs share a name"
+    for bug in bugs:
+        assert bug.lab == lab.id and bug.fails, f"{lab.id}/{bug.name}: wrong lab or fails nothing"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab", SOLVED, ids=[lab.id for lab in SOLVED])
+def test_planted_bugs_fail_exactly_their_checks(lab: Lab) -> None:
+    """Does each planted bug fail exactly its declared checks, at seed 0 and at the corpus seed?"""
+    files = lab_files(lab.id)
+    try:
+        bugs = bugs_for(lab.id)
+    except ModuleNotFoundError:
+        pytest.skip(f"{lab.id} has no planted bugs yet")
+    wrong = []
+    for bug in bugs:
+        nb = learner_notebook(files, apply_bug(files.source, bug))
+        for seed, got in failing(nb, lab.id, (0, SEED)).items():
+            if got != bug.fails:
+                wrong.append(
+                    f"{bug.name} (seed {seed}): also fails {sorted(got - bug.fails)}, "
+                    f"passes {sorted(bug.fails - got)}"
+                )
+    assert not wrong, f"{lab.id}:\n  " + "\n  ".join(wrong)
+
+
+def compare(expected: dict[str, Any], rows: dict[str, dict[str, str]]) -> list[str]:
+    """Every way ``grades.csv`` differs from ``expected.json``, one line each."""
+    problems = []
+    checks = {lab: info["checks"] for lab, info in expected["labs"].items()}
+    for student, want in expected["students"].items():
+        row = rows.get(student)
+        if row is None:
+            problems.append(f"{student}: no row in grades.csv")
+            continue
+        where = f"{student} ({want['cases'][0]})"
+        for key in ("score", "max_score"):
+            if abs(float(row[key]) - want[key]) > 1e-9:
+                problems.append(f"{where}: {key} {row[key]}, expected {want[key]:g}")
+        if row["status"] != want["status"]:
+            problems.append(f"{where}: status {row['status']}, expected {want['status']}")
+        problems += [
+            f"{where}: flags lack {flag!r}: {row['flags']!r}"
+            for flag in want["flags"]
+            if flag not in row["flags"]
+        ]
+        if want.get("clean") and any(kind in row["flags"] for kind in KINDS):
+            problems.append(f"{where}: honest code flagged: {row['flags']!r}")
+        for lab, lab_want in want["labs"].items():
+            if row[f"{lab}_status"] != lab_want["status"]:
+                problems.append(f"{where}: {lab} {row[f'{lab}_status']}, not {lab_want['status']}")
+            if abs(float(row[lab] or 0) - lab_want["score"]) > 1e-9:
+                problems.append(f"{where}: {lab} scored {row[lab]}, not {lab_want['score']:g}")
+            fails = sorted(c for c in checks[lab] if float(row[c] or 0) == 0)
+            if fails != lab_want["fails"]:
+                extra = sorted(set(fails) - set(lab_want["fails"]))
+                lost = sorted(set(lab_want["fails"]) - set(fails))
+                problems.append(f"{where}: {lab} also fails {extra}, passes {lost}")
+    problems += [
+        f"{s}: a row for a student not in the corpus"
+        for s in rows.keys() - expected["students"].keys()
+    ]
+    return problems
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(not SOLVED, reason="no source notebooks in solutions/")
+def test_corpus_grades_exactly_as_expected(tmp_path: Path) -> None:
+    """Graded by the CLI, does every corpus student get its exact status, score and failures?"""
+    corpus = tmp_path / "corpus"
+    expected = build(corpus)
+    assert json.loads((corpus / "expected.json").read_text()) == json.loads(json.dumps(expected))
+    out = tmp_path / "out"
+    command = [
+        sys.executable, "-m", "grader", "autograde", str(corpus), "--out", str(out),
+        "-j", "2", "--seed", str(SEED), "--timeout", str(CELL_TIMEOUT), "--no-progress",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with open(out / "grades.csv", newline="") as handle:
+        reader = csv.DictReader(handle)
+        head = reader.fieldnames or []
+        rows = {row["student_id"]: row for row in reader}
+    assert head[:5] == ["student_id", "status", "score", "max_score", "flags"]
+    for lab in expected["labs"]:
+        assert head.index(f"{lab}_status") == head.index(lab) + 1
+    problems = compare(expected, rows)
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
