@@ -59,7 +59,7 @@ optimizer_spec(
     "lab4.adamw.custom",
     2,
     "AdamW",
-    {"lr": 0.02, "betas": (0.8, 0.95), "eps": 1e-6, "weight_decay": 0.2},
+    {"lr": 0.02, "betas": (0.8, 0.95), "eps": 1e-2, "weight_decay": 0.2},
     "AdamW with its own betas, eps and weight decay, on parameters of several shapes",
     shapes=MANY,
     steps=25,
