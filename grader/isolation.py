@@ -116,6 +116,7 @@ def setup_script(
         script.bind(sample, root / "home/data/mnist_sample.npz")
     if (config.DATA / "MNIST" / "raw").is_dir():
         script.bind(config.DATA / "MNIST" / "raw", root / "home/data/MNIST/raw")
+    script.add("ln", "-s", "home/data", root / "data")  # for load_mnist(root="../data")
     script.bind(base / "job.json", root / "job.json")
     script.add("chmod", "1777", root / "tmp")
     script.add("chown", f"{uid}:{uid}", root / "home")

@@ -134,6 +134,8 @@ def build_site(site: Path, lab_id: str, *, mount_points: bool) -> list[tuple[Pat
     _copy_package(grader_src / "hidden", site / "grader" / "hidden", ["__init__", lab_id])
     mgp_src = Path(micrograd_plus.__file__).parent
     _copy_package(mgp_src, site / "micrograd_plus", allowed_mgp_modules(lab_id))
+    # micrograd_plus.data falls back to <site>/data/mnist_sample.npz: the home's copy
+    (site / "data").symlink_to("../home/data", target_is_directory=True)
     return binds
 
 
@@ -227,6 +229,7 @@ def _run_in(base: Path, job: Job, limits: config.Limits, isolation: str) -> RunR
         argv = [tool("unshare"), *spaces, "--propagation", "private", *setup]
     else:
         _fill_home(base / "home")
+        (base / "data").symlink_to("home/data", target_is_directory=True)  # for root="../data"
         runner = str(base / "site" / "grader" / "_runner.py")
         argv = [str(interpreter()), "-s", "-S", runner, str(base / "job.json")]
     start = time.monotonic()

@@ -102,7 +102,8 @@ def test_printing_a_gigabyte_is_capped() -> None:
     assert len(stdout) < LIMITS.cell_output + 200 and "not kept" in stdout
 
 
-def test_torch_and_reference_modules_do_not_exist() -> None:
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_torch_and_reference_modules_do_not_exist(isolation: str) -> None:
     """Are torch and this lab's reference modules unimportable, while the data module works?"""
     source = """
 for name in ("torch", "micrograd_plus.tensor", "micrograd_plus.ops"):
@@ -113,12 +114,16 @@ for name in ("torch", "micrograd_plus.tensor", "micrograd_plus.ops"):
         print(name, "missing")
 from micrograd_plus.data import load_mnist
 print(load_mnist(root="data", verbose=False)[0].shape)
+print(load_mnist(root="../data", verbose=False)[0].shape)
+print(load_mnist(root="nowhere", verbose=False)[0].shape)
 """
-    result = sandbox.run(_job(source), limits=LIMITS, isolation="reduced")
+    result = sandbox.run(_job(source), limits=LIMITS, isolation=isolation)
     assert _cell(result, 100).stdout.splitlines() == [
         "torch missing",
         "micrograd_plus.tensor missing",
         "micrograd_plus.ops missing",
+        "(8500, 784)",
+        "(8500, 784)",
         "(8500, 784)",
     ]
 
