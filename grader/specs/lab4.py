@@ -72,7 +72,10 @@ def trajectory_sides(
             opt.step()
             for i, p in enumerate(params):
                 history[i].append(np.array(p.data, dtype=np.float64))
-        return {f"p{i} after each step": np.stack(h) for i, h in enumerate(history)}
+        return {
+            f"p{i} after each step (index: step, element)": np.stack(h)
+            for i, h in enumerate(history)
+        }
 
     def reference(inputs: Inputs) -> dict[str, Any]:
         import torch
@@ -89,7 +92,10 @@ def trajectory_sides(
             opt.step()
             for i, p in enumerate(params):
                 history[i].append(p.detach().numpy().copy())
-        return {f"p{i} after each step": np.stack(h) for i, h in enumerate(history)}
+        return {
+            f"p{i} after each step (index: step, element)": np.stack(h)
+            for i, h in enumerate(history)
+        }
 
     return learner, reference
 
