@@ -41,7 +41,8 @@ COPY . /src
 RUN /src/docker/learner_tree.sh /src /tree
 
 FROM base AS learner
-ENV MGP_WORK=/workspace/microgradplus
+ENV MGP_ROLE=learner \
+    MGP_WORK=/workspace/microgradplus
 COPY --from=learner-tree /tree ${MGP_HOME}
 RUN ${MGP_HOME}/docker/install.sh project \
     && ${MGP_HOME}/docker/install.sh role learner \
@@ -58,7 +59,8 @@ ENTRYPOINT ["/opt/microgradplus/docker/entrypoint.sh"]
 # Everything: solutions/, the hidden checks, the tests and the grader's tools, with
 # nbgrader's formgrader. The course folder is the work folder (a volume).
 FROM base AS instructor
-ENV MGP_WORK=/opt/microgradplus
+ENV MGP_ROLE=instructor \
+    MGP_WORK=/opt/microgradplus
 COPY --chown=learner . ${MGP_HOME}
 RUN ${MGP_HOME}/docker/install.sh project \
     && ${MGP_HOME}/docker/install.sh role instructor

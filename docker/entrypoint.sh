@@ -29,6 +29,18 @@ if [ "$(cd "$MGP_HOME" && pwd -P)" != "$(mkdir -p "$MGP_WORK" && cd "$MGP_WORK" 
     seed "$MGP_HOME/labs" "$MGP_WORK/labs"
 fi
 
+# Instructors: formgrader's course folder lists each source notebook of solutions/.
+if [ "${MGP_ROLE:-learner}" = instructor ] && [ -d "$MGP_HOME/solutions" ]; then
+    course=${MGP_COURSE:-$MGP_HOME/build/course}
+    for notebook in "$MGP_HOME"/solutions/*.ipynb; do
+        [ -e "$notebook" ] || continue
+        name=$(basename "$notebook")
+        mkdir -p "$course/source/${name%.ipynb}"
+        [ -e "$course/source/${name%.ipynb}/$name" ] \
+            || ln -s "$notebook" "$course/source/${name%.ipynb}/$name"
+    done
+fi
+
 mkdir -p "$MGP_STATE"
 chmod 700 "$MGP_STATE"
 generated=""

@@ -63,6 +63,14 @@ role() {
     # validate_assignment (the notebook's "Validate" button) stays on for both roles.
     toggle enable "$on"
     toggle disable "$off"
+    # formgrader's course folder (docker/nbgrader_config.py), in this Python's config dir.
+    local config
+    config="$("$PYTHON" -c 'import sys; print(sys.prefix)')/etc/jupyter/nbgrader_config.py"
+    if [ "$1" = instructor ]; then
+        install -D -m 644 "$ROOT/docker/nbgrader_config.py" "$config"
+    else
+        rm -f "$config"
+    fi
     echo "nbgrader extensions set for the $1 role: on: ${on:-none}; off: ${off:-none}"
 }
 

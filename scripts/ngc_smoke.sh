@@ -152,6 +152,14 @@ extensions() { "$V" -m jupyter server extension list 2>&1 | grep -A0 "formgrader
 extensions | grep -q disabled || fail "formgrader is enabled in the learner role"
 bash "$tree/docker/install.sh" role instructor
 extensions | grep -q enabled || fail "formgrader is not enabled in the instructor role"
+"$V" - <<'PY' || fail "nbgrader does not read the instructor's course folder"
+from nbgrader.apps.baseapp import NbGrader
+app = NbGrader()
+app.load_config_file()  # as formgrader does: Jupyter's config path, then the working folder
+root = app.config.CourseDirectory.root
+assert str(root).endswith("build/course"), root
+print("formgrader's course folder:", root)
+PY
 echo "learner: formgrader disabled; instructor: formgrader enabled"
 
 step "ngc_smoke: OK"

@@ -260,6 +260,19 @@ def test_entrypoint_seeds_work_without_overwriting_it(tmp_path: Path) -> None:
     assert (work / "lab-b.ipynb").read_text() == "shipped b"
 
 
+def test_entrypoint_lays_out_formgrader_course_for_instructors(tmp_path: Path) -> None:
+    """In the instructor role, does formgrader's course folder list each source notebook?"""
+    solutions = tmp_path / "image" / "solutions"
+    solutions.mkdir(parents=True)
+    (solutions / "lab-x.ipynb").write_text("{}")
+    env = {"MGP_ROLE": "instructor", "MGP_WORK": str(tmp_path / "image")}
+    run_entrypoint(tmp_path, env, "true")
+    linked = tmp_path / "image" / "build" / "course" / "source" / "lab-x" / "lab-x.ipynb"
+    assert linked.is_symlink() and linked.resolve() == (solutions / "lab-x.ipynb").resolve()
+    run_entrypoint(tmp_path, env, "true")  # a second start keeps the links as they are
+    assert linked.is_symlink()
+
+
 def test_entrypoint_never_starts_without_a_token(tmp_path: Path) -> None:
     """With no JUPYTER_TOKEN, is a long random token made, kept private, and handed to Jupyter?"""
     (tmp_path / "image").mkdir()
