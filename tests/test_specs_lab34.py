@@ -33,6 +33,8 @@ from grader.redteam import (
 from grader.spec import load_lab
 
 LAB_IDS = ("lab3", "lab4")
+SEEDS = (0, 20261126)
+"""Grading seeds: 0 (self-checks) and another (the autograder draws one per batch)."""
 SETUP_CELLS = ("setup", "seeds")
 BEGIN = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
@@ -78,18 +80,20 @@ def stubbed(nb: Any) -> Any:
     return nb
 
 
-def failed(nb: Any, lab_id: str) -> set[str]:
-    return {cid for cid, outcome in evaluate_in_process(nb, lab_id).items() if not outcome.passed}
+def failed(nb: Any, lab_id: str, seed: int = 0) -> set[str]:
+    outcomes = evaluate_in_process(nb, lab_id, seed=seed)
+    return {cid for cid, outcome in outcomes.items() if not outcome.passed}
 
 
 def lab_check_ids(lab_id: str) -> set[str]:
     return {s.id for s in load_lab(lab_id)}
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("lab_id", LAB_IDS)
-def test_solution_code_passes_every_check(lab_id: str) -> None:
-    """Does the solution code of the lab pass all of its checks?"""
-    outcomes = evaluate_in_process(core(source(lab_id)), lab_id)
+def test_solution_code_passes_every_check(lab_id: str, seed: int) -> None:
+    """Does the solution code of the lab pass all of its checks, whatever the grading seed?"""
+    outcomes = evaluate_in_process(core(source(lab_id)), lab_id, seed=seed)
     assert {cid: o.report() for cid, o in outcomes.items() if not o.passed} == {}
 
 
@@ -119,11 +123,12 @@ def test_released_notebook_fails_every_check(lab_id: str) -> None:
 ALL_BUGS = [bug for lab_id in LAB_IDS for bug in bugs_for(lab_id)]
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("bug", ALL_BUGS, ids=[f"{b.lab}-{b.name}" for b in ALL_BUGS])
-def test_planted_bug_fails_exactly_its_checks(bug: PlantedBug) -> None:
-    """Does each planted bug fail the checks it names, and only those?"""
+def test_planted_bug_fails_exactly_its_checks(bug: PlantedBug, seed: int) -> None:
+    """Does each planted bug fail the checks it names, and only those, whatever the seed?"""
     assert bug.fails <= lab_check_ids(bug.lab), "a bug names a check that does not exist"
-    assert failed(apply_bug(core(source(bug.lab)), bug), bug.lab) == set(bug.fails)
+    assert failed(apply_bug(core(source(bug.lab)), bug), bug.lab, seed) == set(bug.fails)
 
 
 @pytest.mark.parametrize("lab_id", LAB_IDS)
