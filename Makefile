@@ -1,6 +1,8 @@
 # MicroGrad+ — everyday commands. `make lab` and `make test` set everything up first.
 VENV   ?= .venv
-PY     := $(VENV)/bin/python
+# The venv's Python; inside the NGC container (no venv: scripts/setup.sh installs around the
+# image's torch) the image's own. Expanded when a recipe runs, i.e. after `setup`.
+PY      = $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
 NBTIMEOUT ?= 300
 
 .PHONY: help setup lab test lint typecheck unit notebooks release release-check bench gpu-check clean

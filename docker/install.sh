@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 EXTRAS=${EXTRAS:-lab,grader}
-ALSO=${ALSO:-nbval,pytest,pytest-timeout}
+ALSO=${ALSO-nbval,pytest,pytest-timeout}
 
 deps() {
     local work

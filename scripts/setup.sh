@@ -15,11 +15,19 @@ EXTRAS=${EXTRAS:-lab,grader,dev}
 
 if [ -z "${MICROGRAD_USE_VENV:-}" ] && "$PYTHON" -c "import torch" >/dev/null 2>&1 \
     && [ ! -d "$VENV" ]; then
+    # The container's own install steps (docker/install.sh, the ones the Dockerfile runs):
+    # only what the image lacks, under constraints generated from what it ships.
+    stamp=build/.installed-around-torch
+    want=$(cat pyproject.toml scripts/setup.sh docker/install.sh docker/requirements.py \
+        | sha256sum | cut -c1-16)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        exit 0
+    fi
     echo "torch is already installed ($("$PYTHON" -c 'import torch; print(torch.__version__)')):" \
          "installing around it, keeping torch, numpy and JupyterLab as they are."
-    constraints=$(mktemp)
-    "$PYTHON" scripts/keep_installed.py > "$constraints"
-    "$PYTHON" -m pip install --no-cache-dir -c "$constraints" -e ".[$EXTRAS]"
+    PYTHON="$PYTHON" EXTRAS="$EXTRAS" ALSO="" bash docker/install.sh deps
+    PYTHON="$PYTHON" bash docker/install.sh project
+    mkdir -p build && echo "$want" > "$stamp"
     exit 0
 fi
 
