@@ -40,11 +40,6 @@ def solution(lab_id: str) -> Any:
     return nbformat.read(REPO / "solutions" / LABS[lab_id].notebook, as_version=4)
 
 
-@cache
-def solution_outcomes(lab_id: str) -> dict[str, Outcome]:
-    return evaluate_in_process(solution(lab_id), lab_id)
-
-
 def stub(nb: Any) -> Any:
     """What nbgrader's release does: each solution region becomes a NotImplementedError stub."""
     nb = nbformat.from_dict(nb)
@@ -84,10 +79,12 @@ def _close_figures() -> Any:
     plt.close("all")
 
 
+@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("lab_id", LAB_IDS)
-def test_solution_passes_every_check(lab_id: str) -> None:
-    """Does the solution notebook pass every check of its lab, visible and hidden?"""
-    outcomes = solution_outcomes(lab_id)
+def test_solution_passes_every_check(lab_id: str, seed: int) -> None:
+    """Does the solution notebook pass every check of its lab, visible and hidden, at more
+    than one grading seed?"""
+    outcomes = evaluate_in_process(solution(lab_id), lab_id, seed=seed)
     reports = [o.report() for o in outcomes.values() if not o.passed]
     assert not reports, "\n".join(reports)
     assert sum(o.score for o in outcomes.values()) == sum(s.points for s in load_lab(lab_id))
@@ -111,10 +108,12 @@ def test_released_notebook_scores_zero(lab_id: str) -> None:
     assert sum(o.score for o in outcomes.values()) == 0
 
 
+@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("bug", ALL_BUGS, ids=lambda b: f"{b.lab}-{b.name}")
-def test_planted_bug_fails_exactly_its_checks(bug: Any) -> None:
-    """Does each planted bug fail exactly the checks it lists, and pass all the others?"""
-    outcomes = evaluate_in_process(apply_bug(solution(bug.lab), bug), bug.lab)
+def test_planted_bug_fails_exactly_its_checks(bug: Any, seed: int) -> None:
+    """Does each planted bug fail exactly the checks it lists, and pass all the others, at
+    more than one grading seed (the autograder draws a fresh one per batch)?"""
+    outcomes = evaluate_in_process(apply_bug(solution(bug.lab), bug), bug.lab, seed=seed)
     assert bug.fails, f"{bug.name} must fail at least one check"
     assert failed(outcomes) == set(bug.fails)
 
