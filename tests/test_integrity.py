@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.integrity import Flag, instructor_sources, scan, scan_notebook, summary
+from grader.integrity import KINDS, Flag, instructor_sources, scan, scan_notebook, summary
 
 FLAGGED = [
     ("import torch", "import-torch", 1),
@@ -93,6 +93,11 @@ def test_flagged(source: str, kind: str, line: int) -> None:
 def test_clean(source: str) -> None:
     """Does ordinary learner code (including Tensor.relu = relu) go unflagged?"""
     assert scan([source]) == []
+
+
+def test_every_kind_is_tested() -> None:
+    """Does the table above exercise every kind of flag the scan raises?"""
+    assert {kind for _, kind, _ in FLAGGED} == set(KINDS)
 
 
 def test_flag_text() -> None:
