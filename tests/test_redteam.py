@@ -79,6 +79,27 @@ def test_tamper_cases_are_well_formed() -> None:
         assert (case.expect == "simulated") == bool(case.simulate), case.name
 
 
+@pytest.mark.parametrize("lab", SOLVED, ids=[lab.id for lab in SOLVED])
+def test_submissions_are_the_released_notebook_with_learner_code(lab: Lab) -> None:
+    """Does a corpus submission differ from the release only in solution code, hiding nothing?"""
+    files = lab_files(lab.id)
+    nb = learner_notebook(files)
+    assert [c.id for c in nb.cells] == [c.id for c in files.released.cells]
+    changed = [
+        c.metadata.nbgrader.grade_id
+        for c, r in zip(nb.cells, files.released.cells, strict=True)
+        if c.source != r.source
+    ]
+    solution_ids = [
+        c.metadata.nbgrader.grade_id
+        for c in files.released.cells
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+    ]
+    assert changed and set(changed) <= set(solution_ids)
+    text = json.dumps(nb)
+    assert "SOLUTION" not in text and "HIDDEN TESTS" not in text
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", SOLVED, ids=[lab.id for lab in SOLVED])
 def test_solution_passes_and_stub_fails_every_check(lab: Lab) -> None:
