@@ -46,7 +46,7 @@ class Outcome:
         parts = [head]
         if self.error:
             parts.append(f"  {self.error}")
-        if self.rows and not self.passed:
+        if self.rows:
             parts.append(format_table(self.rows))
         if not self.passed and self.spec.hint:
             parts.append(f"hint: {self.spec.hint}")
@@ -125,7 +125,8 @@ def check(check_id: str, *objs: Any, seed: int = DEFAULT_SEED, quiet: bool = Fal
         *objs: your function(s) or class(es) it exercises; when left out, they
             are looked up by name in the calling notebook.
         seed: seed of the random inputs.
-        quiet: print nothing when the check passes.
+        quiet: print nothing when the check passes (by default a passing check
+            prints its expected-vs-got table too).
 
     Returns:
         The points earned.

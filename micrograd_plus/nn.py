@@ -103,10 +103,14 @@ class Module:
     def modules(self) -> list[Module]:
         """This module and every module inside it."""
         found: list[Module] = []
+        seen: set[int] = set()
         stack: list[Any] = [self]
         while stack:
             item = stack.pop()
             if isinstance(item, Module):
+                if id(item) in seen:  # a shared module is listed once, as in torch
+                    continue
+                seen.add(id(item))
                 found.append(item)
                 stack.extend(reversed(list(vars(item).values())))
             elif isinstance(item, (list, tuple)):

@@ -270,3 +270,10 @@ def test_dropout_masks_are_reproducible_with_manual_seed() -> None:
     third = nn.Dropout(0.5)(x).data
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(second, third)
+
+
+def test_modules_lists_a_shared_module_once():
+    """Does modules() list a module used twice only once, as torch's modules() does?"""
+    shared = nn.ReLU()
+    model = nn.Sequential(shared, nn.Linear(2, 2), shared)
+    assert [type(m).__name__ for m in model.modules()] == ["Sequential", "ReLU", "Linear"]

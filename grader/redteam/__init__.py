@@ -108,6 +108,7 @@ def evaluate_in_process(nb: Any, lab_id: str, seed: int = 0) -> dict[str, Outcom
 @contextlib.contextmanager
 def _tensor_methods_restored() -> Any:
     """Undo what a notebook attaches to the reference Tensor (``Tensor.relu = relu``)."""
+    import micrograd_plus.ops  # noqa: F401  (its methods belong to the snapshot)
     import micrograd_plus.tensor as reference
 
     before = dict(vars(reference.Tensor))
