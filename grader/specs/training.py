@@ -1,0 +1,354 @@
+"""Learner and reference sides of lab 1.7.5's checks (DataLoader, train_epoch, evaluate, model).
+
+The loader sides feed the learner's ``DataLoader`` rows that carry their own
+number (column 0 of X and the label are the row number), so what comes out says
+exactly which rows each batch holds. The training sides build a small MLP from
+the reference layers (float64), give the learner's ``train_epoch`` a fixed list
+of batches and a reference optimizer, and compare with ``torch.optim`` running
+the same steps from the same weights. The model sides predict the test split
+with the learner's trained ``model``; the trusted side loads the true labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import micrograd_plus.ops  # noqa: F401  (attaches @, .T, indexing, ... to Tensor)
+from grader.compare import Row
+from grader.harness import data_of
+from grader.spec import Inputs
+from micrograd_plus import nn, optim
+from micrograd_plus.data import SAMPLE_PATH, load_mnist
+from micrograd_plus.tensor import Tensor
+
+Side = Callable[..., dict[str, Any]]
+
+# ---------------------------------------------------------------- DataLoader
+
+
+def indexed_rows(n: int, features: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """X whose column 0 is the row number (other columns noise-free), and y = the row number."""
+    X = np.zeros((n, features))
+    X[:, 0] = np.arange(n)
+    X[:, 1:] = np.arange(n)[:, None] * 0.5
+    return X, np.arange(n)
+
+
+def epoch_of(loader: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One pass over a loader, as (row numbers from X, labels) per batch."""
+    batches = []
+    for xb, yb in loader:
+        rows = np.asarray(data_of(xb))
+        batches.append((rows[:, 0].astype(np.int64), np.asarray(data_of(yb)).astype(np.int64)))
+    return batches
+
+
+def visit_order(loader: Any) -> np.ndarray:
+    """The row numbers of one epoch, in the order the batches gave them."""
+    return np.concatenate([np.zeros(0, np.int64)] + [rows for rows, _ in epoch_of(loader)])
+
+
+def first_visits(order: np.ndarray) -> np.ndarray:
+    """``order`` without repeats (first visit kept): the order, ignoring duplicated rows."""
+    _, first = np.unique(order, return_index=True)
+    return order[np.sort(first)]
+
+
+def batches_learner(cases: Sequence[tuple[int, int]]) -> Side:
+    """Per (n, batch_size): len(loader), the batch sizes, and the rows seen per epoch, sorted."""
+
+    def learner(inputs: Inputs, DataLoader: type) -> dict[str, Any]:
+        lengths, sizes, seen, paired = [], [], [], []
+        for case, (n, batch_size) in enumerate(cases):
+            X, y = indexed_rows(n)
+            for shuffle in (False, True):
+                loader = DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, seed=case)
+                batches = epoch_of(loader)
+                lengths.append(len(loader))
+                sizes += [len(rows) for rows, _ in batches]
+                order = np.concatenate([np.zeros(0, np.int64)] + [rows for rows, _ in batches])
+                seen.append(order if not shuffle else np.sort(order))
+                paired.append(all(np.array_equal(r, lab) for r, lab in batches))
+        return {
+            "len(loader), per case (unshuffled, shuffled)": np.array(lengths),
+            "batch sizes, one epoch after another": np.array(sizes),
+            "rows of an epoch (unshuffled in order; shuffled sorted)": np.concatenate(seen),
+            "labels stay with their rows": np.array(paired, dtype=float),
+        }
+
+    return learner
+
+
+def batches_reference(cases: Sequence[tuple[int, int]]) -> Side:
+    """What torch.utils.data.DataLoader gives for the same cases (drop_last=False)."""
+
+    def reference(inputs: Inputs) -> dict[str, Any]:
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+
+        lengths, sizes, seen = [], [], []
+        for n, batch_size in cases:
+            for shuffle in (False, True):
+                data = TensorDataset(torch.arange(n), torch.arange(n))
+                loader = DataLoader(data, batch_size=batch_size, shuffle=shuffle)
+                batches = [rows.numpy() for rows, _ in loader]
+                lengths.append(len(loader))
+                sizes += [len(rows) for rows in batches]
+                seen.append(np.sort(np.concatenate(batches)))
+        return {
+            "len(loader), per case (unshuffled, shuffled)": np.array(lengths),
+            "batch sizes, one epoch after another": np.array(sizes),
+            "rows of an epoch (unshuffled in order; shuffled sorted)": np.concatenate(seen),
+            "labels stay with their rows": np.ones(len(lengths)),
+        }
+
+    return reference
+
+
+def no_inputs(rng: np.random.Generator) -> Inputs:
+    """Checks whose inputs are fixed (the data is built by the learner side)."""
+    return {}
+
+
+def flags_sides(names: Sequence[str], flags: Callable[[type], Sequence[bool]]) -> tuple[Side, Side]:
+    """A check of yes/no properties: ``flags(DataLoader)`` must be all true."""
+
+    def learner(inputs: Inputs, DataLoader: type) -> dict[str, Any]:
+        values = list(flags(DataLoader))
+        return {name: float(value) for name, value in zip(names, values, strict=True)}
+
+    def reference(inputs: Inputs) -> dict[str, Any]:
+        return dict.fromkeys(names, 1.0)
+
+    return learner, reference
+
+
+SHUFFLE_ROWS, SHUFFLE_BATCH = 60, 10
+"""60 rows in 6 full batches: no partial batch, so only the order matters here."""
+
+
+SEEDED = (
+    "same seed: same order in epoch 1",
+    "same seed: same order in epoch 2",
+    "seeds 7 and 8: different orders",
+)
+
+
+def seeded_flags(DataLoader: type) -> list[bool]:
+    X, y = indexed_rows(SHUFFLE_ROWS)
+    a, b, c = (
+        DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=True, seed=seed) for seed in (7, 7, 8)
+    )
+    a1, b1, c1 = visit_order(a), visit_order(b), visit_order(c)
+    a2, b2 = visit_order(a), visit_order(b)
+    return [np.array_equal(a1, b1), np.array_equal(a2, b2), not np.array_equal(a1, c1)]
+
+
+RESHUFFLE = (
+    "shuffle=True: epoch 1 is shuffled",
+    "epochs 1 and 2 differ",
+    "epochs 2 and 3 differ",
+    "shuffle=False: rows in order, every epoch",
+)
+
+
+def reshuffle_flags(DataLoader: type) -> list[bool]:
+    X, y = indexed_rows(SHUFFLE_ROWS)
+    rows = np.arange(SHUFFLE_ROWS)
+    shuffled = DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=True, seed=3)
+    e1, e2, e3 = (first_visits(visit_order(shuffled)) for _ in range(3))
+    plain = DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=False, seed=3)
+    in_order = all(np.array_equal(first_visits(visit_order(plain)), rows) for _ in range(2))
+    return [
+        not np.array_equal(e1, rows),
+        not np.array_equal(e1, e2),
+        not np.array_equal(e2, e3),
+        in_order,
+    ]
+
+
+# ------------------------------------------------------ train_epoch / evaluate
+
+
+def net_inputs(sizes: Sequence[int], n: int) -> Callable[[np.random.Generator], Inputs]:
+    """Data X (n, sizes[0]) with labels in [0, sizes[-1]) and the weights of an MLP of ``sizes``."""
+
+    def inputs(rng: np.random.Generator) -> Inputs:
+        out = {"X": rng.normal(size=(n, sizes[0])), "y": rng.integers(0, sizes[-1], size=n)}
+        for i, (n_in, n_out) in enumerate(pairwise(sizes)):
+            out[f"W{i}"] = rng.normal(size=(n_out, n_in)) / np.sqrt(n_in)
+            out[f"b{i}"] = 0.1 * rng.normal(size=n_out)
+        return out
+
+    return inputs
+
+
+def layer_count(inputs: Inputs) -> int:
+    return sum(1 for key in inputs if key.startswith("W"))
+
+
+def reference_mlp(inputs: Inputs, dropout: float | None = None) -> tuple[Any, list[Any]]:
+    """Linear-ReLU(-Dropout)-...-Linear from the reference layers, float64, weights from inputs."""
+    layers: list[Any] = []
+    linears = []
+    count = layer_count(inputs)
+    for i in range(count):
+        W = inputs[f"W{i}"]
+        linear = nn.Linear(W.shape[1], W.shape[0], dtype=np.float64)
+        linear.weight = Tensor(W.copy())
+        linear.bias = Tensor(inputs[f"b{i}"].copy())
+        linears.append(linear)
+        layers.append(linear)
+        if i < count - 1:
+            layers.append(nn.ReLU())
+            if dropout is not None:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers), linears
+
+
+def torch_mlp(inputs: Inputs) -> tuple[Any, list[Any]]:
+    """The same MLP in torch (float64); dropout is left out: torch runs it in eval mode."""
+    import torch
+
+    layers: list[Any] = []
+    linears = []
+    count = layer_count(inputs)
+    for i in range(count):
+        W = inputs[f"W{i}"]
+        linear = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.tensor(W))
+            linear.bias.copy_(torch.tensor(inputs[f"b{i}"]))
+        linears.append(linear)
+        layers.append(linear)
+        if i < count - 1:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers), linears
+
+
+def parameter_outputs(weights: Sequence[Any], biases: Sequence[Any]) -> dict[str, np.ndarray]:
+    out = {}
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        out[f"layer {i} weight after the epoch"] = np.array(w, dtype=np.float64)
+        out[f"layer {i} bias after the epoch"] = np.array(b, dtype=np.float64)
+    return out
+
+
+def batch_bounds(sizes: Sequence[int]) -> list[tuple[int, int]]:
+    ends = np.cumsum(sizes)
+    return [(int(end - size), int(end)) for size, end in zip(sizes, ends, strict=True)]
+
+
+def train_sides(
+    batch_sizes: Sequence[int], optimizer: str, options: dict[str, Any]
+) -> tuple[Side, Side]:
+    """One epoch of the learner's ``train_epoch`` on fixed batches vs the same steps in torch.
+
+    ``optimizer`` names a class of both ``micrograd_plus.optim`` and ``torch.optim``.
+    """
+
+    def learner(inputs: Inputs, train_epoch: Callable[..., Any]) -> dict[str, Any]:
+        model, linears = reference_mlp(inputs)
+        opt = getattr(optim, optimizer)(model.parameters(), **options)
+        X, y = inputs["X"], inputs["y"]
+        loader = [
+            (Tensor(X[a:b], requires_grad=False), y[a:b]) for a, b in batch_bounds(batch_sizes)
+        ]
+        loss = train_epoch(model, loader, opt)
+        out: dict[str, Any] = {"mean loss of the epoch": float(np.asarray(data_of(loss)))}
+        out.update(
+            parameter_outputs(
+                [lin.weight.data for lin in linears], [lin.bias.data for lin in linears]
+            )
+        )
+        return out
+
+    def reference(inputs: Inputs) -> dict[str, Any]:
+        import torch
+
+        model, linears = torch_mlp(inputs)
+        opt = getattr(torch.optim, optimizer)(model.parameters(), **options)
+        X, y = torch.tensor(inputs["X"]), torch.tensor(inputs["y"])
+        total = 0.0
+        for a, b in batch_bounds(batch_sizes):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(X[a:b]), y[a:b])
+            loss.backward()
+            opt.step()
+            total += loss.item() * (b - a)
+        out: dict[str, Any] = {"mean loss of the epoch": total / sum(batch_sizes)}
+        weights = [lin.weight.detach().numpy() for lin in linears]
+        out.update(parameter_outputs(weights, [lin.bias.detach().numpy() for lin in linears]))
+        return out
+
+    return learner, reference
+
+
+def evaluate_sides(dropout: float) -> tuple[Side, Side]:
+    """The learner's ``evaluate`` on a model with Dropout, left in training mode, vs torch eval."""
+
+    def learner(inputs: Inputs, evaluate: Callable[..., Any]) -> dict[str, Any]:
+        model, _ = reference_mlp(inputs, dropout)
+        model.train()
+        loss, acc = evaluate(model, inputs["X"], inputs["y"])
+        return {
+            "loss": float(np.asarray(data_of(loss))),
+            "accuracy": float(np.asarray(data_of(acc))),
+        }
+
+    def reference(inputs: Inputs) -> dict[str, Any]:
+        import torch
+
+        model, _ = torch_mlp(inputs)
+        y = torch.tensor(inputs["y"])
+        with torch.no_grad():
+            logits = model(torch.tensor(inputs["X"]))
+            loss = torch.nn.functional.cross_entropy(logits, y).item()
+        return {"loss": loss, "accuracy": (logits.argmax(dim=1) == y).double().mean().item()}
+
+    return learner, reference
+
+
+# --------------------------------------------------------------------- model
+
+DATA_ROOT = "../data"
+"""Where the notebook loads MNIST from: the repository's data/ folder, seen from labs/."""
+TRUSTED_DATA = Path(SAMPLE_PATH).parent
+"""The same folder for the trusted side, wherever the grader runs."""
+
+
+def predicted_digits(inputs: Inputs, model: Any) -> dict[str, Any]:
+    """The learner side of the model checks: the digit the model predicts for each test image."""
+    X_test = load_mnist(root=DATA_ROOT, verbose=False)[2]
+    if callable(getattr(model, "eval", None)):
+        model.eval()
+    chunks = []
+    for start in range(0, len(X_test), 1000):
+        logits = model(Tensor(X_test[start : start + 1000], requires_grad=False))
+        chunks.append(np.asarray(data_of(logits)).argmax(axis=1))
+    return {"predicted digit of each test image": np.concatenate(chunks)}
+
+
+def test_labels(inputs: Inputs) -> dict[str, Any]:
+    """The reference side of the model checks: the true digits of the test split."""
+    return {"true digits": load_mnist(root=TRUSTED_DATA, verbose=False)[3]}
+
+
+def predictions_of(got: Any, expected: Any) -> tuple[np.ndarray | None, Row | None]:
+    """The learner's predictions, or a row saying why they cannot be judged."""
+    pred = got.get("predicted digit of each test image")
+    truth = expected["true digits"]
+    pred = None if pred is None else np.asarray(pred)
+    if pred is None or pred.shape != truth.shape:
+        shape = "nothing" if pred is None else f"shape {pred.shape}"
+        why = (
+            f"the model's predictions have {shape}, the test split has {len(truth):,} digits: "
+            "was the notebook run with another dataset?"
+        )
+        return None, Row("predictions", False, why)
+    return pred, None
