@@ -15,6 +15,7 @@ Fashion-MNIST from Debian's ``dataset-fashion-mnist`` (same size and format).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -49,7 +50,7 @@ def initial_weights(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """PyTorch-default-style U(-1/sqrt(in), 1/sqrt(in)) weights, float32."""
     rng = np.random.default_rng(seed)
     layers = []
-    for n_in, n_out in zip(SIZES[:-1], SIZES[1:], strict=True):
+    for n_in, n_out in itertools.pairwise(SIZES):
         k = 1 / np.sqrt(n_in)
         w = rng.uniform(-k, k, (n_out, n_in)).astype(np.float32)
         b = rng.uniform(-k, k, n_out).astype(np.float32)
@@ -114,24 +115,28 @@ def torch_epoch(weights, X, y, order, batch):  # type: ignore[no-untyped-def]
     return run
 
 
-def peak_rss_during(fn: Callable[[], float]) -> tuple[float, float, float]:
-    """(seconds, last loss, peak resident memory in MiB) of one call."""
-    reset = Path("/proc/self/clear_refs")
+def _status_mib(field: str) -> float:
+    """A memory figure of this process from /proc/self/status, in MiB (nan elsewhere)."""
     try:
-        reset.write_text("5")  # reset the high-water mark (Linux)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return float("nan")
+
+
+def peak_rss_during(fn: Callable[[], float]) -> tuple[float, float, float]:
+    """(seconds, last loss, peak resident memory above the start in MiB) of one call."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark (Linux)
+    except OSError:
+        pass
+    base = _status_mib("VmRSS")
     start = time.perf_counter()
     loss = fn()
     seconds = time.perf_counter() - start
-    peak = float("nan")
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                peak = int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return seconds, loss, peak
+    return seconds, loss, _status_mib("VmHWM") - base
 
 
 def accuracy_run(epochs: int, seed: int) -> None:
@@ -184,13 +189,14 @@ def main() -> None:
     peaks: dict[str, float] = {}
     for _ in range(args.repeats):  # interleaved, so drifts in machine load hit both
         for key, run in runs.items():
-            seconds, loss, peak = peak_rss_during(run)
+            seconds, _, peak = peak_rss_during(run)
             times[key].append(seconds)
             peaks[key] = max(peaks.get(key, 0.0), peak)
     for key in runs:
         print(
             f"{key:15s} median {statistics.median(times[key]):.3f} s/epoch "
-            f"(runs: {', '.join(f'{t:.3f}' for t in times[key])}), peak RSS {peaks[key]:.0f} MiB"
+            f"(runs: {', '.join(f'{t:.3f}' for t in times[key])}), "
+            f"peak memory +{peaks[key]:.0f} MiB"
         )
     ratio = statistics.median(times["micrograd_plus"]) / statistics.median(times["pytorch"])
     print(f"ratio micrograd_plus / pytorch: {ratio:.2f}x")
