@@ -105,12 +105,15 @@ for lab in LABS.values():
             if hasattr(module, symbol):
                 return getattr(module, symbol)
         raise LookupError(symbol)
+    if ran:  # every lab's checks load; one lab's run is enough for a smoke test
+        print(f"{lab.id}: {len(specs)} visible check(s) load, none hidden")
+        continue
     for s in specs:
         outcome = run_spec(s, tuple(find(symbol) for symbol in s.symbols))
         assert outcome.passed, outcome.report()
         ran += 1
     print(f"{lab.id}: {len(specs)} visible check(s) pass on the reference code")
-    break  # one lab is enough for a smoke test
+assert ran, "no visible check ran"
 print(f"visible checks run: {ran}")
 PY
 )
