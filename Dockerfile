@@ -61,9 +61,11 @@ ENTRYPOINT ["/opt/microgradplus/docker/entrypoint.sh"]
 FROM base AS instructor
 ENV MGP_ROLE=instructor \
     MGP_WORK=/opt/microgradplus
-COPY --chown=learner . ${MGP_HOME}
+COPY . ${MGP_HOME}
+# The instructor works in the course folder (release writes labs/, the entrypoint build/).
 RUN ${MGP_HOME}/docker/install.sh project \
-    && ${MGP_HOME}/docker/install.sh role instructor
+    && ${MGP_HOME}/docker/install.sh role instructor \
+    && chown -R learner "${MGP_HOME}"
 USER ${NB_UID}
 WORKDIR ${MGP_HOME}
 VOLUME ["/opt/microgradplus"]

@@ -99,6 +99,15 @@ def test_learner_and_instructor_targets_serve_jupyterlab(dockerfile: str) -> Non
     assert "MGP_PORT=8888" in " ".join(args for word, args in base if word == "ENV")
 
 
+def test_work_folders_belong_to_the_notebook_user(dockerfile: str) -> None:
+    """Can the non-root user write its work folder (the learner's) and course (the instructor's)?"""
+    by_stage = stages(dockerfile)
+    learner = " ".join(args for word, args in by_stage["learner"] if word == "RUN")
+    assert 'chown learner "${MGP_WORK}"' in learner
+    instructor = " ".join(args for word, args in by_stage["instructor"] if word == "RUN")
+    assert 'chown -R learner "${MGP_HOME}"' in instructor
+
+
 def test_learner_image_holds_only_the_learner_tree(dockerfile: str) -> None:
     """Does the learner image copy its files from the pruned tree only, never the whole context?"""
     learner = stages(dockerfile)["learner"]
