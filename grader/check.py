@@ -134,6 +134,7 @@ def check(check_id: str, *objs: Any, seed: int = DEFAULT_SEED, quiet: bool = Fal
     Raises:
         CheckFailed: (an AssertionError) with a table of what differs.
     """
+    __tracebackhide__ = True  # IPython and pytest show the report, not grader internals
     spec = get_spec(check_id)
     caller = inspect.currentframe()
     namespace = caller.f_back.f_globals if caller and caller.f_back else {}
