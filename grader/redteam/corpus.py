@@ -28,7 +28,8 @@ import nbformat
 
 from grader.integrity import KINDS as INTEGRITY_KINDS
 from grader.labs import LABS, Lab
-from grader.redteam import REPO, PlantedBug, apply_bug, bugs_for, evaluate_in_process
+from grader.redteam import REPO, PlantedBug, apply_bug, bugs_for
+from grader.redteam.evaluate import failing
 from grader.redteam.tamper import CASES, READ_SOLUTIONS, TamperCase
 from grader.release import render
 from grader.sourcecheck import is_graded_test, is_solution, nbgrader_meta, regions, test_cell_checks
@@ -250,8 +251,7 @@ def expectation(files: LabFiles, case: TamperCase, nb: Any, base_fails: set[str]
         return lab_expectation(files, "graded", set(test_cell_checks(first_test)))
     if case.expect == "simulated":
         sim = tampered(files, case, learner_notebook(files), case.simulate)
-        outcomes = evaluate_in_process(sim, files.lab.id)
-        fails = {i for i, o in outcomes.items() if not o.passed and i in files.checks}
+        fails = failing(sim, files.lab.id)[0] & set(files.checks)
         if not fails:
             raise ValueError(f"{case.name}: the simulation fails no check of {files.lab.id}")
         return lab_expectation(files, "graded", fails)
