@@ -32,7 +32,7 @@ from grader.specs.training import predicted_digits
 
 LAB = "lab5"
 NOTEBOOK = REPO / "solutions" / LABS[LAB].notebook
-PROGRAM = ("setup", "seeds", "data_load", "model_build", "train_run")
+PROGRAM = ("setup", "seeds", "data_load", "standardize", "model_build", "train_run")
 """The given cells the checks need (with the solution cells): data, model, training."""
 BEGIN = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
