@@ -28,6 +28,7 @@ from grader.redteam import (
     evaluate_in_process,
     is_test_cell,
 )
+from grader.redteam import stub_solutions as stub
 from grader.spec import get_spec, load_lab
 
 LAB_IDS = ("lab1", "lab2")
@@ -38,25 +39,6 @@ HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 @cache
 def solution(lab_id: str) -> Any:
     return nbformat.read(REPO / "solutions" / LABS[lab_id].notebook, as_version=4)
-
-
-def stub(nb: Any) -> Any:
-    """What nbgrader's release does: each solution region becomes a NotImplementedError stub."""
-    nb = nbformat.from_dict(nb)
-    nb = nbformat.reads(nbformat.writes(nb), as_version=4)  # a deep copy
-    for cell in nb.cells:
-        lines, inside = [], False
-        for line in cell.source.split("\n"):
-            if "### BEGIN SOLUTION" in line:
-                indent = line[: len(line) - len(line.lstrip())]
-                lines += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
-                inside = True
-            elif "### END SOLUTION" in line:
-                inside = False
-            elif not inside:
-                lines.append(line)
-        cell.source = "\n".join(lines)
-    return nb
 
 
 def graded_cells(lab_id: str) -> list[Any]:

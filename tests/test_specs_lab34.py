@@ -30,14 +30,13 @@ from grader.redteam import (
     evaluate_in_process,
     program_source,
 )
+from grader.redteam import stub_solutions as stubbed
 from grader.spec import load_lab
 
 LAB_IDS = ("lab3", "lab4")
 SEEDS = (0, 20261126)
 """Grading seeds: 0 (self-checks) and another (the autograder draws one per batch)."""
 SETUP_CELLS = ("setup", "seeds")
-BEGIN = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
-END = re.compile(r"^\s*### END SOLUTION\s*$")
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([\w.]+)["']""")
 
 
@@ -59,25 +58,6 @@ def core(nb: Any) -> Any:
         if nbgrader(c).get("solution") or nbgrader(c).get("grade_id") in SETUP_CELLS
     ]
     return nbformat.v4.new_notebook(cells=copy.deepcopy(keep))
-
-
-def stubbed(nb: Any) -> Any:
-    """What a learner gets: each solution region replaced by ``raise NotImplementedError()``."""
-    nb = copy.deepcopy(nb)
-    for cell in nb.cells:
-        lines: list[str] = []
-        inside = False
-        for line in cell.source.splitlines():
-            begin = BEGIN.match(line)
-            if begin:
-                lines += [f"{begin[1]}# YOUR CODE HERE", f"{begin[1]}raise NotImplementedError()"]
-                inside = True
-            elif END.match(line):
-                inside = False
-            elif not inside:
-                lines.append(line)
-        cell.source = "\n".join(lines)
-    return nb
 
 
 def failed(nb: Any, lab_id: str, seed: int = 0) -> set[str]:

@@ -27,6 +27,7 @@ import micrograd_plus.ops  # noqa: F401  (attach Tensor's methods before any eva
 from grader.check import Outcome, run_learner
 from grader.labs import LABS
 from grader.redteam import REPO, PlantedBug, apply_bug, bugs_for, evaluate_in_process
+from grader.redteam import stub_solutions as stubbed
 from grader.spec import get_spec, load_lab
 from grader.specs.training import predicted_digits
 
@@ -34,8 +35,6 @@ LAB = "lab5"
 NOTEBOOK = REPO / "solutions" / LABS[LAB].notebook
 PROGRAM = ("setup", "seeds", "data_load", "standardize", "model_build", "train_run")
 """The given cells the checks need (with the solution cells): data, model, training."""
-BEGIN = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
-END = re.compile(r"^\s*### END SOLUTION\s*$")
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([\w.]+)["']""")
 
 
@@ -55,25 +54,6 @@ def program(nb: Any) -> Any:
         c for c in nb.cells if nbgrader(c).get("solution") or nbgrader(c)["grade_id"] in PROGRAM
     ]
     return nbformat.v4.new_notebook(cells=copy.deepcopy(keep))
-
-
-def stubbed(nb: Any) -> Any:
-    """What a learner gets: each solution region replaced by ``raise NotImplementedError()``."""
-    nb = copy.deepcopy(nb)
-    for cell in nb.cells:
-        lines: list[str] = []
-        inside = False
-        for line in cell.source.splitlines():
-            begin = BEGIN.match(line)
-            if begin:
-                lines += [f"{begin[1]}# YOUR CODE HERE", f"{begin[1]}raise NotImplementedError()"]
-                inside = True
-            elif END.match(line):
-                inside = False
-            elif not inside:
-                lines.append(line)
-        cell.source = "\n".join(lines)
-    return nb
 
 
 def failed(outcomes: dict[str, Outcome]) -> set[str]:

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import importlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,33 @@ def apply_bug(nb: Any, bug: PlantedBug) -> Any:
             cell.source = cell.source.replace(bug.old, bug.new)
             return nb
     raise ValueError(f"{bug.name}: no cell with grade_id {bug.grade_id!r}")
+
+
+_BEGIN_SOLUTION = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
+_END_SOLUTION = re.compile(r"^\s*### END SOLUTION\s*$")
+
+
+def stub_solutions(nb: Any) -> Any:
+    """A copy of ``nb`` as nbgrader releases it: each solution region becomes a stub.
+
+    The region between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` is replaced by
+    ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` at the marker's indentation.
+    """
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        lines: list[str] = []
+        inside = False
+        for line in cell.source.splitlines():
+            begin = _BEGIN_SOLUTION.match(line)
+            if begin:
+                lines += [f"{begin[1]}# YOUR CODE HERE", f"{begin[1]}raise NotImplementedError()"]
+                inside = True
+            elif _END_SOLUTION.match(line):
+                inside = False
+            elif not inside:
+                lines.append(line)
+        cell.source = "\n".join(lines)
+    return nb
 
 
 def is_test_cell(cell: Any) -> bool:
