@@ -22,11 +22,11 @@ from grader.check import Outcome
 from grader.labs import LABS
 from grader.redteam import (
     REPO,
-    _tensor_methods_restored,
     apply_bug,
     bugs_for,
     evaluate_in_process,
     is_test_cell,
+    tensor_methods_restored,
 )
 from grader.redteam import stub_solutions as stub
 from grader.spec import get_spec, load_lab
@@ -165,7 +165,7 @@ def test_graded_cells_write_nothing_to_stderr(lab_id: str) -> None:
 
     matplotlib.use("Agg")
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    with _tensor_methods_restored():
+    with tensor_methods_restored():
         for cell in solution(lab_id).cells:
             if cell.cell_type != "code":
                 continue

@@ -13,6 +13,7 @@ import copy
 import importlib
 import io
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,24 @@ def program_source(nb: Any) -> list[str]:
     return sources
 
 
+def run_program(nb: Any) -> dict[str, Any]:
+    """Run a notebook's program here and return its namespace.
+
+    Cells that raise are skipped, as in a notebook run with errors allowed; their
+    output and warnings are discarded. Call it inside :func:`tensor_methods_restored`.
+    """
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for source in program_source(nb):
+                try:
+                    exec(compile(source, "<cell>", "exec"), namespace)
+                except Exception:
+                    continue
+    return namespace
+
+
 def evaluate_in_process(nb: Any, lab_id: str, seed: int = 0) -> dict[str, Outcome]:
     """Run a notebook's program here (no sandbox) and every check of the lab on it.
 
@@ -117,14 +136,8 @@ def evaluate_in_process(nb: Any, lab_id: str, seed: int = 0) -> dict[str, Outcom
     autograder uses the sandbox instead. Cells that raise are skipped, as in
     a notebook run with errors allowed; their output is discarded.
     """
-    with _tensor_methods_restored():
-        namespace: dict[str, Any] = {"__name__": "__main__"}
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            for source in program_source(nb):
-                try:
-                    exec(compile(source, "<cell>", "exec"), namespace)
-                except Exception:
-                    continue
+    with tensor_methods_restored():
+        namespace = run_program(nb)
         outcomes = {}
         for spec in load_lab(lab_id):
             objs = tuple(namespace.get(name) for name in spec.symbols)
@@ -134,7 +147,7 @@ def evaluate_in_process(nb: Any, lab_id: str, seed: int = 0) -> dict[str, Outcom
 
 
 @contextlib.contextmanager
-def _tensor_methods_restored() -> Any:
+def tensor_methods_restored() -> Any:
     """Undo what a notebook attaches to the reference Tensor (``Tensor.relu = relu``)."""
     import micrograd_plus.ops  # noqa: F401  (its methods belong to the snapshot)
     import micrograd_plus.tensor as reference

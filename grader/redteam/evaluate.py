@@ -17,13 +17,12 @@ import contextlib
 import io
 import json
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from grader.check import run_spec
-from grader.redteam import REPO, _tensor_methods_restored, apply_bug, bugs_for, program_source
+from grader.redteam import REPO, apply_bug, bugs_for, run_program, tensor_methods_restored
 from grader.spec import load_lab
 
 
@@ -43,16 +42,10 @@ def torch_hidden() -> Iterator[None]:
 
 def failing(nb: Any, lab_id: str, seeds: tuple[int, ...] = (0,)) -> dict[int, set[str]]:
     """The checks of ``lab_id`` that ``nb`` fails at each seed (its program runs once)."""
-    with _tensor_methods_restored():
-        namespace: dict[str, Any] = {"__name__": "__main__"}
+    with tensor_methods_restored():
+        with torch_hidden():
+            namespace = run_program(nb)
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            with warnings.catch_warnings(), torch_hidden():
-                warnings.simplefilter("ignore")
-                for source in program_source(nb):
-                    try:
-                        exec(compile(source, "<cell>", "exec"), namespace)
-                    except Exception:
-                        continue
             if "matplotlib.pyplot" in sys.modules:
                 sys.modules["matplotlib.pyplot"].close("all")
             specs = load_lab(lab_id)
