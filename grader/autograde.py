@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader import config, sandbox
+from grader.sandbox.bwrap import INSTALL_HINT
 from grader.grading import LabKey, LabResult, grade_notebook, load_key
 from grader.labs import LABS, get_lab
 from grader.submissions import discover
@@ -166,6 +167,20 @@ def grade_all(
     return results
 
 
+class IsolationUnavailable(RuntimeError):
+    """Full isolation cannot be had here and the instructor did not accept less."""
+
+
+def choose_isolation(allow_reduced: bool) -> str:
+    """``full`` where bubblewrap starts a sandbox; else ``reduced`` if allowed, else an error."""
+    problem = sandbox.isolation_problem()
+    if not problem:
+        return "full"
+    if allow_reduced:
+        return "reduced"
+    raise IsolationUnavailable(f"no full isolation on this machine: {problem}. {INSTALL_HINT}")
+
+
 def autograde(
     *,
     submissions: Path,
@@ -176,6 +191,7 @@ def autograde(
     labs: Sequence[str] | None = None,
     solutions: Path = config.SOLUTIONS,
     progress: bool = True,
+    allow_reduced_isolation: bool = False,
 ) -> Batch:
     """Grade every submission under ``submissions`` and write the results into ``out``.
 
@@ -190,17 +206,25 @@ def autograde(
         labs: lab ids to grade (default: every lab with a source notebook).
         solutions: folder of the source notebooks (trusted test cells and points).
         progress: show a progress bar on stderr.
+        allow_reduced_isolation: grade with resource limits only where bubblewrap cannot
+            start a sandbox (stated in the log, ``grades.csv`` and the summary).
 
     Returns:
         The batch, as written to ``out``.
+
+    Raises:
+        IsolationUnavailable: no full isolation here and ``allow_reduced_isolation`` is off.
     """
+    isolation = choose_isolation(allow_reduced_isolation)
     out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out / "autograde.log", mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:
-        return _autograde(submissions, out, jobs, timeout, seed, labs, solutions, progress)
+        return _autograde(
+            submissions, out, jobs, timeout, seed, labs, solutions, progress, isolation
+        )
     finally:
         log.removeHandler(handler)
         handler.close()
@@ -215,6 +239,7 @@ def _autograde(
     labs: Sequence[str] | None,
     solutions: Path,
     progress: bool,
+    isolation: str,
 ) -> Batch:
     started = time.time()
     if not submissions.exists():
@@ -228,7 +253,12 @@ def _autograde(
     lab_ids = batch_labs(labs, solutions)
     if not lab_ids:
         raise FileNotFoundError(f"no source notebooks in {solutions}")
-    isolation = "full" if sandbox.full_isolation_available() else "reduced"
+    if isolation == "reduced":
+        log.warning(
+            "REDUCED ISOLATION: %s; learner code runs with resource limits only and can read "
+            "this machine's files, other submissions and the grader's process",
+            sandbox.isolation_problem(),
+        )
     log.info(
         "seed %d, labs %s, isolation: %s, %d job(s)", seed, ", ".join(lab_ids), isolation, jobs
     )

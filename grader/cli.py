@@ -60,6 +60,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         labs=args.lab,
         solutions=args.solutions,
         progress=not args.no_progress,
+        allow_reduced_isolation=args.allow_reduced_isolation,
     )
     graded = sum(1 for row in batch.rows if row.status == "graded")
     print(
@@ -116,6 +117,11 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--lab", action="append", help="grade only this lab (repeatable)")
     grade.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help="source notebooks")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade.add_argument(
+        "--allow-reduced-isolation",
+        action="store_true",
+        help="grade with resource limits only where bubblewrap cannot run (stated in every output)",
+    )
     grade.set_defaults(run=cmd_autograde)
 
     check = commands.add_parser("validate", help="run a notebook's visible checks in the sandbox")

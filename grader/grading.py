@@ -48,6 +48,8 @@ class LabKey:
     references: dict[str, tuple[Inputs, Outputs]]
     given: dict[str, str] = field(default_factory=dict)
     """The source's locked code cells (setup, self-checks): not scanned when left untouched."""
+    hidden_source: str = ""
+    """The learner side of the lab's hidden checks, sent into the sandbox after the cells ran."""
 
     @property
     def spec_ids(self) -> list[str]:
@@ -87,7 +89,13 @@ def load_key(lab_id: str, *, source: Path, seed: int, visible_only: bool = False
             spec = get_spec(call.id)
             inputs = spec.make_inputs(seed)
             references[call.id] = (inputs, spec.reference({k: v.copy() for k, v in inputs.items()}))
-    return LabKey(lab, cells, seed, references, scoring.given_cells(nb))
+    hidden_module = config.REPO / "grader" / "hidden" / f"{lab_id}.py"
+    hidden_source = (
+        hidden_module.read_text(encoding="utf-8")
+        if not visible_only and hidden_module.is_file()
+        else ""
+    )
+    return LabKey(lab, cells, seed, references, scoring.given_cells(nb), hidden_source)
 
 
 @dataclass
@@ -198,7 +206,13 @@ def grade_notebook(
     result.notebook = nb
     submission = scoring.analyse(nb, key.cells, key.given)
     result.flags = submission.flags + integrity_flags(nb, submission.written)
-    job = sandbox.Job(key.lab.id, submission.program, key.spec_ids, key.seed)
+    job = sandbox.Job(
+        key.lab.id,
+        submission.program,
+        visible={i: key.references[i][0] for i in key.spec_ids if not key.hidden(i)},
+        hidden={i: key.references[i][0] for i in key.spec_ids if key.hidden(i)},
+        hidden_source=key.hidden_source,
+    )
     try:
         run = sandbox.run(job, limits=limits)
     except sandbox.SandboxSetupError as exc:

@@ -16,6 +16,7 @@ from grader.specs.training import (
     batches_learner,
     batches_reference,
     evaluate_sides,
+    model_inputs,
     net_inputs,
     no_inputs,
     predicted_digits,
@@ -110,7 +111,7 @@ train_spec(
     hidden=True,
 )
 
-TRAIN_MODE = "modules in training mode after train_epoch (fraction)"
+TRAIN_MODE = "modules in training mode after train_epoch"
 
 
 def _train_mode_learner(inputs: Inputs, train_epoch: Callable[..., Any]) -> dict[str, Any]:
@@ -119,8 +120,13 @@ def _train_mode_learner(inputs: Inputs, train_epoch: Callable[..., Any]) -> dict
     opt = optim.SGD(model.parameters(), lr=0.1)
     X, y = inputs["X"], inputs["y"]
     train_epoch(model, [(Tensor(X, requires_grad=False), y)], opt)
-    modules = model.modules()
-    return {TRAIN_MODE: sum(bool(m.training) for m in modules) / len(modules)}
+    return {TRAIN_MODE: np.array([float(m.training) for m in model.modules()])}
+
+
+def _train_mode_reference(inputs: Inputs) -> dict[str, Any]:
+    """Every module of the reference MLP in training mode (its module count comes from torch)."""
+    model, _ = reference_mlp(inputs, dropout=0.5)
+    return {TRAIN_MODE: np.ones(len(model.modules()))}
 
 
 spec(
@@ -129,7 +135,7 @@ spec(
     symbols=("train_epoch",),
     inputs=net_inputs((6, 8, 3), 10),
     learner=_train_mode_learner,
-    reference=lambda inputs: {TRAIN_MODE: 1.0},
+    reference=_train_mode_reference,
     hint="call model.train() at the start of train_epoch: evaluate() left the model in eval "
     "mode, and Dropout must be on while training",
     hidden=True,
@@ -181,7 +187,7 @@ spec(
     id="lab5.model.per_class",
     points=5,
     symbols=("model",),
-    inputs=no_inputs,
+    inputs=model_inputs,
     learner=predicted_digits,
     reference=test_labels,
     compare=_per_class_compare,

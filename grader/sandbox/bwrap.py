@@ -1,40 +1,47 @@
-"""Full isolation as root: namespaces, a chroot on a RAM disk, a fresh unprivileged user.
+"""Full isolation with bubblewrap, for root and unprivileged instructors alike.
 
-:func:`setup_script` writes the shell script that runs as root inside new
-network, mount, PID, IPC and UTS namespaces: it mounts a size-limited tmpfs as
-the new root, binds read-only ``/usr``, the Python installation (its own
-``site-packages`` hidden under empty tmpfs), the sandbox's ``site`` folder and
-its allowed packages, the MNIST data and the job file, then ``chroot``s and
-drops to an unprivileged user id with ``setpriv`` before starting the runner.
-Nothing else of the machine (the repository, ``solutions/``, submissions,
-results) exists in there.
+:func:`command` builds the ``bwrap`` command line that starts the runner in new
+user, mount, PID, network, IPC, UTS and cgroup namespaces, with a RAM-disk root
+holding only ``/usr`` (and the usual links into it), the Python installation
+(its own ``site-packages`` hidden), the sandbox's ``site`` folder and its allowed
+packages, the learner's MNIST sample, a scratch home and ``/tmp``; every bind is
+read-only. The repository, ``solutions/``, the
+hidden checks, the other submissions, the results and the grader's own process do
+not exist in there; the learner's processes die with the sandbox.
+
+As root, bubblewrap sets the sandbox up with root's rights (so it can bind an
+interpreter that lives in root's private home) and ``setpriv`` inside it switches
+to a fresh unprivileged user id before Python starts, so that ``RLIMIT_NPROC``
+bounds a fork loop and nothing it leaves belongs to a real user. Without root it
+runs as the instructor's own user id in its own user namespace (where the process
+limit counts only the sandbox's processes).
 """
 
 from __future__ import annotations
 
 import functools
+import glob
 import os
-import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from grader import config
+INSTALL_HINT = (
+    "full isolation needs bubblewrap with user namespaces: install it "
+    "(Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) and make "
+    "sure unprivileged user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1 "
+    "or user.max_user_namespaces > 0; on Ubuntu 24.04+ an AppArmor profile for bwrap, or "
+    "kernel.apparmor_restrict_unprivileged_userns=0). In a container, run it with "
+    "--security-opt seccomp=unconfined or use --privileged. Or pass "
+    "--allow-reduced-isolation to grade with resource limits only."
+)
 
-SETUP_FAILED_EXIT = 97
-"""Exit code of the namespace setup script when a mount fails (a grader problem)."""
 
-
-def site_packages_dirs() -> list[Path]:
-    """Folders of third-party packages this machine's Pythons can see (hidden in the chroot)."""
-    import glob
-
-    dirs = {Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))}
-    for root in {sys.base_prefix, sys.prefix, "/usr", "/usr/local"}:
-        for kind in ("site-packages", "dist-packages"):
-            dirs.update(Path(p) for p in glob.glob(f"{root}/lib*/python3*/{kind}"))
-    return sorted(d for d in dirs if d.is_dir() and not d.is_symlink())
+def tool(name: str) -> str | None:
+    """Absolute path of a system tool, also off a plain PATH (``/usr/sbin``)."""
+    extra = os.pathsep.join(["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
+    return shutil.which(name, path=os.environ.get("PATH", "") + os.pathsep + extra)
 
 
 def interpreter() -> Path:
@@ -42,102 +49,109 @@ def interpreter() -> Path:
     return Path(os.path.realpath(sys.executable))
 
 
-def tool(name: str) -> str:
-    """Absolute path of a system tool (``chroot`` lives in ``/usr/sbin``, off a plain PATH)."""
-    extra = os.pathsep.join(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-    return shutil.which(name, path=os.environ.get("PATH", "") + os.pathsep + extra) or name
+def site_packages_dirs() -> list[Path]:
+    """Folders of third-party packages this machine's Pythons can see (hidden in the sandbox)."""
+    dirs = {Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))}
+    for root in {sys.base_prefix, sys.prefix, "/usr", "/usr/local"}:
+        for kind in ("site-packages", "dist-packages"):
+            dirs.update(Path(p) for p in glob.glob(f"{root}/lib*/python3*/{kind}"))
+    return sorted(d for d in dirs if d.is_dir() and not d.is_symlink())
 
 
-class Script:
-    """The namespace setup as shell lines (rendered for ``sh``); folders are made in one go."""
+def command(
+    *,
+    site: Path,
+    mounts: list[tuple[Path, str]],
+    data: list[tuple[Path, str]],
+    scratch: int,
+    uid: int | None,
+    env: dict[str, str],
+    argv: list[str],
+) -> list[str]:
+    """The command line that runs ``argv`` inside a fresh bubblewrap sandbox.
 
-    def __init__(self) -> None:
-        self.folders: list[Path] = []
-        self.files: list[Path] = []
-        self.lines: list[str] = []
-
-    def add(self, name: str, *argv: str | Path) -> None:
-        self.lines.append(" ".join(shlex.quote(str(a)) for a in [tool(name), *argv]))
-
-    def bind(self, src: Path, dst: Path) -> None:
-        """A read-only bind mount (util-linux applies ``ro`` to the bind itself)."""
-        (self.files if src.is_file() else self.folders).append(dst)
-        self.add("mount", "--bind", "-o", "ro", src, dst)
-
-    def render(self, first: list[str], run: list[str]) -> str:
-        """``first`` lines, then folders and mount points, the mounts, and ``run``."""
-        make = []
-        if self.folders:
-            make.append(" ".join(shlex.quote(str(a)) for a in [tool("mkdir"), "-p", *self.folders]))
-        if self.files:
-            make.append(" ".join(shlex.quote(str(a)) for a in [tool("touch"), *self.files]))
-        body = [f"{line} || exit {SETUP_FAILED_EXIT}" for line in [*first, *make, *self.lines]]
-        quoted = " ".join(shlex.quote(a) for a in run)
-        return "\n".join([*body, quoted, "exit $?", ""])
-
-
-def setup_script(
-    base: Path, binds: list[tuple[Path, Path]], uid: int, limits: config.Limits
-) -> str:
-    """The shell script that builds the chroot in ``base/root`` and starts the runner in it.
-
-    The runner sees the site folder as ``/site``, its home and working folder as ``/home``.
+    Args:
+        site: the folder seen as ``/site``.
+        mounts: (installed folder, mount point inside ``/site``) pairs.
+        data: (file, path inside the sandbox) pairs, e.g. the MNIST sample.
+        scratch: size of each RAM disk (``/home``, ``/tmp``), bytes.
+        uid: as root, the unprivileged user id the sandbox runs as; None without root
+            (the sandbox then runs in its own user namespace as the caller).
+        env: the whole environment inside.
+        argv: what to run inside.
     """
-    root = base / "root"
-    scratch = f"size={limits.scratch},mode=755"
-    first = [
-        " ".join([tool("mount"), "-t", "tmpfs", "-o", scratch, "tmpfs", shlex.quote(str(root))])
-    ]
-    script = Script()
-    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr"):
+    bwrap = tool("bwrap")
+    if bwrap is None:
+        raise FileNotFoundError("bwrap")
+    if uid is None:  # unprivileged: everything in a new user namespace
+        spaces = ["--unshare-all", "--unshare-user", "--disable-userns"]
+    else:  # root: namespaces without a user namespace, then a fresh user id inside
+        spaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+        spaces += ["--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    args = [bwrap, *spaces, "--die-with-parent", "--new-session", "--clearenv"]
+    args += ["--hostname", "sandbox", "--size", str(scratch), "--tmpfs", "/"]
+    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/") / top
         if path.is_symlink():
-            script.add("ln", "-s", os.readlink(path), root / top)
+            args += ["--symlink", os.readlink(path), f"/{top}"]
         elif path.is_dir():
-            script.bind(path, root / top)
+            args += ["--ro-bind", str(path), f"/{top}"]
+    args += ["--ro-bind", "/usr", "/usr"]
     prefix = Path(sys.base_prefix)
     if not prefix.is_relative_to("/usr"):
-        script.bind(prefix, root / prefix.relative_to("/"))
+        args += ["--ro-bind", str(prefix), str(prefix)]
     for packages in site_packages_dirs():  # the interpreter's own third-party packages
         if packages.is_relative_to("/usr") or packages.is_relative_to(prefix):
-            target = root / packages.relative_to("/")
-            script.add("mount", "-t", "tmpfs", "-o", "ro,size=4k", "tmpfs", target)
-    script.bind(base / "site", root / "site")
-    for src, mount_point in binds:
-        script.bind(src, root / "site" / mount_point.relative_to(base / "site"))
-    script.folders += [root / "home/data", root / "tmp", root / "proc"]
-    for dev in ("null", "zero", "urandom", "random"):
-        script.files.append(root / "dev" / dev)
-        script.add("mount", "--bind", f"/dev/{dev}", root / "dev" / dev)
-    script.folders.append(root / "dev")
-    script.add("mount", "-t", "proc", "proc", root / "proc")
-    sample = config.DATA / "mnist_sample.npz"
-    if sample.exists():
-        script.bind(sample, root / "home/data/mnist_sample.npz")
-    if (config.DATA / "MNIST" / "raw").is_dir():
-        script.bind(config.DATA / "MNIST" / "raw", root / "home/data/MNIST/raw")
-    script.add("ln", "-s", "home/data", root / "data")  # for load_mnist(root="../data")
-    script.bind(base / "job.json", root / "job.json")
-    script.add("chmod", "1777", root / "tmp")
-    script.add("chown", f"{uid}:{uid}", root / "home")
-    run = [
-        tool("chroot"), str(root), tool("setpriv"), f"--reuid={uid}", f"--regid={uid}",
-        "--clear-groups", "--no-new-privs", "--", str(interpreter()), "-s", "-S",
-        "/site/grader/_runner.py", "/job.json",
-    ]  # fmt: skip
-    return script.render(first, run)
+            args += ["--size", "4096", "--tmpfs", str(packages), "--remount-ro", str(packages)]
+    args += ["--ro-bind", str(site), "/site"]
+    for src, point in mounts:
+        args += ["--ro-bind", str(src), f"/site/{point}"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", str(scratch), "--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--size", str(scratch), "--perms", "0777", "--tmpfs", "/home"]
+    for src, dest in data:
+        args += ["--ro-bind", str(src), dest]
+    args += ["--symlink", "home/data", "/data", "--remount-ro", "/", "--chdir", "/home"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    if uid is None:
+        return [*args, "--", *argv]
+    setpriv = tool("setpriv")
+    if setpriv is None:
+        raise FileNotFoundError("setpriv")
+    drop = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
+    return [*args, "--", *drop, "--", *argv]
 
 
 @functools.cache
-def full_isolation_available() -> bool:
-    """Whether namespaces, chroot and a user switch work here (root with the util-linux tools)."""
-    if os.name != "posix" or os.geteuid() != 0:
-        return False
-    if not all(Path(tool(t)).is_absolute() for t in ("unshare", "setpriv", "chroot", "mount")):
-        return False
-    probe = subprocess.run(
-        [tool("unshare"), "--net", "--mount", "--pid", "--fork", "--propagation", "private",
-         "sh", "-c", "mount -t tmpfs tmpfs /mnt 2>/dev/null || mount -t tmpfs tmpfs /tmp"],
-        capture_output=True, timeout=30, check=False,
-    )  # fmt: skip
-    return probe.returncode == 0
+def available() -> str:
+    """Empty when a bubblewrap sandbox starts here; otherwise why not."""
+    if os.name != "posix" or sys.platform != "linux":
+        return "bubblewrap sandboxes need Linux"
+    if tool("bwrap") is None:
+        return "bwrap is not installed"
+    if os.geteuid() == 0 and tool("setpriv") is None:
+        return "setpriv (util-linux) is not installed"
+    try:
+        argv = command(
+            site=Path("/usr"),
+            mounts=[],
+            data=[],
+            scratch=1 << 20,
+            uid=65534 if os.geteuid() == 0 else None,
+            env={"PATH": "/usr/bin:/bin"},
+            argv=[str(interpreter()), "-S", "-c", "print('ok')"],
+        )
+        probe = subprocess.run(
+            argv,
+            capture_output=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"bwrap could not be started: {exc}"
+    if probe.returncode != 0 or probe.stdout.strip() != b"ok":
+        message = probe.stderr.decode(errors="replace").strip().splitlines()
+        return f"bwrap failed: {message[-1] if message else f'exit code {probe.returncode}'}"
+    return ""

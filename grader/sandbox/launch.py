@@ -1,142 +1,74 @@
-"""Trusted side of the sandbox: build a private Python world, launch the runner, read its results.
+"""Trusted side of the sandbox: start the runner, feed it phase by phase, read its results.
 
-Each notebook runs in a fresh ``python -s -S`` process (``grader/_runner.py``)
-with a fully replaced environment and a ``site`` folder holding only what the
-learner may import: the allow-listed installed packages (numpy, matplotlib and
-its dependencies, tqdm, ...), a copy of the ``micrograd_plus`` modules of the
-labs before the graded one (plus ``value``, ``data``), and a copy of the
-learner side of the checks. torch and the reference modules of this lab and
-later ones are simply not there.
+Each notebook runs in a fresh ``python -s -S`` process (:mod:`grader.sandbox.runner`)
+with a cleared environment and a ``site`` folder holding only what the learner may
+import (:mod:`grader.sandbox.site`). With full isolation (the default wherever
+bubblewrap works, root or not) that process lives in a bubblewrap sandbox
+(:mod:`grader.sandbox.bwrap`); with reduced isolation (only when the caller asks for
+it) it runs with resource limits alone. Either way the runner lowers its own limits
+(CPU, address space, file size, processes, core dumps) before any learner code runs,
+and a wall-clock timeout kills the whole sandbox.
 
-As root (CI), the process also gets (``isolation: full``): new network, mount,
-PID, IPC and UTS namespaces (no network at all); a ``chroot`` into a RAM disk
-holding only ``/usr``, the Python installation (its own ``site-packages``
-hidden), the ``site`` folder, the MNIST data, a scratch home and ``/tmp`` (so
-the repository, ``solutions/``, the submissions and the gradebook do not
-exist); and a fresh unprivileged user id, so that ``RLIMIT_NPROC`` bounds a
-fork loop and nothing can be remounted. Without root (a learner running
-``validate``), it falls back to resource limits and a temporary folder
-(``isolation: reduced``). Either way the runner lowers its own limits (CPU,
-address space, file size, processes, core dumps) before any learner code runs,
-and a wall-clock timeout kills the whole process group.
+The job reaches the runner over a pipe in three messages: the cells and visible check
+ids first; the visible checks' inputs once the runner says its cells are done; the
+hidden checks (their learner-side module and inputs) once it says the visible checks
+are done. Neither the seed nor anything of the hidden checks is ever written where
+the sandbox could read it before the learner's cells have finished.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import importlib.metadata
+import io
 import json
 import os
+import queue
 import secrets
+import select
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from grader import config
-from grader.isolation import full_isolation_available, interpreter, setup_script, tool
-from grader.labs import LABS, get_lab
-from grader.runresult import CellRun, RunResult, SandboxSetupError, SpecRun, collect
+from grader.sandbox import bwrap
+from grader.sandbox.results import Cuts, RunResult, collect
+from grader.sandbox.runner import FRAME
+from grader.sandbox.site import RUNNER, build_site
 
-__all__ = [
-    "CellRun",
-    "Job",
-    "RunResult",
-    "SandboxSetupError",
-    "SpecRun",
-    "build_site",
-    "full_isolation_available",
-    "run",
-]
+Inputs = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Job:
-    """What to run: the learner's program cells (notebook index, source) and the checks to call."""
+    """What to run: the learner's program cells (notebook index, source) and the checks.
+
+    Attributes:
+        lab: the graded lab.
+        cells: (notebook index, source) of each program cell, in order.
+        visible: visible check id -> its inputs (arrays drawn on the trusted side).
+        hidden: hidden check id -> its inputs, sent only after the visible checks ran.
+        hidden_source: the learner side of the lab's hidden checks (module source).
+    """
 
     lab: str
     cells: list[tuple[int, str]]
-    spec_ids: list[str]
-    seed: int
+    visible: dict[str, Inputs]
+    hidden: dict[str, Inputs] = field(default_factory=dict)
+    hidden_source: str = ""
 
 
-@functools.cache
-def allowed_entries() -> tuple[tuple[str, Path], ...]:
-    """Top-level files and folders of the allow-listed distributions: (name, installed path)."""
-    entries: dict[str, Path] = {}
-    for dist_name in config.ALLOWED_DISTRIBUTIONS:
-        try:
-            dist = importlib.metadata.distribution(dist_name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        for file in dist.files or []:
-            top = file.parts[0]
-            if top in ("..", "__pycache__") or top.endswith(".pth"):
-                continue
-            path = Path(str(dist.locate_file(top)))
-            if path.exists():
-                entries.setdefault(top, path)
-    return tuple(sorted(entries.items()))
+def isolation_problem() -> str:
+    """Empty when full isolation works on this machine; otherwise why not."""
+    return bwrap.available()
 
 
-def allowed_mgp_modules(lab_id: str) -> list[str]:
-    """``micrograd_plus`` modules a learner of ``lab_id`` may import: given ones, earlier labs'."""
-    number = get_lab(lab_id).number
-    earlier = [m for lab in LABS.values() if lab.number < number for m in lab.modules]
-    return [*config.GIVEN_MICROGRAD_MODULES, *earlier]
-
-
-def _copy_package(src: Path, dst: Path, modules: list[str]) -> None:
-    dst.mkdir(parents=True)
-    for module in modules:
-        if (src / f"{module}.py").exists():
-            shutil.copy2(src / f"{module}.py", dst / f"{module}.py")
-
-
-def build_site(site: Path, lab_id: str, *, mount_points: bool) -> list[tuple[Path, Path]]:
-    """Fill ``site`` with what the learner may import.
-
-    Args:
-        site: an empty folder.
-        lab_id: the graded lab (decides which ``micrograd_plus`` modules are copied).
-        mount_points: create empty folders for the installed packages and return
-            them for bind-mounting (as root), instead of symlinks (without root).
-
-    Returns:
-        ``(installed folder, mount point)`` pairs still to bind-mount.
-    """
-    import micrograd_plus
-
-    binds = []
-    for name, path in allowed_entries():
-        target = site / name
-        if path.is_file():
-            shutil.copy2(path, target)
-        elif mount_points:
-            target.mkdir()
-            binds.append((path, target))
-        else:
-            target.symlink_to(path, target_is_directory=True)
-    grader_src = Path(__file__).resolve().parent
-    _copy_package(grader_src, site / "grader", [*config.LEARNER_GRADER_MODULES, "_runner"])
-    number = get_lab(lab_id).number
-    later = {lab.id for lab in LABS.values() if lab.number > number} | {"__init__"}
-    helpers = [  # the lab's specs, earlier labs' specs and shared helper modules
-        p.stem
-        for p in (grader_src / "specs").glob("*.py")
-        if p.stem not in later and (not p.stem.startswith("fixture") or p.stem == lab_id)
-    ]
-    _copy_package(grader_src / "specs", site / "grader" / "specs", ["__init__", *helpers])
-    _copy_package(grader_src / "hidden", site / "grader" / "hidden", ["__init__", lab_id])
-    mgp_src = Path(micrograd_plus.__file__).parent
-    _copy_package(mgp_src, site / "micrograd_plus", allowed_mgp_modules(lab_id))
-    # micrograd_plus.data falls back to <site>/data/mnist_sample.npz: the home's copy
-    (site / "data").symlink_to("../home/data", target_is_directory=True)
-    return binds
+def full_isolation_available() -> bool:
+    return not isolation_problem()
 
 
 def _environment(home: str) -> dict[str, str]:
@@ -171,6 +103,40 @@ def _rlimits(limits: config.Limits) -> dict[str, tuple[int, int]]:
     }
 
 
+def frame(data: bytes) -> bytes:
+    return FRAME.pack(len(data)) + data
+
+
+def arrays_frame(inputs: dict[str, Inputs]) -> bytes:
+    """The checks' inputs as one ``.npz`` frame, keyed ``<check id>/<input name>``."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    flat = {f"{i}/{name}": np.asarray(v) for i, ins in inputs.items() for name, v in ins.items()}
+    np.savez(buffer, **flat)
+    return frame(buffer.getvalue())
+
+
+class Writer(threading.Thread):
+    """Writes messages to the runner's control pipe, in order, without blocking the caller."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.queue: queue.Queue[bytes | None] = queue.Queue()
+
+    def run(self) -> None:
+        try:
+            while (data := self.queue.get()) is not None:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self.fd, view) :]
+        except OSError:
+            pass  # the sandbox is gone
+        finally:
+            os.close(self.fd)
+
+
 def run(
     job: Job, *, limits: config.Limits = config.DEFAULT_LIMITS, isolation: str | None = None
 ) -> RunResult:
@@ -185,7 +151,7 @@ def run(
         What happened; never raises for anything the learner's code does.
 
     Raises:
-        SandboxSetupError: the sandbox itself failed (mounts, interpreter).
+        SandboxSetupError: the sandbox itself failed.
     """
     if isolation is None:
         isolation = "full" if full_isolation_available() else "reduced"
@@ -196,42 +162,62 @@ def run(
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _open(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+
+
 def _run_in(base: Path, job: Job, limits: config.Limits, isolation: str) -> RunResult:
-    os.chmod(base, 0o755)
-    (base / "site").mkdir()
-    binds = build_site(base / "site", job.lab, mount_points=isolation == "full")
-    events_fd = os.open(base / "events.jsonl", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    outputs_fd = os.open(base / "outputs.npz", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     full = isolation == "full"
+    (base / "site").mkdir()
+    (base / "home").mkdir()
+    mounts = build_site(base / "site", job.lab, mount_points=full)
+    ctl_in_r, ctl_in_w = os.pipe()
+    ctl_out_r, ctl_out_w = os.pipe()
+    child_fds = [
+        ctl_in_r,
+        ctl_out_w,
+        _open(base / "events.jsonl"),
+        _open(base / "visible.npz"),
+        _open(base / "hidden.npz"),
+    ]
     site, home = ("/site", "/home") if full else (str(base / "site"), str(base / "home"))
-    payload = {
+    inner = [
+        str(bwrap.interpreter()),
+        "-s",
+        "-S",
+        f"{site}/{RUNNER}",
+        ",".join(map(str, child_fds)),
+    ]
+    sample = config.DATA / "mnist_sample.npz"
+    if full:
+        low, high = config.SANDBOX_UID_RANGE
+        argv = bwrap.command(
+            site=base / "site",
+            mounts=mounts,
+            data=[(sample, "/home/data/mnist_sample.npz")] if sample.exists() else [],
+            scratch=limits.scratch,
+            uid=low + secrets.randbelow(high - low) if os.geteuid() == 0 else None,
+            env=_environment(home),
+            argv=inner,
+        )
+        cwd = base
+    else:
+        (base / "home" / "data").mkdir()
+        if sample.exists():
+            shutil.copy2(sample, base / "home" / "data" / sample.name)
+        (base / "data").symlink_to("home/data", target_is_directory=True)  # for root="../data"
+        argv, cwd = inner, base / "home"
+    job_message = {
         "lab": job.lab,
         "cells": [{"index": i, "source": s} for i, s in job.cells],
-        "specs": job.spec_ids,
-        "seed": job.seed,
+        "visible": list(job.visible),
         "site": site,
         "cwd": home,
-        "events_fd": events_fd,
-        "outputs_fd": outputs_fd,
         "cell_timeout": limits.cell_timeout,
         "cell_output": limits.cell_output,
         "total_output": limits.total_output,
         "limits": _rlimits(limits),
     }
-    (base / "job.json").write_text(json.dumps(payload))
-    if full:
-        (base / "root").mkdir()
-        low, high = config.SANDBOX_UID_RANGE
-        uid = low + secrets.randbelow(high - low)
-        (base / "setup.sh").write_text(setup_script(base, binds, uid, limits))
-        spaces = ["--net", "--mount", "--pid", "--fork", "--ipc", "--uts", "--kill-child"]
-        setup = [tool("sh"), str(base / "setup.sh")]
-        argv = [tool("unshare"), *spaces, "--propagation", "private", *setup]
-    else:
-        _fill_home(base / "home")
-        (base / "data").symlink_to("home/data", target_is_directory=True)  # for root="../data"
-        runner = str(base / "site" / "grader" / "_runner.py")
-        argv = [str(interpreter()), "-s", "-S", runner, str(base / "job.json")]
     start = time.monotonic()
     with open(base / "stdout.txt", "wb") as out, open(base / "stderr.txt", "wb") as err:
         try:
@@ -240,37 +226,94 @@ def _run_in(base: Path, job: Job, limits: config.Limits, isolation: str) -> RunR
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                cwd=base if full else base / "home",
+                cwd=cwd,
                 env=_environment(home),
-                pass_fds=(events_fd, outputs_fd),
+                pass_fds=tuple(child_fds),
                 start_new_session=True,
             )
         finally:
-            os.close(events_fd)
-            os.close(outputs_fd)
-        killed = _wait(proc, limits.wall_clock)
+            for fd in child_fds:
+                os.close(fd)
+        writer = Writer(ctl_in_w)
+        writer.start()
+        writer.queue.put(frame(json.dumps(job_message).encode()))
+        cuts, killed = _converse(proc, ctl_out_r, writer, base, job, limits)
+        writer.queue.put(None)
     seconds = time.monotonic() - start
-    return collect(base, proc.returncode, killed, seconds, isolation, limits)
+    expected = (list(job.visible), list(job.hidden))
+    return collect(base, proc.returncode, killed, seconds, isolation, limits, cuts, expected)
 
 
-def _fill_home(home: Path) -> None:
-    """The working folder without root: a copy of the MNIST sample (full MNIST by symlink)."""
-    (home / "data").mkdir(parents=True)
-    sample = config.DATA / "mnist_sample.npz"
-    if sample.exists():
-        shutil.copy2(sample, home / "data" / sample.name)
-    if (config.DATA / "MNIST").is_dir():
-        (home / "data" / "MNIST").symlink_to(config.DATA / "MNIST")
+def _size(path: Path) -> int:
+    return path.stat().st_size
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Wait for the process, killing its whole group past ``timeout``; True when it was killed."""
+def _converse(
+    proc: subprocess.Popen[bytes],
+    ctl: int,
+    writer: Writer,
+    base: Path,
+    job: Job,
+    limits: config.Limits,
+) -> tuple[Cuts, bool]:
+    """Answer the runner's requests until it exits or its time is up; True when killed."""
+    cuts = Cuts()
+    deadline = time.monotonic() + limits.wall_clock
+    pending = b""
     killed = False
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        killed = True
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)  # also whatever the learner's code left behind
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                killed = proc.poll() is None
+                break
+            ready, _, _ = select.select([ctl], [], [], min(left, 1.0))
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            chunk = os.read(ctl, 4096)
+            if not chunk:
+                break  # every writer of the pipe is gone: the sandbox has ended
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if len(pending) > 64:
+                cuts.tampered, pending = True, b""
+            for line in lines:
+                _answer(line, cuts, writer, base, job, limits)
+        if not killed:
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                killed = True
+    finally:
+        os.close(ctl)
+        _kill(proc)
+    return cuts, killed
+
+
+def _answer(
+    line: bytes, cuts: Cuts, writer: Writer, base: Path, job: Job, limits: config.Limits
+) -> None:
+    """Mark the cut the runner asked for and send the next part of the job."""
+    if line == b"cells-done" and cuts.cells is None:
+        cuts.cells = tuple(_size(base / n) for n in ("events.jsonl", "stdout.txt", "stderr.txt"))  # type: ignore[assignment]
+        writer.queue.put(arrays_frame(job.visible))
+    elif line == b"visible-done" and cuts.cells is not None and cuts.visible is None:
+        cuts.visible = _size(base / "events.jsonl")
+        with open(base / "visible.npz", "rb") as handle:
+            cuts.visible_arrays = handle.read(limits.file_size + 1)
+        hidden = {"ids": list(job.hidden), "source": job.hidden_source}
+        writer.queue.put(frame(json.dumps(hidden).encode()))
+        writer.queue.put(arrays_frame(job.hidden))
+    else:
+        cuts.tampered = True
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the sandbox's process group (bubblewrap takes everything inside with it)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
     proc.wait()
-    return killed

@@ -1,12 +1,25 @@
 """Runs INSIDE the sandbox: the learner's program, then each check's learner side.
 
-Started by :mod:`grader.sandbox` as ``python -s -S _runner.py JOB`` with a
-fully replaced environment, so it sees the standard library, the sandbox's
-``site`` folder (numpy, matplotlib, the learner side of the checks, the
-``micrograd_plus`` modules this lab may use) and nothing else. It reports
-through two inherited file descriptors: JSON lines of events (one per cell and
-per check) and an ``.npz`` of plain numeric arrays. Nothing it writes is
-trusted: the grader recomputes the references and judges the arrays itself.
+Copied into the sandbox's ``site`` folder and started as ``python -s -S runner.py FDS``
+with a cleared environment, so it sees the standard library, the ``site`` folder
+(numpy, matplotlib, the visible checks' learner sides, the ``micrograd_plus``
+modules this lab may use) and nothing else. It talks to the trusted side through
+inherited file descriptors, in three phases:
+
+1. It reads the job (the learner's cells, the visible check ids, budgets) from the
+   control pipe, binds the learner side of every visible check, then runs the
+   cells. Nothing of the hidden checks and no seed exists in the sandbox yet.
+2. It says ``cells-done``; the trusted side notes how far the events and the output
+   have got (whatever comes later is never shown as the notebook's output) and sends
+   the visible checks' inputs as arrays. It calls each visible check's learner side
+   and writes the arrays.
+3. It says ``visible-done``; the trusted side takes the visible arrays, then sends
+   the hidden checks (their learner-side module and inputs). It runs them and writes
+   their arrays. From here on nothing the learner's code writes reaches any report
+   but the arrays, judged outside.
+
+Nothing it writes is trusted: the grader recomputes the references and judges the
+arrays itself.
 """
 
 from __future__ import annotations
@@ -19,14 +32,17 @@ import linecache
 import os
 import resource
 import signal
+import struct
 import sys
 import time
 import traceback
+import types
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 RUNNER_ERROR_EXIT = 70
+FRAME = struct.Struct(">Q")
 
 
 class CellTimeout(BaseException):
@@ -106,23 +122,63 @@ def format_error(exc: BaseException, limit: int = 4000) -> str:
     return text if len(text) <= limit else "...\n" + text[-limit:]
 
 
-class Runner:
-    """One notebook's run; ``job`` is the JSON the trusted side wrote."""
+def read_exact(fd: int, size: int) -> bytes:
+    """``size`` bytes from ``fd`` (the trusted side's control pipe)."""
+    parts, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the grader closed the control pipe")
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
-    def __init__(self, job: dict[str, Any]) -> None:
+
+def read_frame(fd: int) -> bytes:
+    """One length-prefixed message from the trusted side."""
+    (size,) = FRAME.unpack(read_exact(fd, FRAME.size))
+    return read_exact(fd, size)
+
+
+def read_arrays(fd: int) -> dict[str, Any]:
+    """A frame holding an ``.npz`` of the checks' inputs, keyed ``<check id>/<input name>``."""
+    import numpy as np
+
+    with np.load(io.BytesIO(read_frame(fd)), allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    inputs: dict[str, Any] = {}
+    for key, value in arrays.items():
+        check_id, _, name = key.partition("/")
+        inputs.setdefault(check_id, {})[name] = value
+    return inputs
+
+
+class Runner:
+    """One notebook's run; ``job`` is what the trusted side sent first."""
+
+    def __init__(self, job: dict[str, Any], fds: dict[str, int]) -> None:
         self.job = job
-        self.events = os.fdopen(job["events_fd"], "w", encoding="utf-8")
+        self.fds = fds
+        self.events = os.fdopen(fds["events"], "w", encoding="utf-8")
         self.budget = float(job["cell_timeout"])
         self.output_left = int(job["total_output"])
         self.memory_error = False
         self.pid = os.getpid()
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+        from grader.check import learner_error
+        from grader.compare import as_numeric
+
+        self.learner_error, self.as_numeric = learner_error, as_numeric  # bound before any cell
 
     def emit(self, **event: Any) -> None:
         if os.getpid() != self.pid:  # a child the learner's code forked: it reports nothing
             os._exit(0)
         self.events.write(json.dumps(event) + "\n")
         self.events.flush()
+
+    def ask(self, what: str) -> None:
+        """Tell the trusted side that a phase is over (it answers on the control pipe)."""
+        os.write(self.fds["ctl_out"], what.encode() + b"\n")
 
     def sink(self) -> CappedText:
         return CappedText(min(int(self.job["cell_output"]), self.output_left))
@@ -158,26 +214,22 @@ class Runner:
                 seconds=round(time.monotonic() - start, 3),
             )
 
-    def run_specs(self) -> dict[str, Any]:
-        """Call each check's learner side; returns the arrays to save, by name."""
+    def run_checks(self, specs: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Call each check's learner side on its inputs; returns the arrays to save, by name."""
         import numpy as np
 
-        from grader.check import learner_error
-        from grader.compare import as_numeric
-        from grader.spec import get_spec
-
         arrays: dict[str, Any] = {}
-        for check_id in self.job["specs"]:
-            spec = get_spec(check_id)
+        for check_id, spec in specs.items():
             keys: dict[str, str] = {}
             bad: dict[str, str] = {}
             error, start = "", time.monotonic()
-            missing = [name for name in spec.symbols if name not in self.namespace]
-            if missing:
+            missing = [n for n in spec.symbols if n not in self.namespace] if spec else []
+            if spec is None:
+                error = "this check is not known to the sandbox"
+            elif missing:
                 error = f"not defined: {', '.join(missing)} (its cell failed or is gone)"
             else:
                 objs = tuple(self.namespace[name] for name in spec.symbols)
-                inputs = spec.make_inputs(int(self.job["seed"]))
                 try:
                     with (
                         captured(CappedText(0)),
@@ -185,11 +237,11 @@ class Runner:
                         warnings.catch_warnings(),
                     ):
                         warnings.simplefilter("ignore")
-                        got = spec.learner(inputs, *objs)
+                        got = spec.learner(dict(inputs.get(check_id, {})), *objs)
                         if not isinstance(got, Mapping):
                             raise TypeError(f"the learner side returned {type(got).__name__}")
                         for key, value in got.items():
-                            arr = as_numeric(value)
+                            arr = self.as_numeric(value)
                             if arr is None:
                                 bad[str(key)] = type(value).__name__
                             else:
@@ -203,7 +255,7 @@ class Runner:
                     error = "your code ran out of memory (MemoryError)"
                 except BaseException as exc:
                     error = (
-                        learner_error(exc)
+                        self.learner_error(exc)
                         if isinstance(exc, Exception)
                         else f"your code raised {type(exc).__name__}"
                     )
@@ -217,6 +269,22 @@ class Runner:
             )
         return arrays
 
+    def save(self, fd_name: str, arrays: Mapping[str, Any]) -> None:
+        import numpy as np
+
+        with os.fdopen(self.fds[fd_name], "wb") as out:
+            np.savez(out, **arrays)
+
+
+def hidden_module(lab: str, source: str) -> types.ModuleType:
+    """The hidden checks' learner sides, sent after the learner's cells have run."""
+    name = f"grader.hidden.{lab}"
+    module = types.ModuleType(name)
+    module.__file__ = f"<hidden checks of {lab}>"
+    sys.modules[name] = module
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    return module
+
 
 def install_noop_check() -> None:
     """Make ``check(...)`` in the learner's cells do nothing: scoring happens outside."""
@@ -226,33 +294,43 @@ def install_noop_check() -> None:
     def check(check_id: str, *objs: Any, **kwargs: Any) -> float:
         return 0.0
 
-    grader.check = check
-    check_module.check = check
+    grader.check = check  # type: ignore[assignment]
+    check_module.check = check  # type: ignore[assignment]
 
 
-def main(job_path: str) -> None:
-    """Run the job at ``job_path``; always ends the process with ``os._exit``."""
-    with open(job_path, encoding="utf-8") as handle:
-        job = json.load(handle)
+def main(fd_arg: str) -> None:
+    """Run the job sent on the control pipe; always ends the process with ``os._exit``."""
+    names = ("ctl_in", "ctl_out", "events", "visible", "hidden")
+    fds = dict(zip(names, map(int, fd_arg.split(",")), strict=True))
+    job = json.loads(read_frame(fds["ctl_in"]))
     apply_limits(job["limits"])
     sys.path.append(job["site"])
     os.chdir(job["cwd"])
-    runner = Runner(job)
+    runner = Runner(job, fds)
     try:
-        import numpy as np
+        from grader import spec as spec_module
 
-        from grader.spec import get_spec, load_lab
-
-        load_lab(job["lab"])
-        for check_id in job["specs"]:
-            get_spec(check_id)
+        # Bind every visible check's learner side now; the registry is never read again.
+        spec_module.load_lab(job["lab"])
+        bound = dict(spec_module._REGISTRY)
+        visible = {check_id: bound.get(check_id) for check_id in job["visible"]}
+        spec_module._REGISTRY.clear()
         install_noop_check()
         runner.emit(event="start", python=sys.version.split()[0], uid=os.getuid())
         runner.run_cells()
-        arrays = runner.run_specs()
-        with os.fdopen(job["outputs_fd"], "wb") as out:
-            np.savez(out, **arrays)
-        runner.emit(event="done", memory_error=runner.memory_error)
+        runner.emit(event="cells-finished", memory_error=runner.memory_error)
+        runner.ask("cells-done")
+        inputs = read_arrays(fds["ctl_in"])
+        runner.save("visible", runner.run_checks(visible, inputs))
+        runner.emit(event="visible-finished", memory_error=runner.memory_error)
+        runner.ask("visible-done")
+        hidden = json.loads(read_frame(fds["ctl_in"]))
+        inputs = read_arrays(fds["ctl_in"])
+        if hidden["source"]:
+            hidden_module(job["lab"], hidden["source"])
+        bound.update(spec_module._REGISTRY)
+        runner.save("hidden", runner.run_checks({i: bound.get(i) for i in hidden["ids"]}, inputs))
+        runner.emit(event="done")
     except BaseException:
         with contextlib.suppress(BaseException):
             runner.emit(event="runner-error", error=traceback.format_exc(limit=8))

@@ -268,8 +268,8 @@ def init_attrs(inputs: Inputs, Tensor: type) -> Outputs:
         "len(Tensor(x)._prev)": np.asarray(len(t._prev)),
         "Tensor(x)._backward() is None": np.asarray(float(t._backward() is None)),
         "len(Tensor(x0 + x1, (a, b), '+')._prev)": np.asarray(len(out._prev)),
-        "a and b in its _prev": np.asarray(
-            float(any(p is a for p in out._prev) and any(p is b for p in out._prev))
+        "its _prev, as positions in (a, b); -1 for anything else": np.sort(
+            [next((i for i, q in enumerate((a, b)) if p is q), -1) for p in out._prev]
         ),
     }
 
@@ -282,7 +282,7 @@ def init_attrs_reference(inputs: Inputs) -> Outputs:
         "len(Tensor(x)._prev)": np.asarray(0),
         "Tensor(x)._backward() is None": np.asarray(1.0),
         "len(Tensor(x0 + x1, (a, b), '+')._prev)": np.asarray(2),
-        "a and b in its _prev": np.asarray(1.0),
+        "its _prev, as positions in (a, b); -1 for anything else": np.array([0, 1]),
     }
 
 

@@ -23,13 +23,16 @@ from grader.specs.training import (
     batches_learner,
     batches_reference,
     evaluate_sides,
-    flags_sides,
+    model_inputs,
     net_inputs,
     no_inputs,
     predicted_digits,
     predictions_of,
+    property_sides,
     reshuffle_flags,
+    reshuffle_orders,
     seeded_flags,
+    seeded_orders,
     test_labels,
     train_sides,
 )
@@ -95,7 +98,9 @@ spec(
 )
 
 
-_seeded_learner, _seeded_reference = flags_sides(SEEDED, seeded_flags)
+_seeded_learner, _seeded_reference, _seeded_compare = property_sides(
+    SEEDED, seeded_orders, seeded_flags, "one generator per loader, seeded once in __init__"
+)
 spec(
     id="lab5.dataloader.seeded",
     points=6,
@@ -103,10 +108,13 @@ spec(
     inputs=no_inputs,
     learner=_seeded_learner,
     reference=_seeded_reference,
+    compare=_seeded_compare,
     hint="make ONE generator in __init__, np.random.default_rng(seed), and draw every "
     "permutation from it (np.random.permutation ignores your seed)",
 )
-_reshuffle_learner, _reshuffle_reference = flags_sides(RESHUFFLE, reshuffle_flags)
+_reshuffle_learner, _reshuffle_reference, _reshuffle_compare = property_sides(
+    RESHUFFLE, reshuffle_orders, reshuffle_flags, "a new permutation each epoch when shuffling"
+)
 spec(
     id="lab5.dataloader.reshuffle",
     points=6,
@@ -114,6 +122,7 @@ spec(
     inputs=no_inputs,
     learner=_reshuffle_learner,
     reference=_reshuffle_reference,
+    compare=_reshuffle_compare,
     hint="draw a new permutation at the start of every epoch (in __iter__) from the generator "
     "made once in __init__; with shuffle=False visit the rows in order",
 )
@@ -213,7 +222,7 @@ spec(
     id="lab5.model.accuracy",
     points=12,
     symbols=("model",),
-    inputs=no_inputs,
+    inputs=model_inputs,
     learner=predicted_digits,
     reference=test_labels,
     compare=accuracy_compare,

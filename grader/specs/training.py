@@ -11,6 +11,7 @@ with the learner's trained ``model``; the trusted side loads the true labels.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -60,10 +61,15 @@ def first_visits(order: np.ndarray) -> np.ndarray:
 
 
 def batches_learner(cases: Sequence[tuple[int, int]]) -> Side:
-    """Per (n, batch_size): len(loader), the batch sizes, and the rows seen per epoch, sorted."""
+    """Per (n, batch_size): len(loader), the batch sizes, and the rows and labels seen per epoch.
+
+    Shuffled epochs are put in row order (rows sorted, labels by their row) so that they
+    compare with torch's element by element; the labels show whether they stayed with
+    their rows.
+    """
 
     def learner(inputs: Inputs, DataLoader: type) -> dict[str, Any]:
-        lengths, sizes, seen, paired = [], [], [], []
+        lengths, sizes, seen, labels = [], [], [], []
         for case, (n, batch_size) in enumerate(cases):
             X, y = indexed_rows(n)
             for shuffle in (False, True):
@@ -71,14 +77,16 @@ def batches_learner(cases: Sequence[tuple[int, int]]) -> Side:
                 batches = epoch_of(loader)
                 lengths.append(len(loader))
                 sizes += [len(rows) for rows, _ in batches]
-                order = np.concatenate([np.zeros(0, np.int64)] + [rows for rows, _ in batches])
-                seen.append(order if not shuffle else np.sort(order))
-                paired.append(all(np.array_equal(r, lab) for r, lab in batches))
+                rows = np.concatenate([np.zeros(0, np.int64)] + [r for r, _ in batches])
+                labs = np.concatenate([np.zeros(0, np.int64)] + [lab for _, lab in batches])
+                order = np.argsort(rows, kind="stable") if shuffle else np.arange(len(rows))
+                seen.append(rows[order])
+                labels.append(labs[order] if len(labs) == len(rows) else labs)
         return {
             "len(loader), per case (unshuffled, shuffled)": np.array(lengths),
             "batch sizes, one epoch after another": np.array(sizes),
             "rows of an epoch (unshuffled in order; shuffled sorted)": np.concatenate(seen),
-            "labels stay with their rows": np.array(paired, dtype=float),
+            "labels of those rows (each row's label is its number)": np.concatenate(labels),
         }
 
     return learner
@@ -100,11 +108,12 @@ def batches_reference(cases: Sequence[tuple[int, int]]) -> Side:
                 lengths.append(len(loader))
                 sizes += [len(rows) for rows in batches]
                 seen.append(np.sort(np.concatenate(batches)))
+        rows = np.concatenate(seen)
         return {
             "len(loader), per case (unshuffled, shuffled)": np.array(lengths),
             "batch sizes, one epoch after another": np.array(sizes),
-            "rows of an epoch (unshuffled in order; shuffled sorted)": np.concatenate(seen),
-            "labels stay with their rows": np.ones(len(lengths)),
+            "rows of an epoch (unshuffled in order; shuffled sorted)": rows,
+            "labels of those rows (each row's label is its number)": rows.copy(),
         }
 
     return reference
@@ -115,17 +124,41 @@ def no_inputs(rng: np.random.Generator) -> Inputs:
     return {}
 
 
-def flags_sides(names: Sequence[str], flags: Callable[[type], Sequence[bool]]) -> tuple[Side, Side]:
-    """A check of yes/no properties: ``flags(DataLoader)`` must be all true."""
+Observe = Callable[[type], dict[str, np.ndarray]]
+Judge = Callable[[dict[str, np.ndarray]], Sequence[bool]]
+
+
+def property_sides(
+    names: Sequence[str], observe: Observe, judge: Judge, why: str
+) -> tuple[Side, Side, Callable[..., list[Row]]]:
+    """A check of yes/no properties of the learner's ``DataLoader``.
+
+    The learner side only records what the loader did (``observe``: the visit orders of
+    its epochs); the trusted side decides each property from those orders (``judge``),
+    so nothing that decides the check is computed where the learner's code runs.
+
+    Returns:
+        (learner side, reference side, compare).
+    """
 
     def learner(inputs: Inputs, DataLoader: type) -> dict[str, Any]:
-        values = list(flags(DataLoader))
-        return {name: float(value) for name, value in zip(names, values, strict=True)}
+        return observe(DataLoader)
 
     def reference(inputs: Inputs) -> dict[str, Any]:
-        return dict.fromkeys(names, 1.0)
+        return {}
 
-    return learner, reference
+    def compare(got: Any, expected: Any, inputs: Inputs) -> list[Row]:
+        try:
+            orders = {key: np.asarray(got[key], dtype=np.int64).ravel() for key in got}
+            flags = [bool(flag) for flag in judge(orders)]
+        except (KeyError, TypeError, ValueError) as exc:
+            return [Row("visit orders", False, f"the loader's epochs could not be read: {exc}")]
+        return [
+            Row(name, flag, "" if flag else why, expected="yes", got="yes" if flag else "no")
+            for name, flag in zip(names, flags, strict=True)
+        ]
+
+    return learner, reference, compare
 
 
 SHUFFLE_ROWS, SHUFFLE_BATCH = 60, 10
@@ -139,14 +172,29 @@ SEEDED = (
 )
 
 
-def seeded_flags(DataLoader: type) -> list[bool]:
+def seeded_orders(DataLoader: type) -> dict[str, np.ndarray]:
+    """Two epochs of two loaders seeded 7 and one epoch of a loader seeded 8."""
     X, y = indexed_rows(SHUFFLE_ROWS)
     a, b, c = (
         DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=True, seed=seed) for seed in (7, 7, 8)
     )
     a1, b1, c1 = visit_order(a), visit_order(b), visit_order(c)
-    a2, b2 = visit_order(a), visit_order(b)
-    return [np.array_equal(a1, b1), np.array_equal(a2, b2), not np.array_equal(a1, c1)]
+    return {
+        "seed 7, epoch 1": a1,
+        "seed 7 again, epoch 1": b1,
+        "seed 8, epoch 1": c1,
+        "seed 7, epoch 2": visit_order(a),
+        "seed 7 again, epoch 2": visit_order(b),
+    }
+
+
+def seeded_flags(orders: dict[str, np.ndarray]) -> list[bool]:
+    same = np.array_equal
+    return [
+        same(orders["seed 7, epoch 1"], orders["seed 7 again, epoch 1"]),
+        same(orders["seed 7, epoch 2"], orders["seed 7 again, epoch 2"]),
+        not same(orders["seed 7, epoch 1"], orders["seed 8, epoch 1"]),
+    ]
 
 
 RESHUFFLE = (
@@ -157,13 +205,20 @@ RESHUFFLE = (
 )
 
 
-def reshuffle_flags(DataLoader: type) -> list[bool]:
+def reshuffle_orders(DataLoader: type) -> dict[str, np.ndarray]:
+    """Three epochs of a shuffling loader and two of a plain one."""
     X, y = indexed_rows(SHUFFLE_ROWS)
-    rows = np.arange(SHUFFLE_ROWS)
     shuffled = DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=True, seed=3)
-    e1, e2, e3 = (first_visits(visit_order(shuffled)) for _ in range(3))
     plain = DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=False, seed=3)
-    in_order = all(np.array_equal(first_visits(visit_order(plain)), rows) for _ in range(2))
+    orders = {f"shuffled, epoch {e}": visit_order(shuffled) for e in (1, 2, 3)}
+    orders.update({f"plain, epoch {e}": visit_order(plain) for e in (1, 2)})
+    return orders
+
+
+def reshuffle_flags(orders: dict[str, np.ndarray]) -> list[bool]:
+    rows = np.arange(SHUFFLE_ROWS)
+    e1, e2, e3 = (first_visits(orders[f"shuffled, epoch {e}"]) for e in (1, 2, 3))
+    in_order = all(np.array_equal(first_visits(orders[f"plain, epoch {e}"]), rows) for e in (1, 2))
     return [
         not np.array_equal(e1, rows),
         not np.array_equal(e1, e2),
@@ -316,27 +371,51 @@ def evaluate_sides(dropout: float) -> tuple[Side, Side]:
 
 # --------------------------------------------------------------------- model
 
-DATA_ROOT = "../data"
-"""Where the notebook loads MNIST from: the repository's data/ folder, seen from labs/."""
 TRUSTED_DATA = Path(SAMPLE_PATH).parent
-"""The same folder for the trusted side, wherever the grader runs."""
+"""The learner's data folder as the trusted side sees it, wherever the grader runs."""
+
+
+GRADING_SET = Path(__file__).resolve().parents[1] / "hidden" / "mnist_grading.npz"
+"""2,000 digits that are not in the learner's sample (labels included): the instructor's only."""
+
+
+@functools.cache
+def digits_to_grade() -> tuple[np.ndarray, np.ndarray]:
+    """The images (float32 in [0, 1]) and labels the model checks use.
+
+    The private grading set where it exists (the grader's machine), otherwise the test
+    split of the learner's sample (a learner's own self-check). The sandbox gets the
+    images only; the labels stay on the trusted side.
+    """
+    if GRADING_SET.is_file():
+        with np.load(GRADING_SET, allow_pickle=False) as data:
+            images, labels = data["X"], data["y"]
+        pixels = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
+        return pixels, labels.astype(np.int64)
+    _, _, X_test, y_test = load_mnist(root=TRUSTED_DATA, verbose=False)
+    return X_test, y_test
+
+
+def model_inputs(rng: np.random.Generator) -> Inputs:
+    """The images the learner's trained model must classify."""
+    return {"images": digits_to_grade()[0].copy()}
 
 
 def predicted_digits(inputs: Inputs, model: Any) -> dict[str, Any]:
-    """The learner side of the model checks: the digit the model predicts for each test image."""
-    X_test = load_mnist(root=DATA_ROOT, verbose=False)[2]
+    """The learner side of the model checks: the digit the model predicts for each image."""
+    images = inputs["images"]
     if callable(getattr(model, "eval", None)):
         model.eval()
-    chunks = []
-    for start in range(0, len(X_test), 1000):
-        logits = model(Tensor(X_test[start : start + 1000], requires_grad=False))
+    chunks = [np.zeros(0, np.int64)]
+    for start in range(0, len(images), 1000):
+        logits = model(Tensor(images[start : start + 1000], requires_grad=False))
         chunks.append(np.asarray(data_of(logits)).argmax(axis=1))
     return {"predicted digit of each test image": np.concatenate(chunks)}
 
 
 def test_labels(inputs: Inputs) -> dict[str, Any]:
-    """The reference side of the model checks: the true digits of the test split."""
-    return {"true digits": load_mnist(root=TRUSTED_DATA, verbose=False)[3]}
+    """The reference side of the model checks: the true digits of the same images."""
+    return {"true digits": digits_to_grade()[1]}
 
 
 def predictions_of(got: Any, expected: Any) -> tuple[np.ndarray | None, Row | None]:
