@@ -24,9 +24,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader import config, sandbox
-from grader.sandbox.bwrap import INSTALL_HINT
 from grader.grading import LabKey, LabResult, grade_notebook, load_key
-from grader.labs import LABS, get_lab
+from grader.labs import LABS, get_lab, resolve_lab
+from grader.safetext import LogFormatter, escape, neutralise, write_csv
+from grader.sandbox.bwrap import INSTALL_HINT
 from grader.submissions import discover
 
 log = logging.getLogger("grader")
@@ -55,8 +56,9 @@ class StudentRow:
         return sum(r.score for r in self.labs.values())
 
     def all_flags(self) -> list[str]:
+        """Every flag, lab flags prefixed with their lab, escaped to one line each."""
         lab_flags = [f"{r.lab}:{f}" for r in self.labs.values() for f in r.flags]
-        return self.flags + lab_flags
+        return [escape(flag) for flag in self.flags + lab_flags]
 
 
 @dataclass
@@ -75,21 +77,11 @@ class Batch:
         return sum(key.max_score for key in self.keys.values())
 
 
-def resolve_lab(text: str) -> str:
-    """A lab id from ``lab3``, ``3`` or ``1.7.3`` (fixture ids pass through)."""
-    if text in LABS or text.startswith("fixture"):
-        return text
-    number = text.rsplit(".", 1)[-1].removeprefix("lab")
-    for lab in LABS.values():
-        if str(lab.number) == number:
-            return lab.id
-    raise KeyError(f"unknown lab {text!r}; known: {', '.join(LABS)}")
-
-
 def batch_labs(labs: Sequence[str] | None, solutions: Path) -> list[str]:
-    """The labs to grade: those asked for, or every lab whose source notebook exists."""
+    """The labs to grade: those asked for (any form :func:`resolve_lab` takes), or every lab
+    whose source notebook exists."""
     if labs:
-        return [resolve_lab(lab) for lab in labs]
+        return list(dict.fromkeys(resolve_lab(lab).id for lab in labs))
     return [lab.id for lab in LABS.values() if (solutions / lab.notebook).exists()]
 
 
@@ -97,23 +89,25 @@ def fmt(points: float) -> str:
     return f"{points:g}"
 
 
-def write_csv(path: Path, batch: Batch) -> None:
-    """``grades.csv``: student, status, score, max, flags; per lab its points, status, checks."""
+def csv_header(keys: dict[str, LabKey]) -> list[str]:
+    """The columns of ``grades.csv``: student, status, score, max, flags; per lab its points,
+    status and checks."""
     header = list(HEAD)
-    for lab, key in batch.keys.items():
+    for lab, key in keys.items():
         header += [lab, f"{lab}_status", *key.spec_ids]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for row in batch.rows:
-            line = [row.student, row.status, fmt(row.score), fmt(batch.max_score)]
-            line.append("; ".join(row.all_flags()))
-            for lab, key in batch.keys.items():
-                result = row.labs[lab]
-                line += [fmt(result.score), result.status]
-                graded = result.status == "graded"
-                line += [fmt(result.checks.get(i, 0.0)) if graded else "" for i in key.spec_ids]
-            writer.writerow(line)
+    return header
+
+
+def csv_line(row: StudentRow, batch: Batch) -> list[str]:
+    """One student's line of ``grades.csv`` (cells as written, before neutralising)."""
+    line = [row.student, row.status, fmt(row.score), fmt(batch.max_score)]
+    line.append("; ".join(row.all_flags()))
+    for lab, key in batch.keys.items():
+        result = row.labs[lab]
+        line += [fmt(result.score), result.status]
+        graded = result.status == "graded"
+        line += [fmt(result.checks.get(i, 0.0)) if graded else "" for i in key.spec_ids]
+    return line
 
 
 def _log_result(student: str, result: LabResult) -> None:
@@ -130,9 +124,17 @@ def _log_result(student: str, result: LabResult) -> None:
             log.info("  cell %d: %s", cell.index, cell.error.strip().splitlines()[-1][:200])
 
 
+DISCOVERY_DETAILS = {
+    "ungradable:too-large": "over the size cap",
+    "ungradable:unreadable": "the file could not be read (a broken zip member, not a file)",
+    "ungradable:symlink": "a symbolic link in the submissions is never followed",
+}
+
+
 def _grade_one(path: Path | str, key: LabKey, limits: config.Limits) -> LabResult:
-    if isinstance(path, str):  # a status decided at discovery (zip member over the cap)
-        return LabResult(key.lab.id, path, max_score=key.max_score, detail="over the size cap")
+    if isinstance(path, str):  # a status decided at discovery
+        detail = DISCOVERY_DETAILS.get(path, "")
+        return LabResult(key.lab.id, path, max_score=key.max_score, detail=detail)
     try:
         return grade_notebook(path, key, limits=limits)
     except Exception as exc:  # a grader bug must not stop the batch
@@ -191,6 +193,7 @@ def autograde(
     labs: Sequence[str] | None = None,
     solutions: Path = config.SOLUTIONS,
     progress: bool = True,
+    replace: bool = False,
     allow_reduced_isolation: bool = False,
 ) -> Batch:
     """Grade every submission under ``submissions`` and write the results into ``out``.
@@ -198,36 +201,151 @@ def autograde(
     Args:
         submissions: a folder of ``<student_id>/<notebook>.ipynb``, flat LMS
             exports ``<student_id>_<anything>_<notebook>.ipynb``, or a zip of either.
-        out: results folder (created): grades.csv, feedback/, summary.md,
-            score_histogram.png, gradebook.db, grading.json, autograde.log.
+        out: results folder (created): grades.csv, lms.csv, feedback/, summary.md,
+            score_histogram.png, gradebook.db, grading.json, autograde.log. When it
+            already holds a batch, the students graded now replace their rows and
+            everyone else's stay (same labs and seed required; see ``replace``).
         jobs: sandboxes run in parallel.
         timeout: per-cell time budget in seconds (the notebook's limit follows from it).
-        seed: seed of the check inputs; drawn at random and recorded when None.
-        labs: lab ids to grade (default: every lab with a source notebook).
+        seed: seed of the check inputs; the previous batch's in ``out``, or drawn at random
+            and recorded, when None.
+        labs: labs to grade (``2``, ``lab2``, ``1.7.2``, a notebook name; default: every lab
+            with a source notebook).
         solutions: folder of the source notebooks (trusted test cells and points).
         progress: show a progress bar on stderr.
+        replace: start ``out`` afresh instead of merging into the batch it holds.
         allow_reduced_isolation: grade with resource limits only where bubblewrap cannot
             start a sandbox (stated in the log, ``grades.csv`` and the summary).
 
     Returns:
-        The batch, as written to ``out``.
+        The batch graded now (``out`` holds it merged with the students kept).
 
     Raises:
+        FileNotFoundError: no submissions, or no source notebooks.
+        MergeError: ``out`` holds a batch of other labs or another seed (and not ``replace``).
         IsolationUnavailable: no full isolation here and ``allow_reduced_isolation`` is off.
     """
     isolation = choose_isolation(allow_reduced_isolation)
+    started = time.time()
+    if not submissions.exists():
+        raise FileNotFoundError(f"{submissions} does not exist")
+    lab_ids = batch_labs(labs, solutions)
+    if not lab_ids:
+        raise FileNotFoundError(f"no source notebooks in {solutions}")
+    kept = None if replace else previous_batch(out)
+    if kept is not None:
+        seed = kept.fit(seed, lab_ids)
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    keys = {
+        lab: load_key(lab, source=solutions / get_lab(lab).notebook, seed=seed) for lab in lab_ids
+    }
+    if kept is not None:
+        kept.check_columns(csv_header(keys))
     out.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(out / "autograde.log", mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler = logging.FileHandler(
+        out / "autograde.log", mode="w" if kept is None else "a", encoding="utf-8"
+    )
+    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:
-        return _autograde(
-            submissions, out, jobs, timeout, seed, labs, solutions, progress, isolation
+        if kept is not None:
+            log.info(
+                "regrade into %s: %d student(s) kept from the batch there", out, len(kept.rows)
+            )
+        elif replace:
+            _clear(out)
+        batch = _autograde(submissions, out, jobs, timeout, seed, keys, progress, isolation)
+        write_outputs(
+            batch,
+            started=started,
+            submissions=submissions,
+            jobs=jobs,
+            kept=kept.rows if kept else [],
         )
+        return batch
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+class MergeError(ValueError):
+    """``OUT`` holds a batch this run cannot be merged into (the message says what to do)."""
+
+
+@dataclass
+class Previous:
+    """The batch already in a results folder: its rows and what it was graded with."""
+
+    out: Path
+    header: list[str]
+    rows: list[dict[str, str]]
+    meta: dict[str, object]
+
+    def fit(self, seed: int | None, lab_ids: list[str]) -> int | None:
+        """The seed to regrade with: the recorded one (raises MergeError on another seed
+        or other labs)."""
+        recorded = self.meta.get("seed")
+        labs = self.meta.get("labs")
+        advice = "grade into another folder, or pass --replace to start it afresh"
+        if labs is not None and labs != lab_ids:
+            raise MergeError(
+                f"{self.out} holds a batch of labs {labs}, not {lab_ids}: a regrade merges only "
+                f"into a batch of the same labs; {advice}"
+            )
+        if seed is not None and recorded is not None and seed != recorded:
+            raise MergeError(
+                f"{self.out} holds a batch graded with seed {recorded}: regrade with --seed "
+                f"{recorded} (or no --seed) to merge into it, or {advice}"
+            )
+        return seed if recorded is None else int(str(recorded))
+
+    def check_columns(self, header: list[str]) -> None:
+        if header != self.header:
+            raise MergeError(
+                f"{self.out / 'grades.csv'} has other columns than this batch (its labs' checks "
+                "changed?): grade into another folder, or pass --replace to start it afresh"
+            )
+
+
+def previous_batch(out: Path) -> Previous | None:
+    """The batch in ``out`` (None when there is none to merge into)."""
+    grades = out / "grades.csv"
+    if not grades.is_file():
+        return None
+    try:
+        with open(grades, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            rows = [dict(zip(header, line, strict=True)) for line in reader]
+        meta_path = out / "grading.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise MergeError(
+            f"{grades} cannot be read back ({exc}): pass --replace to start {out} afresh"
+        ) from exc
+    return Previous(out, header, rows, meta if isinstance(meta, dict) else {})
+
+
+OUTPUTS = (
+    "grades.csv",
+    "lms.csv",
+    "summary.md",
+    "score_histogram.png",
+    "gradebook.db",
+    "grading.json",
+    "feedback",
+)
+
+
+def _clear(out: Path) -> None:
+    """Remove what a previous batch wrote into ``out`` (``--replace``)."""
+    for name in OUTPUTS:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
 
 
 def _autograde(
@@ -235,24 +353,17 @@ def _autograde(
     out: Path,
     jobs: int,
     timeout: float | None,
-    seed: int | None,
-    labs: Sequence[str] | None,
-    solutions: Path,
+    seed: int,
+    keys: dict[str, LabKey],
     progress: bool,
     isolation: str,
 ) -> Batch:
-    started = time.time()
-    if not submissions.exists():
-        raise FileNotFoundError(f"{submissions} does not exist")
     limits = (
         config.DEFAULT_LIMITS
         if timeout is None
         else replace(config.DEFAULT_LIMITS, cell_timeout=timeout)
     )
-    seed = secrets.randbelow(2**31) if seed is None else seed
-    lab_ids = batch_labs(labs, solutions)
-    if not lab_ids:
-        raise FileNotFoundError(f"no source notebooks in {solutions}")
+    lab_ids = list(keys)
     if isolation == "reduced":
         log.warning(
             "REDUCED ISOLATION: %s; learner code runs with resource limits only and can read "
@@ -263,9 +374,6 @@ def _autograde(
         "seed %d, labs %s, isolation: %s, %d job(s)", seed, ", ".join(lab_ids), isolation, jobs
     )
     log.info("cell budget %g s, notebook limit %g s", limits.cell_timeout, limits.wall_clock)
-    keys = {
-        lab: load_key(lab, source=solutions / get_lab(lab).notebook, seed=seed) for lab in lab_ids
-    }
     notebooks = {get_lab(lab).notebook: lab for lab in lab_ids}
     with tempfile.TemporaryDirectory(prefix="mgp-unpack-") as unpack_to:
         found = discover(
@@ -282,24 +390,63 @@ def _autograde(
             for lab in lab_ids
         }
         rows.append(StudentRow(student, lab_results, found.flags.get(student, [])))
-    batch = Batch(keys, rows, seed, out, isolation, limits)
-    write_outputs(batch, started=started, submissions=submissions, jobs=jobs)
-    return batch
+    return Batch(keys, rows, seed, out, isolation, limits)
 
 
-def write_outputs(batch: Batch, *, started: float, submissions: Path, jobs: int) -> None:
-    """grades.csv, grading.json, feedback, summary, histogram and the nbgrader gradebook."""
-    from grader import feedback, report
+def write_outputs(
+    batch: Batch,
+    *,
+    started: float,
+    submissions: Path,
+    jobs: int,
+    kept: list[dict[str, str]] | None = None,
+) -> None:
+    """Feedback, then the merged table and everything derived from it: gradebook, grades.csv,
+    lms.csv, grading.json, summary and histogram.
+
+    ``kept`` are rows of a previous batch in ``batch.out`` (as read from its grades.csv); the
+    students graded now replace theirs. A failure while writing one student's feedback or
+    gradebook entry becomes that student's status (``ungradable:crash``, logged).
+    """
+    from grader import feedback, gradebook, report
 
     out = batch.out
-    write_csv(out / "grades.csv", batch)
+    header = csv_header(batch.keys)
+    regraded = {neutralise(row.student) for row in batch.rows}
+    kept = [r for r in kept or [] if r.get("student_id") not in regraded]
+    folders = feedback.folders([*regraded, *(r["student_id"] for r in kept)])
+    for row in batch.rows:
+        folder = folders[neutralise(row.student)]
+        shutil.rmtree(out / "feedback" / folder, ignore_errors=True)
+        for lab, result in row.labs.items():
+            if result.status == "missing":
+                continue
+            try:
+                feedback.write(out / "feedback", row.student, result, batch.keys[lab], folder)
+            except Exception as exc:  # a grader bug: this student's status, not the batch's end
+                log.exception("GRADER ERROR writing the feedback of %s %s", row.student, lab)
+                row.labs[lab] = LabResult(
+                    lab,
+                    "ungradable:crash",
+                    max_score=result.max_score,
+                    detail=f"grader error while writing feedback: {type(exc).__name__}: {exc}",
+                )
+    table = {neutralise(r["student_id"]): r for r in kept}
+    for row in batch.rows:
+        table[neutralise(row.student)] = dict(zip(header, csv_line(row, batch), strict=True))
+    merged = [table[student] for student in sorted(table)]
+    for student, error in gradebook.write(out / "gradebook.db", batch.keys, merged).items():
+        log.error("the gradebook entry of %s was not written: %s", student, error)
+        table[neutralise(student)]["status"] = "ungradable:crash"
+    write_csv(out / "grades.csv", header, ([r.get(h, "") for h in header] for r in merged))
     times = [r.seconds for row in batch.rows for r in row.labs.values() if r.run]
     meta = {
         "seed": batch.seed,
         "labs": list(batch.keys),
         "max_score": batch.max_score,
         "check_labs": {i: lab for lab, key in batch.keys.items() for i in key.spec_ids},
-        "students": len(batch.rows),
+        "students": len(merged),
+        "graded_now": len(batch.rows),
         "notebooks": len(times),
         "isolation": batch.isolation,
         "jobs": jobs,
@@ -307,25 +454,20 @@ def write_outputs(batch: Batch, *, started: float, submissions: Path, jobs: int)
         "notebook_timeout": batch.limits.wall_clock,
         "seconds": round(time.time() - started, 1),
         "seconds_per_notebook": round(sum(times) / len(times), 2) if times else None,
-        "submissions": str(submissions),
+        "submissions": escape(str(submissions)),
         "started": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(
             timespec="seconds"
         ),
         "python": platform.python_version(),
     }
     (out / "grading.json").write_text(json.dumps(meta, indent=2) + "\n")
-    shutil.rmtree(out / "feedback", ignore_errors=True)
-    for row in batch.rows:
-        for lab, result in row.labs.items():
-            if result.status != "missing":
-                feedback.write(out / "feedback", row.student, result, batch.keys[lab])
     report.write_summary(out)
-    try:
-        from grader import gradebook
-
-        gradebook.write(out / "gradebook.db", batch)
-    except Exception as exc:
-        log.error("the nbgrader gradebook was not written: %s", exc)
+    report.write_lms(out)
     log.info(
-        "done: %d students, %d notebooks in %.1f s", len(batch.rows), len(times), meta["seconds"]
+        "done: %d students graded now (%d in %s), %d notebooks in %.1f s",
+        len(batch.rows),
+        len(merged),
+        out.name,
+        len(times),
+        meta["seconds"],
     )

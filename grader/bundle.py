@@ -14,8 +14,9 @@ import ast
 import zipfile
 from pathlib import Path
 
-from grader.labs import blocked_modules, get_lab
-from grader.release import REPO, ReleaseError, resolve_lab
+from grader.config import REPO
+from grader.labs import blocked_modules, get_lab, resolve_lab
+from grader.release import ReleaseError
 
 INSTRUCTOR_ONLY = (
     "grader.__main__",

@@ -60,6 +60,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         labs=args.lab,
         solutions=args.solutions,
         progress=not args.no_progress,
+        replace=args.replace,
         allow_reduced_isolation=args.allow_reduced_isolation,
     )
     graded = sum(1 for row in batch.rows if row.status == "graded")
@@ -95,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     release = commands.add_parser("release", help="regenerate labs/ from solutions/")
-    release.add_argument("--lab", help="only this lab (1..5, lab1..lab5)")
+    release.add_argument("--lab", help="only this lab (3, lab3, 1.7.3 or its notebook name)")
     release.add_argument("--check", action="store_true", help="verify labs/ is in sync; no writes")
     release.add_argument(
         "--bundle", type=Path, metavar="OUT", help="build the learner bundle of --lab"
@@ -118,6 +119,9 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help="source notebooks")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     grade.add_argument(
+        "--replace", action="store_true", help="start OUT afresh instead of merging into it"
+    )
+    grade.add_argument(
         "--allow-reduced-isolation",
         action="store_true",
         help="grade with resource limits only where bubblewrap cannot run (stated in every output)",
@@ -126,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("validate", help="run a notebook's visible checks in the sandbox")
     check.add_argument("notebook", type=Path, metavar="NOTEBOOK")
-    check.add_argument("--lab", help="the lab (default: from the file name)")
+    check.add_argument("--lab", help="the lab, e.g. 3, lab3, 1.7.3 (default: the file name)")
     check.add_argument("--timeout", type=float, help="per-cell time budget, seconds")
     check.add_argument("--seed", type=int, default=0, help="seed of the check inputs")
     check.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help=argparse.SUPPRESS)

@@ -9,14 +9,15 @@ test source, hidden inputs and hidden tracebacks never appear.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from grader.check import Outcome
 from grader.grading import LabKey, LabResult
-from grader.scoring import TestCell, nbgrader_meta
+from grader.scoring import TestCell
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }
@@ -31,9 +32,29 @@ pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; white-space: pre-wr
 
 
 def safe_name(student_id: str) -> str:
-    """A folder name for a student id (no separators, never ``.`` or ``..``)."""
-    name = re.sub(r"[^A-Za-z0-9._@-]", "_", student_id).strip(".") or "_"
-    return name
+    """A folder name for a student id: the id itself when it is plain (letters, digits, ``._@-``),
+    otherwise its plain characters and a hash of the whole id, so that ``a b`` and ``a_b``
+    never share a folder."""
+    name = re.sub(r"[^A-Za-z0-9._@-]", "_", student_id).strip(".")[:80] or "_"
+    if name == student_id:
+        return name
+    return (
+        f"{name}-{hashlib.sha256(student_id.encode('utf-8', 'backslashreplace')).hexdigest()[:10]}"
+    )
+
+
+def folders(student_ids: Iterable[str]) -> dict[str, str]:
+    """Student id -> feedback folder, distinct for every id of a batch even on a case-insensitive
+    disk (``Ada`` and ``ada``): the later one in sorted order gets a hash suffix."""
+    taken: dict[str, str] = {}
+    names = {}
+    for student in sorted(student_ids):
+        name = safe_name(student)
+        while name.lower() in taken and taken[name.lower()] != student:
+            name = f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
+        taken[name.lower()] = student
+        names[student] = name
+    return names
 
 
 def _pre(text: str, css: str = "") -> str:
@@ -82,15 +103,13 @@ def render(student: str, result: LabResult, key: LabKey) -> str:
     runs = {c.index: c for c in result.run.cells} if result.run else {}
     tests = {cell.grade_id: cell for cell in key.cells}
     shown: set[str] = set()
-    cells: list[Any] = list(result.notebook.get("cells", [])) if result.notebook else []
-    for index, cell in enumerate(cells):
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        source = "".join(cell.get("source", ""))
-        if cell.get("cell_type") == "markdown":
+    for cell in result.notebook.cells if result.notebook else ():
+        grade_id, source, index = cell.grade_id, cell.source, cell.index
+        if cell.kind == "markdown":
             parts.append(f'<div class="cell md">{html.escape(source)}</div>')
-        elif cell.get("cell_type") != "code":
+        elif not cell.is_code:
             continue
-        elif grade_id in tests:
+        elif grade_id is not None and grade_id in tests:
             if grade_id not in shown:
                 shown.add(grade_id)
                 parts.append(_test_cell(tests[grade_id], result, key, present=True))
@@ -106,16 +125,21 @@ def render(student: str, result: LabResult, key: LabKey) -> str:
                         '<p class="fail">This cell was still running when the notebook stopped.</p>'
                     )
             parts.append("</div>")
-    for grade_id, cell in tests.items():
+    for grade_id, test in tests.items():
         if grade_id not in shown and result.notebook is not None:
-            parts.append(_test_cell(cell, result, key, present=False))
+            parts.append(_test_cell(test, result, key, present=False))
     parts.append("</body></html>\n")
     return "".join(parts)
 
 
-def write(folder: Path, student: str, result: LabResult, key: LabKey) -> Path:
-    """Write ``folder/<student>/<notebook stem>.html`` and return its path."""
-    path = folder / safe_name(student) / f"{key.lab.assignment}.html"
+def write(
+    folder: Path, student: str, result: LabResult, key: LabKey, name: str | None = None
+) -> Path:
+    """Write ``folder/<name>/<notebook stem>.html`` and return its path.
+
+    ``name`` is the student's folder (:func:`folders`; :func:`safe_name` when None).
+    """
+    path = folder / (name or safe_name(student)) / f"{key.lab.assignment}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(student, result, key), encoding="utf-8")
     return path

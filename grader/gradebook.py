@@ -4,6 +4,8 @@ One nbgrader assignment per lab (named after its notebook), one grade cell per
 graded test cell of the source notebook (its points as ``max_score``), one
 submission per learner who handed the lab in, with the trusted scores as
 ``auto_score``. No cell source is stored, so the file holds no hidden tests.
+It is written afresh from ``grades.csv``'s rows after every batch, so that a
+regrade merged into a results folder leaves it listing everyone.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from grader.safetext import neutralise
 
 if TYPE_CHECKING:
-    from grader.autograde import Batch
+    from grader.grading import LabKey
 
 
 @contextlib.contextmanager
@@ -31,17 +35,26 @@ def _scripts_on_path() -> Iterator[None]:
         os.environ["PATH"] = saved
 
 
-def write(path: Path, batch: Batch) -> None:
-    """Create or update the gradebook at ``path`` with every submission of ``batch``."""
+def write(path: Path, keys: dict[str, LabKey], rows: list[dict[str, str]]) -> dict[str, str]:
+    """Write the gradebook at ``path`` afresh from the rows of ``grades.csv``.
+
+    Each student's test cells earn the points of their checks' columns when the lab's
+    status is ``graded``, else 0; a lab ``missing`` has no submission.
+
+    Returns:
+        Student id -> the error that kept their entry out (empty when all were written).
+    """
     from nbgrader.api import Gradebook
 
+    path.unlink(missing_ok=True)
+    errors: dict[str, str] = {}
     with (
         _scripts_on_path(),
         warnings.catch_warnings(),
         Gradebook(f"sqlite:///{path.resolve()}") as gb,
     ):
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes inside nbgrader
-        for key in batch.keys.values():
+        for key in keys.values():
             assignment = notebook = key.lab.assignment
             gb.update_or_create_assignment(assignment)
             gb.update_or_create_notebook(notebook, assignment)
@@ -49,16 +62,27 @@ def write(path: Path, batch: Batch) -> None:
                 gb.update_or_create_grade_cell(
                     cell.grade_id, notebook, assignment, max_score=cell.points, cell_type="code"
                 )
-        for row in batch.rows:
-            gb.update_or_create_student(row.student)
-            for lab, result in row.labs.items():
-                if result.status == "missing":
-                    continue
-                key = batch.keys[lab]
-                name = key.lab.assignment
-                gb.update_or_create_submission(name, row.student)
-                for cell in key.cells:
-                    grade = gb.find_grade(cell.grade_id, name, name, row.student)
-                    earned, _ = result.cells_score.get(cell.grade_id, (0.0, cell.points))
-                    grade.auto_score = earned if result.status == "graded" else 0.0
         gb.db.commit()
+        for row in rows:
+            student = neutralise(row.get("student_id", ""))
+            try:
+                _student(gb, keys, student, row)
+                gb.db.commit()
+            except Exception as exc:  # one student's entry, never the whole gradebook
+                gb.db.rollback()
+                errors[student] = f"{type(exc).__name__}: {exc}"
+    return errors
+
+
+def _student(gb: Any, keys: dict[str, LabKey], student: str, row: dict[str, str]) -> None:
+    gb.update_or_create_student(student)
+    for lab, key in keys.items():
+        status = row.get(f"{lab}_status", "missing")
+        if status == "missing":
+            continue
+        name = key.lab.assignment
+        gb.update_or_create_submission(name, student)
+        for cell in key.cells:
+            grade = gb.find_grade(cell.grade_id, name, name, student)
+            earned = sum(float(row.get(call.id) or 0) for call in cell.checks)
+            grade.auto_score = earned if status == "graded" else 0.0

@@ -8,28 +8,23 @@ and points come from the source notebook's test cells (:mod:`grader.scoring`).
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from grader import config, sandbox, scoring
 from grader.check import Outcome, judge
 from grader.labs import Lab, get_lab
+from grader.notebook import REASONS as READ_REASONS
+from grader.notebook import Notebook, NotebookError, read
 from grader.spec import Inputs, Outputs, Spec, get_spec, load_lab
 
 log = logging.getLogger("grader")
 
 REASONS = (
-    "invalid-json",
-    "not-a-notebook",
-    "too-large",
+    *READ_REASONS,
     "timeout",
     "memory",
     "crash",
@@ -81,7 +76,10 @@ def load_key(lab_id: str, *, source: Path, seed: int, visible_only: bool = False
     """
     lab = get_lab(lab_id)
     load_lab(lab_id)
-    nb = nbformat.read(source, as_version=4)
+    try:
+        nb = read(source, max_bytes=config.DEFAULT_LIMITS.notebook_size)
+    except NotebookError as exc:
+        raise scoring.ScoringError(f"{source}: {exc}") from exc
     cells = scoring.test_cells(nb, lab_id, visible_only)
     references = {}
     for cell in cells:
@@ -120,31 +118,10 @@ class LabResult:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     cells_score: dict[str, tuple[float, float]] = field(default_factory=dict)
     run: sandbox.RunResult | None = None
-    notebook: Any = None
+    notebook: Notebook | None = None
     path: Path | None = None
     detail: str = ""
     seconds: float = 0.0
-
-
-def read_notebook(path: Path, max_bytes: int) -> tuple[Any, str]:
-    """The notebook at ``path`` (nbformat 4), or None and the reason it is ungradable."""
-    if path.stat().st_size > max_bytes:
-        return None, "too-large"
-    text = path.read_bytes().decode("utf-8", errors="replace")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None, "invalid-json"
-    if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
-        return None, "not-a-notebook"
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            nb = nbformat.reads(text, as_version=4)
-    except Exception:
-        return None, "not-a-notebook"
-    if not all(isinstance(c, dict) and "cell_type" in c for c in nb.get("cells", [])):
-        return None, "not-a-notebook"
-    return nb, ""
 
 
 class _NonNumeric:
@@ -177,20 +154,14 @@ def judge_run(
         )
 
 
-def integrity_flags(nb: Any, cells: list[tuple[int, str]]) -> list[str]:
+def integrity_flags(nb: Notebook, cells: list[tuple[int, str]]) -> list[str]:
     """:func:`grader.integrity.scan` over the learner's cells (numbered as in the notebook)."""
-    try:
-        from grader import integrity
-    except ImportError:
-        return []
-    sources = [""] * len(nb.get("cells", []))
+    from grader import integrity
+
+    sources = [""] * len(nb.cells)
     for index, source in cells:
         sources[index] = source
-    try:
-        return [str(flag) for flag in integrity.scan(sources)]
-    except Exception as exc:
-        log.warning("integrity scan failed: %s", exc)
-        return ["integrity-scan-failed"]
+    return [str(flag) for flag in integrity.scan(sources)]
 
 
 def grade_notebook(
@@ -199,9 +170,10 @@ def grade_notebook(
     """Grade one learner notebook for one lab; never raises for anything in the notebook."""
     start = time.monotonic()
     result = LabResult(key.lab.id, "graded", max_score=key.max_score, path=path)
-    nb, problem = read_notebook(path, limits.notebook_size)
-    if nb is None:
-        result.status, result.detail = f"ungradable:{problem}", f"{path.name}: {problem}"
+    try:
+        nb = read(path, max_bytes=limits.notebook_size)
+    except NotebookError as exc:
+        result.status, result.detail = f"ungradable:{exc.reason}", f"{path.name}: {exc.detail}"
         return result
     result.notebook = nb
     submission = scoring.analyse(nb, key.cells, key.given)

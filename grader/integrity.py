@@ -6,7 +6,9 @@ An AST walk over the learner's program cells flags imports of torch,
 ``eval`` and ``compile``; writes to attributes of imported modules
 (``np.testing.assert_allclose = ...``), ``sys.modules`` writes, and changes to
 IPython or interpreter hooks and to ``builtins``. A cell that does not parse is
-flagged ``syntax-error``. Flags go into the report; they never change a score
+flagged ``syntax-error``; one nested past the parser's limits, ``scan-failed``.
+Cells are parsed under :func:`grader.notebook.parse`'s lock, so that the scan gives
+the same answer in every thread of a batch. Flags go into the report; they never change a score
 (the sandbox, not this scan, keeps scores honest).
 """
 
@@ -15,9 +17,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import Any
 
+from grader import notebook
 from grader.labs import LABS, blocked_modules
+from grader.notebook import Notebook
 
 KINDS = (
     "import-torch",
@@ -36,6 +39,7 @@ KINDS = (
     "ipython-hook",
     "builtins-edit",
     "syntax-error",
+    "scan-failed",
 )
 """Every kind of flag the scan raises."""
 
@@ -116,27 +120,29 @@ def scan(sources: list[str], *, lab: str | None = None, given: Collection[str] =
     optional import (the labs' guarded torch comparisons) and is not flagged.
     """
     blocked = blocked_modules(lab) if lab else REFERENCE_MODULES
-    skip = {_normalised(source) for source in given}
+    skip = {notebook.normalised(source) for source in given}
     flags: list[Flag] = []
     for index, source in enumerate(sources):
-        if skip and _normalised(source) in skip:
+        if skip and notebook.normalised(source) in skip:
             continue
-        text = "\n".join(
-            "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
-        )
+        found: dict[tuple[int, str], str] = {}
         try:
-            tree = ast.parse(text)
+            tree = notebook.parse(notebook.program_text(source))
+            for line, kind, detail in _Scanner(blocked).run(tree):
+                found.setdefault((line, kind), detail)
         except SyntaxError as exc:
             flags.append(Flag(index, exc.lineno or 1, "syntax-error", exc.msg))
             continue
-        found: dict[tuple[int, str], str] = {}
-        for line, kind, detail in _Scanner(blocked).run(tree):
-            found.setdefault((line, kind), detail)
+        except (RecursionError, MemoryError) as exc:
+            flags.append(Flag(index, 1, "scan-failed", f"nested too deeply ({type(exc).__name__})"))
+            continue
         flags += [Flag(index, line, kind, detail) for (line, kind), detail in found.items()]
     return sorted(flags, key=lambda f: (f.cell, f.line, f.kind))
 
 
-def scan_notebook(nb: Any, *, lab: str | None = None, given: Collection[str] = ()) -> list[Flag]:
+def scan_notebook(
+    nb: Notebook, *, lab: str | None = None, given: Collection[str] = ()
+) -> list[Flag]:
     """Scan a notebook's program: code cells but graded test cells; ``cell`` = notebook index.
 
     Args:
@@ -144,31 +150,14 @@ def scan_notebook(nb: Any, *, lab: str | None = None, given: Collection[str] = (
         lab: as for :func:`scan`.
         given: as for :func:`scan`.
     """
-    indexed = [
-        (index, cell.source)
-        for index, cell in enumerate(nb.cells)
-        if cell.cell_type == "code"
-        and not (
-            cell.get("metadata", {}).get("nbgrader", {}).get("grade")
-            and not cell.get("metadata", {}).get("nbgrader", {}).get("solution")
-        )
-    ]
-    flags = scan([source for _, source in indexed], lab=lab, given=given)
-    return [Flag(indexed[f.cell][0], f.line, f.kind, f.detail) for f in flags]
+    program = nb.program()
+    flags = scan([cell.source for cell in program], lab=lab, given=given)
+    return [Flag(program[f.cell].index, f.line, f.kind, f.detail) for f in flags]
 
 
-def instructor_sources(nb: Any) -> set[str]:
+def instructor_sources(nb: Notebook) -> set[str]:
     """Sources of a source or released notebook's code cells that learners do not write."""
-    return {
-        cell.source
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        and not cell.get("metadata", {}).get("nbgrader", {}).get("solution")
-    }
-
-
-def _normalised(source: str) -> str:
-    return "\n".join(line.rstrip() for line in source.splitlines() if line.strip())
+    return {cell.source for cell in nb.code_cells() if not cell.is_solution}
 
 
 def summary(flags: list[Flag]) -> str:

@@ -58,6 +58,31 @@ def get_lab(lab_id: str) -> Lab:
     raise KeyError(f"unknown lab {lab_id!r}; known: {', '.join(LABS)}")
 
 
+def resolve_lab(text: str) -> Lab:
+    """The lab named by ``text``, in any form the command line accepts.
+
+    ``3``, ``lab3``, ``1.7.3``, the notebook's file name (``lab-1.7.3-layers.ipynb``, also
+    inside a path or after a flat-export prefix such as ``ada_1_lab-1.7.3-layers.ipynb``) or its
+    stem all name lab 1.7.3; a fixture lab is named by its id or its notebook's name.
+
+    Raises:
+        KeyError: no lab answers to ``text``.
+    """
+    key = text.strip()
+    name = key.replace("\\", "/").rsplit("/", 1)[-1]
+    number = key.removeprefix("lab").removeprefix("1.7.")
+    for lab in LABS.values():
+        if number == str(lab.number) or key == lab.id:
+            return lab
+        if name in (lab.notebook, lab.assignment) or name.endswith("_" + lab.notebook):
+            return lab
+    if key.startswith("fixture") or name.startswith("fixture"):
+        return get_lab((key if key.startswith("fixture") else name).split("-")[0].split(".")[0])
+    raise KeyError(
+        f"unknown lab {text!r}: give 1..5, lab1..lab5, 1.7.1..1.7.5 or a lab's notebook name"
+    )
+
+
 def lab_of(check_id: str) -> str:
     """``"lab2.relu.forward"`` -> ``"lab2"``."""
     return check_id.split(".", 1)[0]

@@ -28,10 +28,11 @@ from typing import Any
 
 import nbformat
 
-from grader.labs import LABS, Lab, get_lab
+from grader import notebook
+from grader.config import REPO
+from grader.labs import LABS, Lab, resolve_lab
 from grader.sourcecheck import leaks, validate_source
 
-REPO = Path(__file__).resolve().parents[1]
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 _CELL_METADATA_DROPPED = ("collapsed", "scrolled", "execution", "ExecuteTime")
 
@@ -40,23 +41,13 @@ class ReleaseError(RuntimeError):
     """The source notebooks cannot be released as they are; the message says why."""
 
 
-def resolve_lab(lab: str) -> Lab:
-    """A lab from ``"2"``, ``"lab2"`` or its notebook's name."""
-    key = lab.strip()
-    if key.isdigit():
-        key = f"lab{key}"
-    for candidate in LABS.values():
-        if key in (candidate.id, candidate.notebook, candidate.assignment):
-            return candidate
-    if key.startswith("fixture"):
-        return get_lab(key.removesuffix(".ipynb").split("-")[0])
-    raise ReleaseError(f"unknown lab {lab!r}; known: {', '.join(LABS)}")
-
-
 def source_labs(solutions: Path, lab: str | None = None) -> list[Lab]:
     """The labs to release: ``lab`` alone, or every lab with a source notebook in ``solutions``."""
     if lab is not None:
-        chosen = resolve_lab(lab)
+        try:
+            chosen = resolve_lab(lab)
+        except KeyError as exc:
+            raise ReleaseError(exc.args[0]) from exc
         if not (solutions / chosen.notebook).is_file():
             raise ReleaseError(f"{solutions / chosen.notebook}: no such source notebook")
         return [chosen]
@@ -78,7 +69,8 @@ def release(
     Args:
         solutions: folder of nbgrader source notebooks.
         labs: folder the released notebooks are written to.
-        lab: one lab (``"2"``, ``"lab2"`` or its notebook name); all labs with a source when None.
+        lab: one lab (``"2"``, ``"lab2"``, ``"1.7.2"`` or its notebook name); all labs with a
+            source when None.
         gradebook: where to keep nbgrader's ``gradebook.db`` (instructors only; it holds the
             hidden tests and must never reach learners); discarded when None.
 
@@ -137,7 +129,7 @@ def build_bundle(*, lab: str, out: Path, labs: Path | None = None) -> Path:
     """Write the learner bundle zip of one lab (see :mod:`grader.bundle`).
 
     Args:
-        lab: ``"2"``, ``"lab2"`` or the lab's notebook name.
+        lab: ``"2"``, ``"lab2"``, ``"1.7.2"`` or the lab's notebook name.
         out: the zip to write, or a folder to write ``<assignment>.zip`` into.
         labs: folder of released notebooks (default: the repository's ``labs/``).
 
@@ -158,7 +150,7 @@ def first_difference(current: str, expected: str) -> str:
     have_cells, want_cells = have.get("cells", []), want.get("cells", [])
     for index, (a, b) in enumerate(zip(have_cells, want_cells, strict=False)):
         if a != b:
-            grade_id = b.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            grade_id = notebook.from_json({"cells": [b]}).cells[0].grade_id
             return f"cell {index}" + (f" (grade_id {grade_id})" if grade_id else "")
     if len(have_cells) != len(want_cells):
         return f"cell {min(len(have_cells), len(want_cells))} ({len(have_cells)} cells, "
@@ -172,7 +164,12 @@ def render(*, solutions: Path, labs: list[Lab], gradebook: Path | None = None) -
     problems = []
     for lab in labs:
         nb = nbformat.read(solutions / lab.notebook, as_version=4)
-        problems += [f"{solutions / lab.notebook}: {p}" for p in validate_source(nb, lab)]
+        try:
+            model = notebook.from_json(nb)
+        except notebook.NotebookError as exc:
+            problems.append(f"{solutions / lab.notebook}: {exc}")
+            continue
+        problems += [f"{solutions / lab.notebook}: {p}" for p in validate_source(model, lab)]
         sources[lab] = nb
     if problems:
         raise ReleaseError("invalid source notebook(s):\n  " + "\n  ".join(problems))
@@ -181,7 +178,7 @@ def render(*, solutions: Path, labs: list[Lab], gradebook: Path | None = None) -
         released = generate_assignments(Path(tmp), sources, gradebook)
         for lab, source in sources.items():
             nb = normalise(released[lab], source)
-            found = leaks(nb, source)
+            found = leaks(notebook.from_json(nb), notebook.from_json(source))
             if found:
                 raise ReleaseError(
                     f"released {lab.notebook} would leak solution or hidden-test text:\n  "
@@ -258,7 +255,7 @@ def normalise(nb: Any, source: Any) -> Any:
 
 
 def _cell_id(source_id: Any, cell: Any, index: int, used: set[str]) -> str:
-    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+    grade_id = notebook.from_json({"cells": [cell]}).cells[0].grade_id or ""
     candidates = [
         str(source_id or ""),
         "".join(c if c.isalnum() or c in "-_" else "-" for c in grade_id),
@@ -275,7 +272,7 @@ def _cell_id(source_id: Any, cell: Any, index: int, used: set[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m grader.release [--lab N] [--check] [--bundle LAB --out ZIP]``."""
     parser = argparse.ArgumentParser(prog="python -m grader.release", description=__doc__)
-    parser.add_argument("--lab", help="one lab: 1..5, lab1..lab5 or its notebook name")
+    parser.add_argument("--lab", help="one lab: 1..5, lab1..lab5, 1.7.1..1.7.5 or a notebook name")
     parser.add_argument("--check", action="store_true", help="verify labs/ is in sync; no writes")
     parser.add_argument("--solutions", type=Path, default=REPO / "solutions")
     parser.add_argument("--labs", type=Path, default=REPO / "labs")

@@ -2,7 +2,9 @@
 
 Everything here reads the files a batch wrote (``grades.csv`` and
 ``grading.json``), so ``python -m grader report OUT`` gives the same summary
-later, on another machine, without regrading.
+later, on another machine, without regrading; ``autograde`` writes the same
+files from the merged table after every batch. Every CSV cell is neutralised
+against formula injection (:func:`grader.safetext.neutralise`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import config
+from grader.safetext import write_csv
 
 
 @dataclass
@@ -124,18 +127,22 @@ def write_summary(out: Path) -> Summary:
     return summary
 
 
+def write_lms(out: Path) -> Path:
+    """Write ``out/lms.csv`` (student_id, score, max_score, percent) from ``out/grades.csv``."""
+    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    lines = []
+    for row in rows:
+        top = float(row["max_score"]) or 1.0
+        percent = 100 * float(row["score"]) / top
+        lines.append([row["student_id"], row["score"], row["max_score"], f"{percent:.1f}"])
+    write_csv(out / "lms.csv", ["student_id", "score", "max_score", "percent"], lines)
+    return out / "lms.csv"
+
+
 def report(*, out: Path) -> Summary:
     """Print the summary and write ``out/lms.csv`` (student_id, score, max_score, percent)."""
     summary = summarize(out)
     print(format_summary(summary))
-    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    with open(out / "lms.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student_id", "score", "max_score", "percent"])
-        for row in rows:
-            top = float(row["max_score"]) or 1.0
-            percent = 100 * float(row["score"]) / top
-            writer.writerow([row["student_id"], row["score"], row["max_score"], f"{percent:.1f}"])
-    print(f"\nwrote {out / 'lms.csv'}")
+    print(f"\nwrote {write_lms(out)}")
     return summary

@@ -9,29 +9,18 @@ changes what a check is worth.
 
 from __future__ import annotations
 
-import ast
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from grader import notebook
 from grader.labs import lab_of
+from grader.notebook import CheckCall, Notebook
 from grader.spec import get_spec
-
-BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
-END_HIDDEN = "END HIDDEN TESTS"
 
 
 class ScoringError(ValueError):
     """A source notebook breaks the scoring contract (fix the notebook, not the submission)."""
-
-
-@dataclass(frozen=True)
-class CheckCall:
-    """``check("<id>", ...)`` in a test cell; ``hidden`` when inside the hidden-test block."""
-
-    id: str
-    hidden: bool
 
 
 @dataclass(frozen=True)
@@ -48,7 +37,7 @@ class TestCell:
     @property
     def visible_source(self) -> str:
         """The source as released to learners (hidden block removed)."""
-        return without_hidden(self.source)
+        return notebook.without_hidden(self.source)
 
 
 @dataclass
@@ -72,68 +61,7 @@ class LabScore:
     checks: dict[str, float]
 
 
-def nbgrader_meta(cell: Mapping[str, Any]) -> dict[str, Any]:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return dict(meta) if isinstance(meta, Mapping) else {}
-
-
-def is_test_cell(cell: Mapping[str, Any]) -> bool:
-    """An nbgrader graded test cell: a code cell with grade=True and solution=False."""
-    meta = nbgrader_meta(cell)
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def without_hidden(source: str) -> str:
-    """``source`` with the hidden-test block removed, markers included (as nbgrader releases it)."""
-    lines, hidden = [], False
-    for line in source.split("\n"):
-        if BEGIN_HIDDEN in line:
-            hidden = True
-        elif END_HIDDEN in line:
-            hidden = False
-        elif not hidden:
-            lines.append(line)
-    return "\n".join(lines)
-
-
-def _hidden_lines(source: str) -> set[int]:
-    hidden, inside = set(), False
-    for number, line in enumerate(source.split("\n"), start=1):
-        if BEGIN_HIDDEN in line:
-            inside = True
-        elif END_HIDDEN in line:
-            inside = False
-        elif inside:
-            hidden.add(number)
-    return hidden
-
-
-def check_calls(source: str) -> list[CheckCall]:
-    """Every ``check("<literal id>", ...)`` (or ``grader.check(...)``) call in a cell, in order."""
-    tree = ast.parse(strip_magics(source))
-    hidden = _hidden_lines(source)
-    calls = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not node.args:
-            continue
-        func = node.func
-        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-        first = node.args[0]
-        if name == "check" and isinstance(first, ast.Constant) and isinstance(first.value, str):
-            calls.append(
-                (node.lineno, node.col_offset, CheckCall(first.value, node.lineno in hidden))
-            )
-    return [call for _, _, call in sorted(calls, key=lambda c: (c[0], c[1]))]
-
-
-def strip_magics(source: str) -> str:
-    """Drop IPython magics and shell escapes (lines starting with ``%`` or ``!``)."""
-    return "\n".join(
-        "" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n")
-    )
-
-
-def test_cells(nb: Mapping[str, Any], lab_id: str, visible_only: bool = False) -> list[TestCell]:
+def test_cells(nb: Notebook, lab_id: str, visible_only: bool = False) -> list[TestCell]:
     """The graded test cells of a SOURCE notebook, checked against the scoring contract.
 
     With ``visible_only`` (a learner's own validation), hidden checks are left out,
@@ -142,36 +70,37 @@ def test_cells(nb: Mapping[str, Any], lab_id: str, visible_only: bool = False) -
 
     Raises:
         ScoringError: a test cell without grade_id or points, a duplicate grade_id,
-            a call whose id is not a check of ``lab_id``, a check called by two
-            cells, no check in a test cell, or points that differ from the sum
-            of the cell's checks' points.
+            a call whose id is not a string literal or not a check of ``lab_id``, a
+            check called by two cells, no check in a test cell, or points that differ
+            from the sum of the cell's checks' points.
     """
     cells: list[TestCell] = []
     seen_ids: set[str] = set()
     seen_checks: set[str] = set()
-    for cell in nb.get("cells", []):
-        if not is_test_cell(cell):
-            continue
-        meta = nbgrader_meta(cell)
-        grade_id, points = meta.get("grade_id"), meta.get("points")
-        if not isinstance(grade_id, str) or not isinstance(points, (int, float)):
-            raise ScoringError(f"a graded test cell needs a grade_id and points: {meta}")
+    for cell in nb.test_cells():
+        grade_id, points = cell.grade_id, cell.nbgrader.points
+        if grade_id is None or points is None:
+            raise ScoringError(f"graded test cell {cell.index} needs a grade_id and points")
         if grade_id in seen_ids:
             raise ScoringError(f"two cells share the grade_id {grade_id!r}")
         seen_ids.add(grade_id)
-        source = "".join(cell.get("source", ""))
         try:
-            calls = tuple(check_calls(source))
-        except SyntaxError as exc:
+            calls = tuple(cell.check_calls())
+        except (SyntaxError, RecursionError, MemoryError) as exc:
             raise ScoringError(f"test cell {grade_id!r} does not parse: {exc}") from exc
         if visible_only:
-            calls = tuple(c for c in calls if not c.hidden and not get_spec(c.id).hidden)
+            calls = tuple(
+                c for c in calls if c.literal and not c.hidden and not get_spec(c.id).hidden
+            )
             if not calls:
                 continue
         if not calls:
             raise ScoringError(f'test cell {grade_id!r} calls no check("<id>", ...)')
         total = 0.0
         for call in calls:
+            if not call.literal:
+                raise ScoringError(f"test cell {grade_id!r}, line {call.line}: check id must be "
+                                   "a string literal")  # fmt: skip
             if lab_of(call.id) != lab_id:
                 raise ScoringError(
                     f"test cell {grade_id!r} calls {call.id!r}, not a {lab_id} check"
@@ -183,37 +112,27 @@ def test_cells(nb: Mapping[str, Any], lab_id: str, visible_only: bool = False) -
                 total += get_spec(call.id).points
             except KeyError as exc:
                 raise ScoringError(f"test cell {grade_id!r}: {exc.args[0]}") from exc
-        declared = float(points)
-        if visible_only:
-            points = total
-        elif abs(total - float(points)) > 1e-9:
+        if not visible_only and abs(total - points) > 1e-9:
             raise ScoringError(
                 f"test cell {grade_id!r} is worth {points:g} points but its checks "
                 f"({', '.join(c.id for c in calls)}) add up to {total:g}"
             )
-        cells.append(TestCell(grade_id, float(points), calls, source, declared))
+        worth = total if visible_only else points
+        cells.append(TestCell(grade_id, worth, calls, cell.source, points))
     return cells
 
 
-def _normalized(source: str) -> str:
-    return "\n".join(line.rstrip() for line in without_hidden(source).split("\n") if line.strip())
-
-
-def given_cells(nb: Mapping[str, Any]) -> dict[str, str]:
+def given_cells(nb: Notebook) -> dict[str, str]:
     """grade_id -> source of the source notebook's locked code cells that are not tests."""
     return {
-        str(meta["grade_id"]): "".join(cell.get("source", ""))
-        for cell in nb.get("cells", [])
-        if cell.get("cell_type") == "code"
-        and (meta := nbgrader_meta(cell)).get("locked")
-        and not meta.get("solution")
-        and not is_test_cell(cell)
-        and "grade_id" in meta
+        cell.grade_id: cell.source
+        for cell in nb.program()
+        if cell.nbgrader.locked and not cell.is_solution and cell.grade_id is not None
     }
 
 
 def analyse(
-    nb: Mapping[str, Any], trusted: Iterable[TestCell], given: Mapping[str, str] | None = None
+    nb: Notebook, trusted: Iterable[TestCell], given: Mapping[str, str] | None = None
 ) -> Submission:
     """Split a learner's notebook into its program and its test cells, flagging tampering.
 
@@ -223,32 +142,31 @@ def analyse(
     """
     given = given or {}
     by_id = {cell.grade_id: cell for cell in trusted}
-    cells = [c for c in nb.get("cells", []) if isinstance(c, Mapping)]
-    ids = [nbgrader_meta(c).get("grade_id") for c in cells]
-    counts = Counter(i for i in ids if isinstance(i, str))
+    counts = Counter(notebook.grade_ids(nb.cells))
     flags = [f"duplicate-grade-id:{i}" for i, n in sorted(counts.items()) if n > 1]
     program: list[tuple[int, str]] = []
     written: list[tuple[int, str]] = []
     present: set[str] = set()
     edited: set[str] = set()
-    for index, (cell, grade_id) in enumerate(zip(cells, ids, strict=True)):
-        if cell.get("cell_type") != "code":
-            continue
-        source = "".join(cell.get("source", ""))
-        if grade_id in by_id:
+    for cell in nb.code_cells():
+        grade_id = cell.grade_id
+        if grade_id is not None and grade_id in by_id:
             mine = by_id[grade_id]
             present.add(mine.grade_id)
-            if _normalized(source) != _normalized(mine.source):
+            if notebook.normalised(cell.source, drop_hidden=True) != notebook.normalised(
+                mine.source, drop_hidden=True
+            ):
                 edited.add(mine.grade_id)
-            meta = nbgrader_meta(cell)
-            if meta.get("points") != mine.declared or not is_test_cell(cell):
+            if cell.nbgrader.points != mine.declared or not cell.is_test:
                 flags.append(f"metadata-tampered:{mine.grade_id}")
-        elif is_test_cell(cell):
+        elif cell.is_test:
             flags.append(f"test-cell-unknown:{grade_id}")
         else:
-            program.append((index, strip_magics(source)))
-            original = given.get(grade_id) if isinstance(grade_id, str) else None
-            if original is None or _normalized(original) != _normalized(source):
+            program.append((cell.index, notebook.program_text(cell.source)))
+            original = given.get(grade_id) if grade_id is not None else None
+            if original is None or notebook.normalised(original) != notebook.normalised(
+                cell.source
+            ):
                 written.append(program[-1])
     flags += [f"test-cell-edited:{i}" for i in sorted(edited)]
     flags += [f"test-cell-deleted:{i}" for i in by_id if i not in present]

@@ -12,17 +12,7 @@ from pathlib import Path
 
 from grader import config
 from grader.grading import LabResult, grade_notebook, load_key
-from grader.labs import LABS, get_lab
-
-
-def lab_from_name(notebook: Path) -> str:
-    """The lab whose notebook name ``notebook``'s file name ends with."""
-    for lab in LABS.values():
-        if notebook.name.endswith(lab.notebook.removesuffix(".ipynb") + ".ipynb"):
-            return lab.id
-    raise KeyError(
-        f"cannot tell the lab from {notebook.name!r}; pass --lab (one of {', '.join(LABS)})"
-    )
+from grader.labs import resolve_lab
 
 
 def validate(
@@ -37,7 +27,7 @@ def validate(
 
     Args:
         notebook: the learner's notebook.
-        lab: its lab id (default: from the file name).
+        lab: its lab (``2``, ``lab2``, ``1.7.2`` or a notebook name; default: the file name).
         timeout: per-cell time budget in seconds.
         seed: seed of the check inputs.
         solutions: where the source notebooks are, when present; otherwise the
@@ -46,8 +36,11 @@ def validate(
     Returns:
         The result; ``passed`` when every visible check passed.
     """
-    lab_id = lab or lab_from_name(notebook)
-    source = solutions / get_lab(lab_id).notebook
+    try:
+        lab_id = resolve_lab(lab or notebook.name).id
+    except KeyError as exc:
+        raise KeyError(f"{exc.args[0]}; pass --lab when the file name does not say") from exc
+    source = solutions / resolve_lab(lab_id).notebook
     key = load_key(
         lab_id, source=source if source.exists() else notebook, seed=seed, visible_only=True
     )

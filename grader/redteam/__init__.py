@@ -12,16 +12,16 @@ import contextlib
 import copy
 import importlib
 import io
-import re
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from grader import notebook
 from grader.check import Outcome, run_spec
+from grader.config import REPO
 from grader.spec import load_lab
 
-REPO = Path(__file__).resolve().parents[2]
+__all__ = ["REPO", "PlantedBug", "apply_bug", "bugs_for", "is_test_cell", "program_source"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ def bugs_for(lab_id: str) -> list[PlantedBug]:
 def apply_bug(nb: Any, bug: PlantedBug) -> Any:
     """A copy of ``nb`` with ``bug`` applied (raises if its text is not found exactly once)."""
     nb = copy.deepcopy(nb)
-    for cell in nb.cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == bug.grade_id:
+    model = notebook.from_json(nb)
+    for cell, known in zip(nb.cells, model.cells, strict=True):
+        if known.grade_id == bug.grade_id:
             if cell.source.count(bug.old) != 1:
                 raise ValueError(
                     f"{bug.name}: expected the text once in cell {bug.grade_id}, "
@@ -67,10 +68,6 @@ def apply_bug(nb: Any, bug: PlantedBug) -> Any:
     raise ValueError(f"{bug.name}: no cell with grade_id {bug.grade_id!r}")
 
 
-_BEGIN_SOLUTION = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
-_END_SOLUTION = re.compile(r"^\s*### END SOLUTION\s*$")
-
-
 def stub_solutions(nb: Any) -> Any:
     """A copy of ``nb`` as nbgrader releases it: each solution region becomes a stub.
 
@@ -79,36 +76,18 @@ def stub_solutions(nb: Any) -> Any:
     """
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
-        lines: list[str] = []
-        inside = False
-        for line in cell.source.splitlines():
-            begin = _BEGIN_SOLUTION.match(line)
-            if begin:
-                lines += [f"{begin[1]}# YOUR CODE HERE", f"{begin[1]}raise NotImplementedError()"]
-                inside = True
-            elif _END_SOLUTION.match(line):
-                inside = False
-            elif not inside:
-                lines.append(line)
-        cell.source = "\n".join(lines)
+        cell.source = notebook.stub_solutions(cell.source)
     return nb
 
 
 def is_test_cell(cell: Any) -> bool:
-    """An nbgrader graded test cell (grade=True, solution=False)."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
+    """An nbgrader graded test cell (see :attr:`grader.notebook.Cell.is_test`)."""
+    return notebook.from_json({"cells": [cell]}).cells[0].is_test
 
 
 def program_source(nb: Any) -> list[str]:
     """The learner's program: every code cell except graded test cells, magics removed."""
-    sources = []
-    for cell in nb.cells:
-        if cell.cell_type != "code" or is_test_cell(cell):
-            continue
-        lines = [ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
-        sources.append("\n".join(lines))
-    return sources
+    return [notebook.program_text(cell.source) for cell in notebook.from_json(nb).program()]
 
 
 def run_program(nb: Any) -> dict[str, Any]:

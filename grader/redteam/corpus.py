@@ -28,15 +28,20 @@ import nbformat
 
 from grader.integrity import KINDS as INTEGRITY_KINDS
 from grader.labs import LABS, Lab
+from grader.notebook import Cell, check_ids, from_json, regions
 from grader.redteam import REPO, PlantedBug, apply_bug, bugs_for
 from grader.redteam.evaluate import failing
 from grader.redteam.tamper import CASES, READ_SOLUTIONS, TamperCase
 from grader.release import render
-from grader.sourcecheck import is_graded_test, is_solution, nbgrader_meta, regions, test_cell_checks
 from grader.spec import get_spec
 
 SIZE_CAP = 20 * 1024**2
 """Notebooks above this are ``ungradable:too-large`` (``grader.config.Limits.notebook_size``)."""
+
+
+def _cell(cell: Any) -> Cell:
+    """One nbformat cell as the notebook model sees it."""
+    return from_json({"cells": [cell]}).cells[0]
 
 
 @dataclass
@@ -66,9 +71,7 @@ def load_labs(solutions: Path, labs: Path) -> list[LabFiles]:
         else:
             released = nbformat.reads(render(solutions=solutions, labs=[lab])[lab.notebook], 4)
         cells = {
-            nbgrader_meta(c)["grade_id"]: test_cell_checks(c)
-            for c in source.cells
-            if is_graded_test(c)
+            str(_cell(c).grade_id): check_ids(_cell(c)) for c in source.cells if _cell(c).is_test
         }
         checks = {i: float(get_spec(i).points) for ids in cells.values() for i in ids}
         found.append(LabFiles(lab, source, released, checks, cells))
@@ -90,17 +93,17 @@ def strip_markers(source: str) -> str:
 def learner_notebook(files: LabFiles, source: Any | None = None) -> Any:
     """The released notebook with every solution cell's code taken from ``source``."""
     source = files.source if source is None else source
-    code = {nbgrader_meta(c).get("grade_id"): c.source for c in source.cells if is_solution(c)}
+    code = {_cell(c).grade_id: c.source for c in source.cells if _cell(c).is_solution}
     nb = copy.deepcopy(files.released)
     for cell in nb.cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        if is_solution(cell) and grade_id in code:
+        grade_id = _cell(cell).grade_id
+        if _cell(cell).is_solution and grade_id in code:
             cell.source = strip_markers(code[grade_id])
     return nb
 
 
 def solution_cells(nb: Any) -> list[Any]:
-    return [c for c in nb.cells if c.cell_type == "code" and is_solution(c)]
+    return [c for c in nb.cells if c.cell_type == "code" and _cell(c).is_solution]
 
 
 def lab_expectation(files: LabFiles, status: str, fails: set[str]) -> dict[str, Any]:
@@ -213,20 +216,20 @@ def tampered(files: LabFiles, case: TamperCase, nb: Any, code: str) -> Any:
     """Apply a notebook-level action (the file-level ones are handled when writing)."""
     cells = solution_cells(nb)
     target = cells[0] if case.cell == "first" else cells[-1]
-    tests = [c for c in nb.cells if is_graded_test(c)]
+    tests = [c for c in nb.cells if _cell(c).is_test]
     if case.action == "append":
         target.source = target.source.rstrip("\n") + "\n" + code.strip("\n")
     elif case.action == "insert-in-region":
         source_cell = next(c for c in solution_cells(files.source) if regions(c.source).solution)
-        grade_id = nbgrader_meta(source_cell)["grade_id"]
-        cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
+        grade_id = _cell(source_cell).grade_id
+        cell = next(c for c in nb.cells if _cell(c).grade_id == grade_id)
         cell.source = source_cell.source
         insert_in_region(cell, code)
     elif case.action == "edit-tests":
         bug = first_bug(files.lab.id)
         failing = set(bug.fails) if bug else set(files.checks)
         for cell in tests:
-            if failing & set(files.cells[nbgrader_meta(cell)["grade_id"]]):
+            if failing & set(files.cells[str(_cell(cell).grade_id)]):
                 cell.source = code
     elif case.action == "delete-test":
         nb.cells.remove(tests[0])
@@ -247,8 +250,8 @@ def expectation(files: LabFiles, case: TamperCase, nb: Any, base_fails: set[str]
     if case.expect in ("zero", "bug"):
         return lab_expectation(files, "graded", base_fails)
     if case.expect == "deleted":
-        first_test = next(c for c in files.source.cells if is_graded_test(c))
-        return lab_expectation(files, "graded", set(test_cell_checks(first_test)))
+        first_test = next(c for c in files.source.cells if _cell(c).is_test)
+        return lab_expectation(files, "graded", set(check_ids(_cell(first_test))))
     if case.expect == "simulated":
         sim = tampered(files, case, learner_notebook(files), case.simulate)
         fails = failing(sim, files.lab.id)[0] & set(files.checks)
@@ -265,8 +268,8 @@ def flag_text(files: LabFiles, case: TamperCase, flag: str, nb: Any) -> str:
     cells = solution_cells(nb)
     if case.action == "insert-in-region":
         first = next(c for c in solution_cells(files.source) if regions(c.source).solution)
-        grade_id = nbgrader_meta(first)["grade_id"]
-        target = next(c for c in cells if nbgrader_meta(c).get("grade_id") == grade_id)
+        grade_id = _cell(first).grade_id
+        target = next(c for c in cells if _cell(c).grade_id == grade_id)
     else:
         target = cells[0] if case.cell == "first" else cells[-1]
     return f"{flag} (cell {nb.cells.index(target)},"
@@ -324,6 +327,45 @@ def build(out: Path, *, solutions: Path | None = None, labs: Path | None = None)
     for cases in groups.values():
         add_tamper(corpus, cases)
     return corpus.finish()
+
+
+def differences(expected: dict[str, Any], rows: dict[str, dict[str, str]]) -> list[str]:
+    """Every way ``grades.csv`` differs from ``expected.json``, one line each."""
+    problems = []
+    checks = {lab: info["checks"] for lab, info in expected["labs"].items()}
+    for student, want in expected["students"].items():
+        row = rows.get(student)
+        if row is None:
+            problems.append(f"{student}: no row in grades.csv")
+            continue
+        where = f"{student} ({want['cases'][0]})"
+        for key in ("score", "max_score"):
+            if abs(float(row[key]) - want[key]) > 1e-9:
+                problems.append(f"{where}: {key} {row[key]}, expected {want[key]:g}")
+        if row["status"] != want["status"]:
+            problems.append(f"{where}: status {row['status']}, expected {want['status']}")
+        problems += [
+            f"{where}: flags lack {flag!r}: {row['flags']!r}"
+            for flag in want["flags"]
+            if flag not in row["flags"]
+        ]
+        if want.get("clean") and any(kind in row["flags"] for kind in INTEGRITY_KINDS):
+            problems.append(f"{where}: honest code flagged: {row['flags']!r}")
+        for lab, lab_want in want["labs"].items():
+            if row[f"{lab}_status"] != lab_want["status"]:
+                problems.append(f"{where}: {lab} {row[f'{lab}_status']}, not {lab_want['status']}")
+            if abs(float(row[lab] or 0) - lab_want["score"]) > 1e-9:
+                problems.append(f"{where}: {lab} scored {row[lab]}, not {lab_want['score']:g}")
+            fails = sorted(c for c in checks[lab] if float(row[c] or 0) == 0)
+            if fails != lab_want["fails"]:
+                extra = sorted(set(fails) - set(lab_want["fails"]))
+                lost = sorted(set(lab_want["fails"]) - set(fails))
+                problems.append(f"{where}: {lab} also fails {extra}, passes {lost}")
+    problems += [
+        f"{s}: a row for a student not in the corpus"
+        for s in rows.keys() - expected["students"].keys()
+    ]
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
