@@ -11,6 +11,7 @@ regrade merged into a results folder leaves it listing everyone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import warnings
@@ -44,8 +45,11 @@ def write(path: Path, keys: dict[str, LabKey], rows: list[dict[str, str]]) -> di
     Returns:
         Student id -> the error that kept their entry out (empty when all were written).
     """
+    from nbgrader import api
     from nbgrader.api import Gradebook
 
+    if not hasattr(api.get_alembic_version, "cache_info"):  # one `alembic heads` per process
+        api.get_alembic_version = functools.cache(api.get_alembic_version)
     path.unlink(missing_ok=True)
     errors: dict[str, str] = {}
     with (

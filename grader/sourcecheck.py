@@ -92,8 +92,9 @@ def validate_source(nb: Notebook, lab: Lab) -> list[str]:
             points = meta.points
             if not calls:
                 problems.append(f"{where}: graded test cell calls no check")
-            elif not isinstance(points, (int, float)) or not math.isclose(points, total):
-                problems.append(f"{where}: points is {points!r} but its checks are worth {total:g}")
+            elif points is None or not math.isclose(points, total):
+                shown = "missing" if points is None else f"{points:g}"
+                problems.append(f"{where}: points is {shown} but its checks are worth {total:g}")
     return problems
 
 

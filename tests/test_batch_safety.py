@@ -37,9 +37,9 @@ NOTEBOOK = fixture.LAB.notebook
 SOLUTIONS = fixture.SOURCE.parent
 SOLUTION_TEXT = nbformat.writes(fixture.solution())
 STUB_TEXT = nbformat.writes(fixture.released())
-FORMULAS = ('=HYPERLINK("http://x","y")', "+cmd|' -c calc'!A0", "-2+3", "@SUM(A1)")
+FORMULAS = ('=HYPERLINK("evil.example","click")', "+cmd|' -c calc'!A0", "-2+3", "@SUM(A1)")
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) ")
-FORGED = "2030-01-01 00:00:00,000 INFO forged: graded 4/4"
+FORGED = "2030-01-01 00:00:00,000 INFO forged: graded 4 of 4"
 
 
 def _json(text: str = SOLUTION_TEXT) -> dict[str, Any]:

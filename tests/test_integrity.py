@@ -9,8 +9,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.integrity import KINDS, Flag, instructor_sources, scan, scan_notebook, summary
+from grader.notebook import from_json
 
 FLAGGED = [
+    ("x = " + " + ".join(["1"] * 100_000), "scan-failed", 1),
     ("import torch", "import-torch", 1),
     ("import torch.nn.functional as F", "import-torch", 1),
     ("from torch import tensor", "import-torch", 1),
@@ -145,7 +147,9 @@ def test_scan_notebook_skips_test_cells_and_uses_notebook_indexes() -> None:
         ]
     )
     nb = nbformat.from_dict(nb)
-    assert [(f.cell, f.line, f.kind) for f in scan_notebook(nb)] == [(3, 2, "import-torch")]
+    assert [(f.cell, f.line, f.kind) for f in scan_notebook(from_json(nb))] == [
+        (3, 2, "import-torch")
+    ]
 
 
 def test_lab_narrows_the_blocked_modules() -> None:
@@ -160,7 +164,7 @@ def test_instructor_cells_are_not_scanned() -> None:
     """Is a cell the instructor wrote skipped unchanged, and scanned once the learner edits it?"""
     given = "# Compare with torch\nimport torch\nprint(torch.__version__)"
     nb = nbformat.from_dict(new_notebook(cells=[new_code_cell(given)]))
-    skip = instructor_sources(nb)
+    skip = instructor_sources(from_json(nb))
     assert scan([given + "\n\n"], given=skip) == []
     assert [f.kind for f in scan([given + "\nimport ctypes"], given=skip)] == [
         "import-torch",

@@ -16,8 +16,9 @@ import pytest
 
 from grader.bundle import INSTRUCTOR_ONLY
 from grader.labs import LABS, blocked_modules, get_lab
+from grader.notebook import check_calls, from_json, regions
 from grader.release import REPO, ReleaseError, build_bundle, check_release, release
-from grader.sourcecheck import check_calls, leaks, regions, secret_lines, validate_source
+from grader.sourcecheck import leaks, secret_lines, validate_source
 
 FIXTURE_SOLUTIONS = REPO / "tests" / "fixtures" / "solutions"
 FIXTURE_NOTEBOOK = "fixture-double.ipynb"
@@ -166,8 +167,8 @@ def _edited(edit: str) -> nbformat.NotebookNode:
 def test_validation_problems(edit: str, message: str) -> None:
     """Is each kind of broken source reported, and the untouched source accepted?"""
     lab = get_lab("fixture")
-    assert validate_source(fixture_source(), lab) == []
-    problems = validate_source(_edited(edit), lab)
+    assert validate_source(from_json(fixture_source()), lab) == []
+    problems = validate_source(from_json(_edited(edit)), lab)
     assert any(message in p for p in problems), problems
 
 
@@ -186,14 +187,14 @@ def test_regions_and_check_calls() -> None:
 def test_leak_detection_ignores_scaffold_and_common_lines() -> None:
     """Are only long lines unique to solution regions secret, and found if released?"""
     nb = fixture_source()
-    secret = secret_lines(nb)
+    secret = secret_lines(from_json(nb))
     assert "return 2 * np.asarray(x)" in secret
     assert 'check("fixture.double.edge", double)' in secret
     assert "def double(x):" not in secret
     released = copy.deepcopy(nb)
     for c in released.cells:
         c.source = "\n".join(line for line in c.source.splitlines() if "###" not in line)
-    found = leaks(released, nb)
+    found = leaks(from_json(released), from_json(nb))
     assert len(found) == 3 and any("double.edge" in f for f in found)
 
 
