@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 
-from grader.integrity import KINDS
 from grader.labs import LABS, Lab
 from grader.redteam import REPO
-from grader.redteam.corpus import LabFiles, build, learner_notebook, load_labs
+from grader.redteam.corpus import LabFiles, build, differences, learner_notebook, load_labs
 from grader.redteam.tamper import ACTIONS, CASES, EXPECTATIONS
 
 SEED = 1234
@@ -114,45 +113,6 @@ def test_planted_bugs_fail_exactly_their_checks(lab: Lab) -> None:
     assert not wrong, f"{lab.id}:\n  " + "\n  ".join(wrong)
 
 
-def compare(expected: dict[str, Any], rows: dict[str, dict[str, str]]) -> list[str]:
-    """Every way ``grades.csv`` differs from ``expected.json``, one line each."""
-    problems = []
-    checks = {lab: info["checks"] for lab, info in expected["labs"].items()}
-    for student, want in expected["students"].items():
-        row = rows.get(student)
-        if row is None:
-            problems.append(f"{student}: no row in grades.csv")
-            continue
-        where = f"{student} ({want['cases'][0]})"
-        for key in ("score", "max_score"):
-            if abs(float(row[key]) - want[key]) > 1e-9:
-                problems.append(f"{where}: {key} {row[key]}, expected {want[key]:g}")
-        if row["status"] != want["status"]:
-            problems.append(f"{where}: status {row['status']}, expected {want['status']}")
-        problems += [
-            f"{where}: flags lack {flag!r}: {row['flags']!r}"
-            for flag in want["flags"]
-            if flag not in row["flags"]
-        ]
-        if want.get("clean") and any(kind in row["flags"] for kind in KINDS):
-            problems.append(f"{where}: honest code flagged: {row['flags']!r}")
-        for lab, lab_want in want["labs"].items():
-            if row[f"{lab}_status"] != lab_want["status"]:
-                problems.append(f"{where}: {lab} {row[f'{lab}_status']}, not {lab_want['status']}")
-            if abs(float(row[lab] or 0) - lab_want["score"]) > 1e-9:
-                problems.append(f"{where}: {lab} scored {row[lab]}, not {lab_want['score']:g}")
-            fails = sorted(c for c in checks[lab] if float(row[c] or 0) == 0)
-            if fails != lab_want["fails"]:
-                extra = sorted(set(fails) - set(lab_want["fails"]))
-                lost = sorted(set(lab_want["fails"]) - set(fails))
-                problems.append(f"{where}: {lab} also fails {extra}, passes {lost}")
-    problems += [
-        f"{s}: a row for a student not in the corpus"
-        for s in rows.keys() - expected["students"].keys()
-    ]
-    return problems
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.skipif(not SOLVED, reason="no source notebooks in solutions/")
@@ -175,5 +135,5 @@ def test_corpus_grades_exactly_as_expected(tmp_path: Path) -> None:
     assert head[:5] == ["student_id", "status", "score", "max_score", "flags"]
     for lab in expected["labs"]:
         assert head.index(f"{lab}_status") == head.index(lab) + 1
-    problems = compare(expected, rows)
+    problems = differences(expected, rows)
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)

@@ -8,7 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import config, runresult, sandbox, scoring
+from grader import config, sandbox, scoring
+from grader.notebook import from_json
+from grader.sandbox import results as runresult
+from grader.spec import get_spec
 from grader.specs import fixture
 
 FULL = pytest.mark.skipif(
@@ -16,16 +19,27 @@ FULL = pytest.mark.skipif(
 )
 LIMITS = config.Limits(cell_timeout=1.5, notebook_cells=3, startup=4)
 SPECS = ["fixture.double.value", "fixture.square.value", "fixture.double.edge"]
+HIDDEN = ["fixture.double.edge"]
+with np.load(config.DATA / "mnist_sample.npz") as _sample:
+    SAMPLE_SHAPE = _sample["X_train"].shape
 ISOLATIONS = [pytest.param("full", marks=FULL), "reduced"]
 
 
 def _job(*extra: str, program: str = "solution") -> sandbox.Job:
     """The fixture's program with ``extra`` cells (index 100, 101, ...) after its setup cell."""
     nb = fixture.solution() if program == "solution" else fixture.released()
-    cells = scoring.analyse(nb, scoring.test_cells(fixture.solution(), "fixture")).program
+    source = from_json(fixture.solution())
+    cells = scoring.analyse(from_json(nb), scoring.test_cells(source, "fixture")).program
     for offset, source in enumerate(extra):
         cells.insert(1 + offset, (100 + offset, source))
-    return sandbox.Job("fixture", cells, SPECS, seed=5)
+    hidden_source = (config.REPO / "grader" / "hidden" / "fixture.py").read_text()
+    return sandbox.Job(
+        "fixture",
+        cells,
+        visible={i: get_spec(i).make_inputs(5) for i in SPECS if i not in HIDDEN},
+        hidden={i: get_spec(i).make_inputs(5) for i in HIDDEN},
+        hidden_source=hidden_source,
+    )
 
 
 def _cell(result: runresult.RunResult, index: int) -> runresult.CellRun:
@@ -122,9 +136,7 @@ print(load_mnist(root="nowhere", verbose=False)[0].shape)
         "torch missing",
         "micrograd_plus.tensor missing",
         "micrograd_plus.ops missing",
-        "(8500, 784)",
-        "(8500, 784)",
-        "(8500, 784)",
+        *[str(SAMPLE_SHAPE)] * 3,
     ]
 
 
@@ -177,3 +189,93 @@ def test_read_events_skips_what_is_not_an_event(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_text("PASSED 10/10\n" + json.dumps({"event": "done"}) + "\n[1, 2]\n{broken\n")
     assert runresult.read_events(path, 1 << 20) == [{"event": "done"}]
+
+
+@pytest.mark.slow
+@FULL
+def test_nothing_of_the_hidden_checks_is_readable_while_the_cells_run() -> None:
+    """Do the learner's cells find no hidden check, seed or job file anywhere in the sandbox?"""
+    source = """
+import os, sys
+found = []
+for root, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys", "/dev", "/usr")]
+    for name in files:
+        try:
+            text = open(os.path.join(root, name), "rb").read()
+        except OSError:
+            continue
+        if b"fixture.double.edge" in text or b"handle large values" in text:
+            found.append(os.path.join(root, name))
+print(found, [a for a in sys.argv if "json" in a])
+"""
+    limits = config.Limits(cell_timeout=60, notebook_cells=3, startup=4)
+    result = sandbox.run(_job(source), limits=limits, isolation="full")
+    assert _cell(result, 100).error == ""
+    assert _cell(result, 100).stdout.strip() == "[] []"
+    assert result.specs["fixture.double.edge"].arrays["out"].shape == (8,)
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_reading_the_channel_early_shows_nothing_and_is_noticed(isolation: str) -> None:
+    """When a cell takes the hidden checks off the runner's pipe, is what it prints dropped?"""
+    source = r"""
+import os, struct, sys
+fds = [int(x) for x in sys.argv[1].split(",")]
+def frame():
+    size = struct.unpack(">Q", os.read(fds[0], 8))[0]
+    data = b""
+    while len(data) < size:
+        data += os.read(fds[0], size - len(data))
+    return data
+os.write(fds[1], b"cells-done\n")
+frame()
+os.write(fds[1], b"visible-done\n")
+print("STOLEN", frame())
+"""
+    limits = config.Limits(cell_timeout=1.5, notebook_cells=2, startup=2)
+    result = sandbox.run(_job(source), limits=limits, isolation=isolation)
+    assert result.tampered
+    assert not any("STOLEN" in cell.stdout for cell in result.cells)
+    assert all(not run.arrays for run in result.specs.values())
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_replacing_a_check_in_the_registry_changes_nothing(isolation: str) -> None:
+    """Does a stub that swaps a check's learner side in the registry still fail that check?"""
+    source = """
+import dataclasses, sys
+import grader.spec as spec
+forged = lambda inputs, fn: {"out": 2 * inputs["x"]}
+for registry in (spec._REGISTRY, vars(spec)["_REGISTRY"], sys.modules["grader.spec"]._REGISTRY):
+    for check_id in ("fixture.double.value", "fixture.double.edge"):
+        old = registry.get(check_id)
+        if old is not None:
+            registry.update({check_id: dataclasses.replace(old, learner=forged)})
+        else:
+            registry[check_id] = spec.Spec(check_id, 1, ("double",), dict, forged, dict)
+"""
+    result = sandbox.run(_job(source, program="released"), limits=LIMITS, isolation=isolation)
+    assert "NotImplementedError" in result.specs["fixture.double.value"].error
+    assert result.specs["fixture.double.edge"].arrays == {}
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_dying_in_a_hidden_check_fails_only_the_hidden_checks(isolation: str) -> None:
+    """Does code that ends the process on a hidden input lose the hidden checks and no more?"""
+    source = """
+import os
+import numpy as np
+def double(x):
+    if np.asarray(x).size == 8:
+        os._exit(3)
+    return 2 * np.asarray(x)
+"""
+    job = _job()
+    cells = [c for c in job.cells if "def double" not in c[1]] + [(100, source)]
+    job = sandbox.Job("fixture", cells, job.visible, job.hidden, job.hidden_source)
+    result = sandbox.run(job, limits=LIMITS, isolation=isolation)
+    assert result.status == "ok"
+    assert result.specs["fixture.double.value"].arrays["out"].shape == (3, 4)
+    edge = result.specs.get("fixture.double.edge")
+    assert edge is None or (edge.arrays == {} and edge.error == runresult.HIDDEN_ERROR)

@@ -20,6 +20,7 @@ import argparse
 import copy
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from grader.labs import LABS, Lab
 from grader.notebook import Cell, check_ids, from_json, regions
 from grader.redteam import REPO, PlantedBug, apply_bug, bugs_for
 from grader.redteam.evaluate import failing
-from grader.redteam.tamper import CASES, READ_SOLUTIONS, TamperCase
+from grader.redteam.tamper import CASES, NEEDS_REPO, TamperCase
 from grader.release import render
 from grader.spec import get_spec
 
@@ -172,8 +173,8 @@ def first_bug(lab_id: str) -> PlantedBug | None:
     return bugs[0] if bugs else None
 
 
-def add_basics(corpus: Corpus) -> None:
-    """The correct solutions, the untouched stubs and every planted bug."""
+def add_basics(corpus: Corpus, *, bugs: bool = True) -> None:
+    """The correct solutions, the untouched stubs and (with ``bugs``) every planted bug."""
     for files in corpus.labs:
         full = lab_expectation(files, "graded", set())
         corpus.submit("correct", files, learner_notebook(files), full, "correct solutions")
@@ -182,10 +183,10 @@ def add_basics(corpus: Corpus) -> None:
         corpus.submit("stub", files, copy.deepcopy(files.released), zero, "released labs untouched")
         corpus.students["stub"]["clean"] = True
         try:
-            bugs = bugs_for(files.lab.id)
+            planted = bugs_for(files.lab.id) if bugs else []
         except ModuleNotFoundError:
-            bugs = []
-        for bug in bugs:
+            planted = []
+        for bug in planted:
             nb = learner_notebook(files, apply_bug(files.source, bug))
             expect = lab_expectation(files, "graded", set(bug.fails))
             student = f"bug-{files.lab.id}-{bug.name}"
@@ -282,7 +283,7 @@ def add_tamper(corpus: Corpus, cases: list[TamperCase]) -> None:
     nb, base_fails = base_notebook(files, case)
     expects = []
     for each in cases:
-        code = READ_SOLUTIONS.format(repo=str(REPO)) if each.code == READ_SOLUTIONS else each.code
+        code = each.code.format(repo=str(REPO)) if each.code in NEEDS_REPO else each.code
         nb = tampered(files, each, nb, code)
         expects.append(expectation(files, each, nb, base_fails))
     if any(e != expects[0] for e in expects):
@@ -314,15 +315,32 @@ def add_tamper(corpus: Corpus, cases: list[TamperCase]) -> None:
     entry["labs"][files.lab.id] = expects[0]
 
 
-def build(out: Path, *, solutions: Path | None = None, labs: Path | None = None) -> dict[str, Any]:
-    """Write the whole corpus under ``out``; returns what ``expected.json`` holds."""
+def build(
+    out: Path,
+    *,
+    solutions: Path | None = None,
+    labs: Path | None = None,
+    cases: Sequence[TamperCase] = CASES,
+    bugs: bool = True,
+    lab_ids: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Write the corpus under ``out``; returns what ``expected.json`` holds.
+
+    Args:
+        out: the submissions folder to write.
+        solutions, labs: the source and released notebooks (default: the repository's).
+        cases: the tamper cases to include (default: all of them).
+        bugs: include every planted bug (the correct and stub students are always there).
+        lab_ids: only these labs (default: every lab with a source notebook).
+    """
     found = load_labs(solutions or REPO / "solutions", labs or REPO / "labs")
+    found = [f for f in found if lab_ids is None or f.lab.id in lab_ids]
     if not found:
         raise FileNotFoundError("no source notebooks in solutions/")
     corpus = Corpus(Path(out), found)
-    add_basics(corpus)
+    add_basics(corpus, bugs=bugs)
     groups: dict[tuple[str, str], list[TamperCase]] = {}
-    for case in CASES:
+    for case in cases:
         groups.setdefault((case.student_id, case.lab), []).append(case)
     for cases in groups.values():
         add_tamper(corpus, cases)

@@ -99,6 +99,8 @@ def command(
     args += ["--ro-bind", "/usr", "/usr"]
     prefix = Path(sys.base_prefix)
     if not prefix.is_relative_to("/usr"):
+        for folder in reversed(prefix.parents[:-1]):  # made 0700 by bubblewrap otherwise
+            args += ["--perms", "0755", "--dir", str(folder)]
         args += ["--ro-bind", str(prefix), str(prefix)]
     for packages in site_packages_dirs():  # the interpreter's own third-party packages
         if packages.is_relative_to("/usr") or packages.is_relative_to(prefix):
@@ -110,6 +112,8 @@ def command(
     args += ["--size", str(scratch), "--perms", "1777", "--tmpfs", "/tmp"]
     args += ["--size", str(scratch), "--perms", "0777", "--tmpfs", "/home"]
     for src, dest in data:
+        for folder in reversed(Path(dest).parents[:-1]):
+            args += ["--perms", "0755", "--dir", str(folder)]
         args += ["--ro-bind", str(src), dest]
     args += ["--symlink", "home/data", "/data", "--remount-ro", "/", "--chdir", "/home"]
     for key, value in env.items():

@@ -112,7 +112,9 @@ def arrays_frame(inputs: dict[str, Inputs]) -> bytes:
     import numpy as np
 
     buffer = io.BytesIO()
-    flat = {f"{i}/{name}": np.asarray(v) for i, ins in inputs.items() for name, v in ins.items()}
+    flat: dict[str, Any] = {
+        f"{i}/{name}": np.asarray(v) for i, ins in inputs.items() for name, v in ins.items()
+    }
     np.savez(buffer, **flat)
     return frame(buffer.getvalue())
 

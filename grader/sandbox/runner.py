@@ -294,8 +294,8 @@ def install_noop_check() -> None:
     def check(check_id: str, *objs: Any, **kwargs: Any) -> float:
         return 0.0
 
-    grader.check = check  # type: ignore[assignment]
-    check_module.check = check  # type: ignore[assignment]
+    grader.check = check
+    check_module.check = check
 
 
 def main(fd_arg: str) -> None:
@@ -326,6 +326,7 @@ def main(fd_arg: str) -> None:
         runner.ask("visible-done")
         hidden = json.loads(read_frame(fds["ctl_in"]))
         inputs = read_arrays(fds["ctl_in"])
+        spec_module._REGISTRY = {}  # whatever the learner's code left in the old one
         if hidden["source"]:
             hidden_module(job["lab"], hidden["source"])
         bound.update(spec_module._REGISTRY)

@@ -1,0 +1,201 @@
+"""The trust boundary: attacks on the sandbox, graded through the CLI as root and without root.
+
+One batch (the correct and stub notebooks of labs 1.7.1 and 1.7.5, the attacks of
+:data:`grader.redteam.tamper.ISOLATION_CASES`, reading the solutions and faking a
+pass) is graded once as root and once as an unprivileged user id. Each attack must
+score no more than an honest wrong answer, leave the results as the grader wrote
+them, leave no process behind, write nothing outside the sandbox, and show the
+learner nothing of the hidden checks.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import autograde, config, sandbox
+from grader.redteam.corpus import build, differences
+from grader.redteam.tamper import CASES, ISOLATION_CASES
+
+SEED = 4321
+LABS = ("lab1", "lab5")
+UNPRIVILEGED_UID = 54_321
+"""A user id with no account: the grader runs as it for the unprivileged batch."""
+ATTACKS = [*ISOLATION_CASES, *(c for c in CASES if c.name in ("read-solutions", "fake-pass"))]
+
+
+def lingering() -> list[str]:
+    """Command lines of processes that an attack left running."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"mgp-lingering-rewriter" in cmdline:
+            found.append(cmdline.decode(errors="replace"))
+    return found
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder``."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def blocked_ancestor(path: Path) -> Path | None:
+    """The first folder on the way to ``path`` that other users cannot enter."""
+    for folder in [*reversed(path.parents), path]:
+        if folder.is_dir() and not folder.stat().st_mode & 0o001:
+            return folder
+    return None
+
+
+def as_unprivileged(argv: list[str], uid: int, home: Path) -> list[str]:
+    """``argv`` run as ``uid`` in a private mount namespace where Python and the repository
+    can be reached (a folder such as root's private home is replaced, for that process only,
+    by an empty one holding just what is needed)."""
+    needed = [Path(sys.base_prefix), Path(sys.prefix), config.REPO]
+    lines = ["set -e"]
+    blocked: dict[Path, list[tuple[Path, Path]]] = {}
+    for path in needed:
+        folder = blocked_ancestor(path)
+        if folder is not None:
+            stage = Path(tempfile.mkdtemp(prefix="mgp-stage-"))
+            lines.append(f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(stage))}")
+            blocked.setdefault(folder, []).append((path, stage))
+    for folder, items in blocked.items():
+        lines.append(f"mount -t tmpfs -o mode=755 tmpfs {shlex.quote(str(folder))}")
+        for path, stage in items:
+            lines.append(f"mkdir -p {shlex.quote(str(path))}")
+            lines.append(f"mount --bind {shlex.quote(str(stage))} {shlex.quote(str(path))}")
+    drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
+    env = ["env", "-i", f"HOME={home}", f"PATH={os.environ.get('PATH', '/usr/bin:/bin')}"]
+    lines.append("exec " + shlex.join([*drop, *env, *argv]))
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(lines)]
+
+
+def grade(corpus: Path, out: Path, uid: int | None) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable, "-m", "grader", "autograde", str(corpus), "--out", str(out),
+        "-j", "2", "--seed", str(SEED), "--timeout", "30", "--no-progress",
+        *(f"--lab={lab}" for lab in LABS),
+    ]  # fmt: skip
+    if uid is not None:
+        command = as_unprivileged(command, uid, out.parent / "home")
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=900, cwd=config.REPO, check=False
+    )
+
+
+@pytest.fixture(scope="module", params=["root", "unprivileged"])
+def graded(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """The attack batch graded by the CLI, as root or as an unprivileged user id."""
+    if not sandbox.full_isolation_available():
+        pytest.skip(f"no bubblewrap sandbox here: {sandbox.isolation_problem()}")
+    if os.geteuid() != 0:
+        if request.param == "root":
+            pytest.skip("grading as root needs root")
+        uid = None  # already unprivileged
+    else:
+        uid = UNPRIVILEGED_UID if request.param == "unprivileged" else None
+        if uid is not None and (shutil.which("unshare") is None or shutil.which("setpriv") is None):
+            pytest.skip("running as another user needs unshare and setpriv (util-linux)")
+    base = Path(tempfile.mkdtemp(prefix="mgp-isolation-"))
+    base.chmod(0o755)
+    try:
+        expected = build(base / "corpus", cases=ATTACKS, bugs=False, lab_ids=LABS)
+        out, home = base / "out", base / "home"
+        for folder in (out, home):
+            folder.mkdir()
+            if uid is not None:
+                os.chown(folder, uid, uid)
+        done = grade(base / "corpus", out, uid)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        written = snapshot(out)
+        time.sleep(3)  # time enough for a lingering process to strike
+        yield {
+            "expected": expected,
+            "out": out,
+            "written": written,
+            "after": snapshot(out),
+            "lingering": lingering(),
+            "uid": uid,
+        }
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def rows_of(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
+        return {row["student_id"]: row for row in csv.DictReader(handle)}
+
+
+@pytest.mark.slow
+def test_attacks_score_no_more_than_an_honest_answer(graded: dict[str, Any]) -> None:
+    """Does every attack grade exactly as expected (the stub's zero, the solution's full marks)?"""
+    problems = differences(graded["expected"], rows_of(graded["out"]))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_full_isolation_for_every_instructor(graded: dict[str, Any]) -> None:
+    """Is the batch graded with full isolation, with or without root?"""
+    meta = json.loads((graded["out"] / "grading.json").read_text())
+    assert meta["isolation"] == "full"
+
+
+@pytest.mark.slow
+def test_results_stay_as_written_and_nothing_lingers(graded: dict[str, Any]) -> None:
+    """Are the results unchanged after the batch, and is no attack's process still running?"""
+    assert graded["after"] == graded["written"]
+    assert graded["lingering"] == []
+    assert "tamper-lingering,graded,500" not in (graded["out"] / "grades.csv").read_text()
+
+
+@pytest.mark.slow
+def test_nothing_is_written_outside_the_sandbox(graded: dict[str, Any]) -> None:
+    """Did the attempt to write into the grader's source folders leave nothing there?"""
+    assert not list((config.REPO / "grader").rglob("mgp_pwned.py"))
+
+
+@pytest.mark.slow
+def test_feedback_shows_nothing_of_the_hidden_checks(graded: dict[str, Any]) -> None:
+    """Does a learner who prints every file the sandbox can read see no hidden-check source?"""
+    hidden = (config.REPO / "grader" / "hidden" / "lab1.py").read_text(encoding="utf-8")
+    visible = "".join(p.read_text() for p in (config.REPO / "grader" / "specs").glob("*.py"))
+    secret = [
+        line.strip()
+        for line in hidden.splitlines()
+        if len(line.strip()) > 20 and line.strip() not in visible and "import" not in line
+    ]
+    assert len(secret) > 10
+    pages = [html.unescape(p.read_text()) for p in (graded["out"] / "feedback").rglob("*.html")]
+    assert any("tamper-print-everything" in str(p) for p in (graded["out"] / "feedback").rglob("*"))
+    leaked = sorted({line for line in secret for page in pages if line in page})
+    assert not leaked, leaked
+
+
+def test_reduced_isolation_is_refused_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without bubblewrap, does autograde refuse to start unless reduced isolation is allowed?"""
+    monkeypatch.setattr(sandbox, "isolation_problem", lambda: "bwrap is not installed")
+    with pytest.raises(autograde.IsolationUnavailable, match="apt-get install bubblewrap"):
+        autograde.choose_isolation(allow_reduced=False)
+    assert autograde.choose_isolation(allow_reduced=True) == "reduced"
