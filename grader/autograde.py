@@ -389,7 +389,10 @@ def _autograde(
             or LabResult(lab, "missing", max_score=keys[lab].max_score)
             for lab in lab_ids
         }
-        rows.append(StudentRow(student, lab_results, found.flags.get(student, [])))
+        flags = found.flags.get(student, []) + (
+            ["reduced-isolation"] if isolation == "reduced" else []
+        )
+        rows.append(StudentRow(student, lab_results, flags))
     return Batch(keys, rows, seed, out, isolation, limits)
 
 

@@ -40,6 +40,7 @@ class Summary:
     max_score: float
     pass_rates: dict[str, tuple[int, int]] = field(default_factory=dict)
     seed: int | None = None
+    isolation: str | None = None
 
     @property
     def mean(self) -> float:
@@ -73,6 +74,7 @@ def summarize(out: Path) -> Summary:
         max_score=max_score,
         pass_rates=pass_rates,
         seed=meta.get("seed"),
+        isolation=meta.get("isolation"),
     )
 
 
@@ -80,6 +82,15 @@ def format_summary(summary: Summary) -> str:
     """The summary as Markdown (also printed by ``report``)."""
     lines = ["# Autograde summary", ""]
     lines.append(f"Students: {summary.students}; seed: {summary.seed}")
+    if summary.isolation == "reduced":
+        lines += [
+            "",
+            "**Graded with REDUCED isolation** (resource limits only, no bubblewrap sandbox): "
+            "learner code could read this machine's files and reach the grader's process.",
+            "",
+        ]
+    elif summary.isolation:
+        lines.append(f"Isolation: {summary.isolation}")
     lines.append(
         f"Score: mean {summary.mean:.2f}, median {summary.median:g} of {summary.max_score:g}"
     )

@@ -199,3 +199,36 @@ def test_reduced_isolation_is_refused_unless_allowed(monkeypatch: pytest.MonkeyP
     with pytest.raises(autograde.IsolationUnavailable, match="apt-get install bubblewrap"):
         autograde.choose_isolation(allow_reduced=False)
     assert autograde.choose_isolation(allow_reduced=True) == "reduced"
+
+
+@pytest.mark.slow
+def test_reduced_isolation_is_stated_everywhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Graded with --allow-reduced-isolation, do the log, grades.csv and the summary say so?"""
+    import nbformat
+
+    from grader.sandbox import launch
+    from grader.specs import fixture
+
+    monkeypatch.setattr(sandbox, "isolation_problem", lambda: "bwrap is not installed")
+    monkeypatch.setattr(launch, "isolation_problem", lambda: "bwrap is not installed")
+    (tmp_path / "subs" / "ada").mkdir(parents=True)
+    nbformat.write(fixture.solution(), tmp_path / "subs" / "ada" / fixture.LAB.notebook)
+    out = tmp_path / "out"
+    batch = autograde.autograde(
+        submissions=tmp_path / "subs",
+        out=out,
+        jobs=1,
+        timeout=10,
+        seed=1,
+        labs=["fixture"],
+        solutions=fixture.SOURCE.parent,
+        progress=False,
+        allow_reduced_isolation=True,
+    )
+    assert batch.isolation == "reduced"
+    assert "REDUCED ISOLATION: bwrap is not installed" in (out / "autograde.log").read_text()
+    assert "reduced-isolation" in rows_of(out)["ada"]["flags"]
+    assert "REDUCED isolation" in (out / "summary.md").read_text()
+    assert json.loads((out / "grading.json").read_text())["isolation"] == "reduced"
