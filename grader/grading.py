@@ -193,6 +193,8 @@ def grade_notebook(
         return result
     result.run = run
     result.seconds = time.monotonic() - start
+    if run.tampered:
+        result.flags.append("sandbox-channel")
     if run.status != "ok":
         result.status, result.detail = f"ungradable:{run.status}", run.detail
         return result

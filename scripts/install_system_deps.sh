@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages the tests use: graphviz (the `dot` program), Fashion-MNIST
-# for the benchmarks, Chromium for the real-browser test. Optional: tests that
-# need one skip with a reason when it is missing.
+# Debian packages the tests use: bubblewrap (the grader's sandbox), graphviz (the
+# `dot` program), Fashion-MNIST for the benchmarks, Chromium for the real-browser
+# test. Optional: tests that need one skip with a reason when it is missing.
 set -euo pipefail
-PKGS="graphviz dataset-fashion-mnist chromium chromium-driver"
+PKGS="bubblewrap graphviz dataset-fashion-mnist chromium chromium-driver"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

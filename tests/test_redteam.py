@@ -22,7 +22,7 @@ import pytest
 from grader.labs import LABS, Lab
 from grader.redteam import REPO
 from grader.redteam.corpus import LabFiles, build, differences, learner_notebook, load_labs
-from grader.redteam.tamper import ACTIONS, CASES, EXPECTATIONS
+from grader.redteam.tamper import ACTIONS, CASES, EXPECTATIONS, ISOLATION_CASES
 
 SEED = 1234
 """The corpus is graded at this seed; bugs are also checked at the notebooks' default seed 0."""
@@ -61,8 +61,9 @@ def evaluation(lab_id: str) -> dict[str, Any]:
 
 def test_tamper_cases_are_well_formed() -> None:
     """Does every tamper case use a known action and expectation, with unique names?"""
-    assert len({case.name for case in CASES}) == len(CASES)
-    for case in CASES:
+    cases = [*CASES, *ISOLATION_CASES]
+    assert len({case.name for case in cases}) == len(cases)
+    for case in cases:
         assert case.action in ACTIONS, case.name
         assert case.expect in EXPECTATIONS or case.expect.startswith("ungradable:"), case.name
         assert case.base in ("solution", "stub", "bug") and case.cell in ("first", "last")

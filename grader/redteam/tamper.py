@@ -399,7 +399,8 @@ ISOLATION_CASES: list[TamperCase] = [
         lab="lab5",
     ),
 ]
-"""Attacks on the sandbox itself: graded as root and as an unprivileged instructor."""
+"""Attacks on the sandbox itself, graded as root and as an unprivileged instructor
+(``tests/test_isolation.py``); not part of :data:`CASES`, the corpus graded once as root."""
 
 CASES: list[TamperCase] = [
     TamperCase(
@@ -553,7 +554,6 @@ CASES: list[TamperCase] = [
     TamperCase(
         "runtime-warning", "correct code that emits RuntimeWarnings", "append", code=RUNTIME_WARNING
     ),
-    *ISOLATION_CASES,
 ]
 """Every non-bug red-team case."""
 
