@@ -38,6 +38,8 @@ KINDS = (
     "sys-modules",
     "ipython-hook",
     "builtins-edit",
+    "grader-internals",
+    "introspection",
     "syntax-error",
     "scan-failed",
 )
@@ -85,6 +87,22 @@ HOOK_ATTRIBUTES = frozenset(
 """Attributes of ``get_ipython()`` whose use changes how cells run or report."""
 SYS_HOOKS = frozenset(
     {"excepthook", "displayhook", "breakpointhook", "unraisablehook", "settrace", "setprofile"}
+)
+INTROSPECTION_CALLS = frozenset(
+    {
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "sys._getframe",
+        "inspect.currentframe",
+        "inspect.stack",
+        "inspect.getouterframes",
+        "inspect.trace",
+    }
+)
+"""Calls that reach other code's objects and frames (kind ``introspection``)."""
+INTROSPECTION_ATTRIBUTES = frozenset(
+    {"f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame", "__code__"}
 )
 SUBMODULES = frozenset({"numpy.testing", "numpy.linalg", "numpy.random", "numpy.lib", "os.path"})
 """``from package import name`` binds a module for these names."""
@@ -196,6 +214,20 @@ class _Scanner:
             elif isinstance(node, ast.Attribute) and node.attr in HOOK_ATTRIBUTES:
                 if self._is_ipython(node.value):
                     yield node.lineno, "ipython-hook", f"get_ipython().{node.attr}"
+            if isinstance(node, ast.Attribute):
+                yield from self._attribute(node)
+
+    def _attribute(self, node: ast.Attribute) -> Iterator[tuple[int, str, str]]:
+        """Private names of the grader's modules, and frames or code objects."""
+        owner = self.qualified(node.value) or ""
+        value = node.value
+        if isinstance(value, ast.Subscript) and self.qualified(value.value) == "sys.modules":
+            owner = str(_constant(value.slice) or "")  # sys.modules["grader.spec"]._x
+        private = node.attr.startswith("_") and not node.attr.startswith("__")
+        if private and owner.split(".")[0] == "grader":
+            yield node.lineno, "grader-internals", f"{owner}.{node.attr}"
+        elif node.attr in INTROSPECTION_ATTRIBUTES:
+            yield node.lineno, "introspection", f".{node.attr}"
 
     def _import(self, node: ast.Import | ast.ImportFrom) -> Iterator[tuple[int, str, str]]:
         if isinstance(node, ast.Import):
@@ -262,6 +294,12 @@ class _Scanner:
                 yield from self._imported(str(first.value), line)
         elif name in PROCESS_CALLS:
             yield line, "os-system", f"{name}(...)"
+        elif name in INTROSPECTION_CALLS:
+            yield line, "introspection", f"{name}(...)"
+        elif name in ("vars", "getattr") and node.args:
+            owner = self.qualified(node.args[0]) or ""
+            if owner.split(".")[0] == "grader":
+                yield line, "grader-internals", f"{name}({owner}, ...)"
         elif name in EXIT_CALLS:
             yield line, "exit", f"{name}(...)"
         elif name in ("setattr", "delattr") and node.args:

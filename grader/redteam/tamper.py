@@ -386,6 +386,7 @@ ISOLATION_CASES: list[TamperCase] = [
         base="stub",
         cell="last",
         expect="zero",
+        flags=("grader-internals",),
         lab="lab5",
     ),
     TamperCase(
