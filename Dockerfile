@@ -6,8 +6,18 @@
 #   docker run --gpus all --init -p 8888:8888 -v mgp-work:/workspace/microgradplus microgradplus:learner
 #   docker build --target instructor -t microgradplus:instructor .
 #
-# The image's torch, numpy and JupyterLab are kept: docker/install.sh installs only what the
-# image lacks, under constraints generated inside the image from what it ships.
+# The image's CUDA stack (torch, torchvision, triton, numpy) is kept: docker/install.sh
+# installs only what the image lacks, under constraints generated inside the image from
+# what it ships, and never reinstalls torch. Its Jupyter stack (JupyterLab, notebook,
+# jupyter-server, ipykernel) is kept when it can host nbgrader 0.9.6 (JupyterLab >=4.2,<5,
+# notebook >=7.2,<8), and replaced by pyproject.toml's pins when it cannot: NGC images
+# shipped JupyterLab 2.3.2 for years.
+#
+# pip constraints: NGC images since 25.03 set PIP_CONSTRAINT=/etc/pip/constraint.txt,
+# pinning every package they ship (NVIDIA: edit it to install other versions). The install
+# honours it for everything it keeps and lifts only the pins it must replace (an old
+# JupyterLab and what it brings), into an edited copy, MGP_PIP_CONSTRAINT; torch's pins are
+# never edited. PIP_CONSTRAINT then points at that copy for every later pip install.
 ARG NGC_TAG=26.05
 FROM nvcr.io/nvidia/pytorch:${NGC_TAG}-py3 AS base
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -17,7 +27,8 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHON=python3 \
     MGP_HOME=/opt/microgradplus \
     MGP_STATE=/home/learner/.microgradplus \
-    MGP_PORT=8888
+    MGP_PORT=8888 \
+    MGP_PIP_CONSTRAINT=/etc/pip/constraint-microgradplus.txt
 # graphviz's `dot` draws the computation graphs. Package versions follow the base image's
 # Ubuntu release, which changes with NGC_TAG, so they are not pinned here.
 # hadolint ignore=DL3008
@@ -33,6 +44,8 @@ COPY pyproject.toml ${MGP_HOME}/
 COPY scripts/keep_installed.py ${MGP_HOME}/scripts/
 COPY docker/ ${MGP_HOME}/docker/
 RUN ${MGP_HOME}/docker/install.sh deps
+# The image's constraints with the lifted pins replaced by what the install put in.
+ENV PIP_CONSTRAINT=${MGP_PIP_CONSTRAINT}
 
 # The learner's files only (see docker/learner_tree.sh), in a stage of their own so that
 # no layer of the learner image ever held the solutions or the hidden checks.

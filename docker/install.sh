@@ -8,13 +8,34 @@
 #   docker/install.sh role learner|instructor   # nbgrader's extensions for that role
 #
 # PYTHON picks the interpreter (default: python3). Constraints are generated from
-# what the interpreter already has (scripts/keep_installed.py), so pip may add
-# packages but never replaces torch, numpy or JupyterLab; torch is never reinstalled.
+# what the interpreter already has (scripts/keep_installed.py): pip may add packages
+# but never replaces the CUDA stack (torch, torchvision, triton, numpy); torch is never
+# reinstalled. The Jupyter stack is kept when it can host nbgrader and the labs, and
+# replaced by pyproject.toml's pins when it cannot (JupyterLab 2.3.2 in older images).
+#
+# The image's own pip constraints (PIP_CONSTRAINT; NGC images since 25.03 set it to
+# /etc/pip/constraint.txt, pinning every package they ship) are honoured for everything
+# kept: `deps` writes an edited copy to MGP_PIP_CONSTRAINT (default
+# build/pip-constraint.txt) in which only the pins the install must replace are lifted
+# (docker/constraints.py), installs under it, and `project` uses it too; the Dockerfile
+# points PIP_CONSTRAINT at it for every later pip install in the image.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 EXTRAS=${EXTRAS:-lab,grader}
 ALSO=${ALSO-nbval,pytest,pytest-timeout}
+EDITED=${MGP_PIP_CONSTRAINT:-$ROOT/build/pip-constraint.txt}
+
+# The image's constraints files, one a line: PIP_CONSTRAINT's (space-separated, as pip
+# reads it), else /etc/pip/constraint.txt when the image has one.
+image_constraints() {
+    local path
+    if [ -n "${PIP_CONSTRAINT:-}" ]; then
+        for path in $PIP_CONSTRAINT; do echo "$path"; done
+    elif [ -f /etc/pip/constraint.txt ]; then
+        echo /etc/pip/constraint.txt
+    fi
+}
 
 deps() {
     local work
@@ -23,11 +44,31 @@ deps() {
     "$PYTHON" -c "import torch" 2>/dev/null \
         || { echo "docker/install.sh: torch is not importable by $PYTHON: use the NGC PyTorch image" >&2; exit 1; }
     "$PYTHON" "$ROOT/scripts/keep_installed.py" > "$work/constraints.txt"
+    "$PYTHON" "$ROOT/scripts/keep_installed.py" --replacing > "$work/replacing.txt"
     "$PYTHON" "$ROOT/docker/requirements.py" --extras "$EXTRAS" --also "$ALSO" > "$work/requirements.txt"
     echo "Keeping the image's own builds:"; sed 's/^/  /' "$work/constraints.txt"
-    echo "Adding what it lacks:"; sed 's/^/  /' "$work/requirements.txt"
+    if [ -s "$work/replacing.txt" ]; then
+        echo "Replacing the image's Jupyter stack (JupyterLab, notebook, jupyter-server," \
+             "ipykernel) with the versions MicroGrad+ pins:"
+        sed 's/^/  /' "$work/replacing.txt"
+    fi
+    echo "Installing:"; sed 's/^/  /' "$work/requirements.txt"
+    local image=()
+    mapfile -t image < <(image_constraints)
+    if [ -s "$work/requirements.txt" ] && [ "${#image[@]}" -gt 0 ] \
+        && grep -qsvE '^[[:space:]]*(#|$)' "${image[@]}"; then
+        # What pip would install without the image's pins (the kept builds pinned as
+        # they are); the pins that plan breaks are the ones to lift.
+        PIP_CONSTRAINT=/dev/null "$PYTHON" -m pip install --quiet --dry-run \
+            --report "$work/plan.json" -c "$work/constraints.txt" -r "$work/requirements.txt"
+        "$PYTHON" "$ROOT/docker/constraints.py" --report "$work/plan.json" --out "$EDITED" \
+            "${image[@]}"
+    else
+        "$PYTHON" "$ROOT/docker/constraints.py" --out "$EDITED" "${image[@]}"
+    fi
     if [ -s "$work/requirements.txt" ]; then
-        "$PYTHON" -m pip install --quiet -c "$work/constraints.txt" -r "$work/requirements.txt"
+        PIP_CONSTRAINT="$EDITED" "$PYTHON" -m pip install --quiet \
+            -c "$work/constraints.txt" -r "$work/requirements.txt"
     fi
     unchanged "$work/constraints.txt"
 }
@@ -37,6 +78,8 @@ project() {
     work=$(mktemp -d)
     trap 'rm -rf "$work"' RETURN
     "$PYTHON" "$ROOT/scripts/keep_installed.py" > "$work/constraints.txt"
+    # Under the constraints `deps` wrote, when it wrote them here.
+    if [ -f "$EDITED" ]; then export PIP_CONSTRAINT="$EDITED"; fi
     # Editable, so that the package finds data/ beside it; `deps` installed its dependencies.
     "$PYTHON" -m pip install --quiet --no-deps -c "$work/constraints.txt" -e "$ROOT"
     unchanged "$work/constraints.txt"

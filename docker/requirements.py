@@ -12,6 +12,9 @@ container and a plain ``pip install -e .[lab,grader]`` never drift apart. Rules:
   unless its version breaks a range such as ``numpy>=1.26,<3``: then a package
   the image must keep (``scripts/keep_installed.py``) is an error, any other is
   upgraded to the pinned version.
+* When the image's Jupyter stack cannot host nbgrader (JupyterLab 2.3.2 in older NGC
+  images; ``keep_installed.py --replacing`` says why), JupyterLab and notebook are
+  listed at their exact pins from ``pyproject.toml``: the image's are replaced.
 * A missing package of the kept family (JupyterLab, notebook, matplotlib, ...) is
   listed without a version, so pip picks one that fits what the image ships.
 * Every other missing package keeps its exact pin from ``pyproject.toml``.
@@ -32,12 +35,12 @@ from typing import Any
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
-    from pip._vendor import tomli as tomllib
+    from pip._vendor import tomli as tomllib  # type: ignore[no-redef]
 
 try:
     from packaging.specifiers import SpecifierSet
-except ModuleNotFoundError:
-    from pip._vendor.packaging.specifiers import SpecifierSet
+except ModuleNotFoundError:  # the image's Python may lack packaging; pip vendors it
+    from pip._vendor.packaging.specifiers import SpecifierSet  # type: ignore[assignment]
 
 ROOT = Path(__file__).resolve().parents[1]
 NEVER = {"torch", "torchvision"}
@@ -49,10 +52,12 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def kept_family() -> set[str]:
-    """The packages the image's own builds must keep (scripts/keep_installed.py)."""
-    keep = runpy.run_path(str(ROOT / "scripts" / "keep_installed.py"))["KEEP"]
-    return {normalize(name) for name in keep}
+def key_of(requirement: str) -> str:
+    """The normalized name a requirement from pyproject.toml names."""
+    match = REQUIREMENT.match(requirement)
+    if not match:
+        raise SystemExit(f"cannot read the requirement {requirement!r} in pyproject.toml")
+    return normalize(match.group(1))
 
 
 def installed_version(name: str) -> str | None:
@@ -63,8 +68,29 @@ def installed_version(name: str) -> str | None:
         return None
 
 
+def keep_installed() -> dict[str, Any]:
+    """scripts/keep_installed.py's names and functions."""
+    return runpy.run_path(str(ROOT / "scripts" / "keep_installed.py"))
+
+
+def kept_family() -> set[str]:
+    """The packages the image's own builds must keep (scripts/keep_installed.py)."""
+    return {normalize(name) for name in keep_installed()["KEEP"]}
+
+
+def replaced_family(installed: Callable[[str], str | None] = installed_version) -> set[str]:
+    """The Jupyter stack when the image's cannot host nbgrader and the labs, else nothing."""
+    keep = keep_installed()
+    if not keep["misfits"](installed):
+        return set()
+    return {normalize(name) for name in keep["JUPYTER_STACK"]}
+
+
 def requirement_line(
-    requirement: str, keep: set[str], installed: Callable[[str], str | None] = installed_version
+    requirement: str,
+    keep: set[str],
+    installed: Callable[[str], str | None] = installed_version,
+    replace: set[str] | frozenset[str] = frozenset(),
 ) -> str | None:
     """What to ask pip for, or None when the installed package already serves.
 
@@ -72,6 +98,8 @@ def requirement_line(
         requirement: one requirement from pyproject.toml, e.g. ``nbgrader==0.9.6``.
         keep: normalized names of the packages whose installed builds must stay.
         installed: ``name -> version or None``; this Python's packages by default.
+        replace: normalized names of the packages whose image builds cannot serve (the
+            Jupyter stack, when it cannot host nbgrader): they get pyproject's pin.
     """
     match = REQUIREMENT.match(requirement)
     if not match:
@@ -80,6 +108,8 @@ def requirement_line(
     key = normalize(name)
     if key in NEVER:
         return None
+    if key in replace:
+        return f"{name}{extras}{spec}"
     have = installed(name)
     exact = spec.startswith("==")
     if have is not None:
@@ -106,7 +136,7 @@ def wanted(pyproject: dict[str, Any], extras: list[str], also: list[str]) -> lis
     chosen = list(project.get("dependencies", []))
     for extra in extras:
         chosen += groups[extra]
-    everything = {normalize(REQUIREMENT.match(r).group(1)): r for g in groups.values() for r in g}
+    everything = {key_of(r): r for g in groups.values() for r in g}
     for name in also:
         if normalize(name) not in everything:
             raise SystemExit(f"{name} is in no extra of pyproject.toml")
@@ -114,7 +144,7 @@ def wanted(pyproject: dict[str, Any], extras: list[str], also: list[str]) -> lis
     seen: set[str] = set()
     unique = []
     for requirement in chosen:
-        key = normalize(REQUIREMENT.match(requirement).group(1))
+        key = key_of(requirement)
         if key not in seen:
             seen.add(key)
             unique.append(requirement)
@@ -135,8 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     with open(args.pyproject, "rb") as f:
         pyproject = tomllib.load(f)
     keep = kept_family()
+    replace = replaced_family()
     for requirement in wanted(pyproject, split(args.extras), split(args.also)):
-        line = requirement_line(requirement, keep)
+        line = requirement_line(requirement, keep, replace=replace)
         if line:
             print(line)
     sys.stdout.flush()

@@ -4,7 +4,8 @@
 # Outside the NGC container: a virtual environment in .venv with pinned
 # dependencies, torch==2.13.0 (a CPU build) included.
 # Inside the NGC container (torch already importable): install into the
-# container's Python, never touching its torch, numpy or JupyterLab.
+# container's Python, never touching its torch or numpy (docker/install.sh: its
+# JupyterLab is kept when it can host nbgrader, replaced when it cannot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,13 +19,13 @@ if [ -z "${MICROGRAD_USE_VENV:-}" ] && "$PYTHON" -c "import torch" >/dev/null 2>
     # The container's own install steps (docker/install.sh, the ones the Dockerfile runs):
     # only what the image lacks, under constraints generated from what it ships.
     stamp=build/.installed-around-torch
-    want=$(cat pyproject.toml scripts/setup.sh docker/install.sh docker/requirements.py \
-        | sha256sum | cut -c1-16)
+    want=$(cat pyproject.toml scripts/setup.sh scripts/keep_installed.py docker/install.sh \
+        docker/requirements.py docker/constraints.py | sha256sum | cut -c1-16)
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         exit 0
     fi
     echo "torch is already installed ($("$PYTHON" -c 'import torch; print(torch.__version__)')):" \
-         "installing around it, keeping torch, numpy and JupyterLab as they are."
+         "installing around it, keeping torch and numpy as they are."
     PYTHON="$PYTHON" EXTRAS="$EXTRAS" ALSO="" bash docker/install.sh deps
     PYTHON="$PYTHON" bash docker/install.sh project
     mkdir -p build && echo "$want" > "$stamp"

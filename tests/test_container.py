@@ -3,11 +3,13 @@
 hadolint lints the Dockerfile; the Dockerfile, docker-compose.yml and the shared
 install script are read and checked against each other; the entrypoint runs here
 against a temporary tree; and ``scripts/ngc_smoke.sh`` runs the image's install
-steps in a fresh virtual environment that already has torch, as the image does.
+steps on simulated NGC images: fresh virtual environments that already have torch,
+numpy and a JupyterLab (2.3.2 or 4.x), with a pip constraints file, as the images do.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import runpy
@@ -232,6 +234,201 @@ def test_container_requirements_come_from_pyproject() -> None:
     }
 
 
+def keep_installed_module() -> dict[str, Any]:
+    return runpy.run_path(str(ROOT / "scripts" / "keep_installed.py"))
+
+
+def versions(**have: str) -> Any:
+    """``name -> version or None``, for the packages given (``jupyter_server=`` names
+    jupyter-server)."""
+    found = {name.replace("_", "-"): version for name, version in have.items()}
+    return lambda name: found.get(name)
+
+
+def test_an_old_jupyterlab_is_replaced_but_the_cuda_stack_kept() -> None:
+    """With JupyterLab 2.3.2 (older NGC images), is the Jupyter stack left unpinned and
+    said to be replaced, while torch and numpy stay pinned as the image built them?"""
+    ns = keep_installed_module()
+    image = versions(torch="2.7.0a0+nv25.3", numpy="1.26.4", jupyterlab="2.3.2", ipykernel="6.19.2")
+    assert ns["kept"](image) == ["torch==2.7.0a0+nv25.3", "numpy==1.26.4"]
+    (why,) = ns["misfits"](image).values()
+    assert "jupyterlab 2.3.2 cannot host nbgrader" in why
+    current = versions(torch="2.13.0", numpy="2.3.5", jupyterlab="4.5.6", jupyter_server="2.17.0")
+    assert ns["misfits"](current) == {}
+    assert ns["kept"](current) == [
+        "torch==2.13.0",
+        "numpy==2.3.5",
+        "jupyterlab==4.5.6",
+        "jupyter-server==2.17.0",
+    ]
+
+
+def test_jupyter_host_ranges_are_nbgraders() -> None:
+    """Does every range keep_installed.py asks of JupyterLab, notebook and jupyter-server
+    hold nbgrader's own requirement on it (so a kept server can always host nbgrader)?"""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    try:
+        requires = metadata.requires("nbgrader") or []
+    except metadata.PackageNotFoundError:
+        pytest.skip("nbgrader is not installed")
+    hosts = keep_installed_module()["JUPYTER_HOSTS"]
+    needs = {Requirement(r).name.replace("_", "-"): Requirement(r) for r in requires}
+    for name, ours in hosts.items():
+        assert set(needs[name].specifier) <= set(SpecifierSet(ours)), (name, needs[name])
+
+
+@pytest.mark.parametrize(
+    ("requirement", "expected"),
+    [
+        ("jupyterlab==4.6.6", "jupyterlab==4.6.6"),  # installed 2.3.2: replaced at the pin
+        ("notebook==7.6.5", "notebook==7.6.5"),  # installed 6.4.10: replaced at the pin
+        ("matplotlib==3.11.2", "matplotlib"),  # missing: fits the image, as before
+        ("nbformat==5.11.1", None),  # installed: left as it is
+    ],
+)
+def test_container_requirements_replace_a_jupyter_stack_that_cannot_host_nbgrader(
+    requirement: str, expected: str | None
+) -> None:
+    """When the image's JupyterLab is 2.3.2, does the container ask for pyproject's pins of
+    JupyterLab and notebook, and leave everything else as before?"""
+    ns = requirements_module()
+    image = versions(jupyterlab="2.3.2", notebook="6.4.10", nbformat="5.7.0")
+    replace = ns["replaced_family"](image)
+    assert {"jupyterlab", "notebook", "jupyter-server", "ipykernel"} == replace
+    line = ns["requirement_line"](requirement, ns["kept_family"](), image, replace)
+    assert line == expected
+
+
+def constraints_module() -> dict[str, Any]:
+    return runpy.run_path(str(ROOT / "docker" / "constraints.py"))
+
+
+IMAGE_CONSTRAINTS = [
+    "# pinned by the image",
+    "torch==2.7.0a0+79aa17489c.nv25.3",
+    "numpy==1.26.4",
+    "jupyterlab==2.3.2",
+    "jupyterlab-server==1.2.0",
+    "traitlets==5.7.1",
+    "PyYAML>=5  # a range, not a pin",
+    "tomli==2.0.1; python_version < '3.0'",
+    "--extra-index-url https://example.invalid/simple",
+]
+
+
+def test_constraints_lift_exactly_the_pins_the_install_breaks() -> None:
+    """Are only the pins the planned install breaks lifted (marked, with the reason, and
+    re-pinned to the new version), every other line of the image's kept verbatim?"""
+    ns = constraints_module()
+    install = {
+        "jupyterlab": "4.6.6",
+        "jupyterlab-server": "2.28.1",
+        "pyyaml": "6.0.4",  # inside the image's range: kept
+        "tomli": "2.4.0",  # its marker does not apply here: kept
+        "nbgrader": "0.9.6",  # not in the image's constraints
+    }
+    reasons = {"jupyterlab": "the image's jupyterlab 2.3.2 cannot host nbgrader"}
+    edited, lifted = ns["edit"](IMAGE_CONSTRAINTS, install, reasons, ["torch", "numpy"])
+    assert [line for line in IMAGE_CONSTRAINTS if line not in edited] == [
+        "jupyterlab==2.3.2",
+        "jupyterlab-server==1.2.0",
+    ]
+    assert "jupyterlab==4.6.6" in edited and "jupyterlab-server==2.28.1" in edited
+    assert (
+        "# lifted by MicroGrad+: jupyterlab==2.3.2 "
+        "(the image's jupyterlab 2.3.2 cannot host nbgrader)" in edited
+    )
+    assert lifted == [
+        "jupyterlab==2.3.2 -> 4.6.6 (the image's jupyterlab 2.3.2 cannot host nbgrader)",
+        "jupyterlab-server==1.2.0 -> 2.28.1 (needed by the replacement Jupyter stack)",
+    ]
+
+
+@pytest.mark.parametrize("name", ["torch", "numpy", "nvidia-cudnn-cu12"])
+def test_constraints_never_lift_a_pin_of_the_cuda_stack(name: str) -> None:
+    """Does the edit stop, naming the pin, rather than lift a pin of torch, numpy or CUDA?"""
+    ns = constraints_module()
+    with pytest.raises(SystemExit, match=rf"{name}==1\.0.*never replaced"):
+        ns["edit"]([f"{name}==1.0"], {name: "2.0"}, {}, ["torch", "numpy"])
+
+
+def test_constraints_copy_reads_the_images_file_and_its_own_output(tmp_path: Path) -> None:
+    """Does constraints.py write the edited copy from the image's file and pip's dry-run
+    report, and read its own output again without piling up its header?"""
+    image = tmp_path / "constraint.txt"
+    image.write_text("\n".join(IMAGE_CONSTRAINTS) + "\n")
+    report = tmp_path / "plan.json"
+    install = [{"metadata": {"name": "jupyterlab", "version": "4.6.6"}}]
+    report.write_text(json.dumps({"version": "1", "install": install}))
+    out = tmp_path / "edited" / "constraint.txt"
+    script = str(ROOT / "docker" / "constraints.py")
+    run = [sys.executable, script, "--report", str(report), "--out", str(out)]
+    printed = subprocess.run([*run, str(image)], capture_output=True, text=True, check=True)
+    assert "jupyterlab==2.3.2 -> 4.6.6" in printed.stdout
+    first = out.read_text()
+    assert "torch==2.7.0a0+79aa17489c.nv25.3\n" in first
+    assert "\njupyterlab==4.6.6\n" in first and "\njupyterlab==2.3.2\n" not in first
+    again = subprocess.run([*run, str(out)], capture_output=True, text=True, check=True)
+    assert "no pin lifted" in again.stdout
+    assert out.read_text().count("MicroGrad+: the image's pip constraints") == 1
+
+
+def test_install_step_copies_the_images_pip_constraints(tmp_path: Path) -> None:
+    """Does `docker/install.sh deps` read PIP_CONSTRAINT and leave its pins, verbatim, in
+    the edited copy the Dockerfile points PIP_CONSTRAINT at (here nothing is missing)?"""
+    missing = subprocess.run(
+        [sys.executable, str(ROOT / "docker" / "requirements.py"), "--also", "nbval,pytest"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if missing.strip():
+        pytest.skip(f"this environment lacks {missing.split()}: the step would install them")
+    image = tmp_path / "constraint.txt"
+    image.write_text("\n".join(IMAGE_CONSTRAINTS) + "\n")
+    edited = tmp_path / "pip" / "constraint-microgradplus.txt"
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "ALSO": "nbval,pytest",
+        "PIP_CONSTRAINT": str(image),
+        "MGP_PIP_CONSTRAINT": str(edited),
+    }
+    result = subprocess.run(
+        ["bash", str(INSTALL), "deps"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Constraints for this and later installs: {edited}" in result.stdout
+    kept = edited.read_text().splitlines()
+    assert all(line in kept for line in IMAGE_CONSTRAINTS)
+
+
+def test_dockerfile_points_pip_at_the_edited_constraints(dockerfile: str) -> None:
+    """After the install step, does PIP_CONSTRAINT name the edited copy, so that a later
+    pip install in the image keeps what the install put in?"""
+    base = stages(dockerfile)["base"]
+    envs = [(i, args) for i, (word, args) in enumerate(base) if word == "ENV"]
+    deps = next(i for i, (word, args) in enumerate(base) if "install.sh deps" in args)
+    (where,) = [i for i, args in envs if args == "PIP_CONSTRAINT=${MGP_PIP_CONSTRAINT}"]
+    assert where > deps
+    assert any(re.search(r"MGP_PIP_CONSTRAINT=/\S+", args) for i, args in envs if i < deps)
+
+
+def test_readme_says_what_the_container_replaces_and_what_was_checked() -> None:
+    """Does the README's container section name the Jupyter packages the image may replace,
+    the constraints file it honours, and how each NGC tag was checked?"""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## In the NGC container", 1)[1].split("\n## ", 1)[0]
+    for name in keep_installed_module()["JUPYTER_HOSTS"]:
+        assert f"`{name}`" in section, name
+    assert "/etc/pip/constraint.txt" in section and "PIP_CONSTRAINT" in section
+    assert "simulated" in section and "JupyterLab 2.3.2" in section
+
+
 def run_entrypoint(tmp_path: Path, env: dict[str, str], *command: str) -> str:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
@@ -297,26 +494,38 @@ def test_entrypoint_never_starts_without_a_token(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_ngc_install_steps_keep_torch_and_pass_the_smoke_tests(tmp_path: Path) -> None:
-    """In a fresh environment that already has torch, numpy and JupyterLab (as the NGC image
-    does), do the image's install steps keep all three and leave labs, checks and a healthy
-    JupyterLab behind?"""
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("image", ["jupyterlab2", "jupyterlab4"])
+def test_ngc_install_steps_keep_torch_and_pass_the_smoke_tests(image: str, tmp_path: Path) -> None:
+    """On a simulated NGC image (a fresh environment with torch, numpy, a JupyterLab and
+    a pip constraints file pinning what it ships), do the image's install steps keep torch
+    and numpy, replace a JupyterLab that cannot host nbgrader (2.3.2) but keep one that
+    can (4.x), and leave labs, checks, Validate, formgrader and a healthy JupyterLab?"""
     if shutil.which("setsid") is None:
         pytest.skip("setsid (util-linux) is needed to stop the smoke test's JupyterLab")
+    env = {k: v for k, v in os.environ.items() if k not in ("IMAGE_SHIPS", "PIP_CONSTRAINT")}
     result = subprocess.run(
         ["bash", str(ROOT / "scripts" / "ngc_smoke.sh"), str(tmp_path / "smoke")],
         capture_output=True,
         text=True,
-        timeout=840,
-        env={**os.environ, "PYTHON": sys.executable},
+        timeout=1140,
+        env={**env, "PYTHON": sys.executable, "NGC_IMAGES": image},
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-6000:]
-    assert "unchanged: same versions, same files" in log
     assert "Match: True" in log
     assert "a wrong token is refused" in log
+    assert "Validate: nbgrader" in log
+    assert "formgrader: HTTP 200 (served)" in log
     assert "ngc_smoke: OK" in log
+    if image == "jupyterlab2":  # the regression: ResolutionImpossible at install.sh deps
+        assert "unchanged: same versions, same files (torch numpy)" in log
+        assert "Replacing the image's Jupyter stack" in log
+        assert "jupyterlab==2.3.2 -> 4.6.6" in log
+    else:
+        assert "unchanged: same versions, same files (torch numpy jupyterlab)" in log
+        assert "Replacing" not in log
+        assert "no pin lifted" in log
 
 
 def test_gpu_check_says_so_without_cuda() -> None:
