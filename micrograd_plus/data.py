@@ -4,7 +4,7 @@ Every loader returns ``(X_train, y_train, X_test, y_test)`` with ``X`` float32 i
 ``[0, 1]`` of shape ``(N, 784)`` and ``y`` int64 of shape ``(N,)``.
 
 :func:`load_mnist` reads full MNIST from ``<root>/MNIST/raw/`` (torchvision's layout)
-when it is there, and otherwise falls back to the 10,000-digit sample committed as
+when it is there, and otherwise falls back to the 8,000-digit sample committed as
 ``data/mnist_sample.npz`` (see ``data/README.md``), so the labs run offline. It says
 once per process which of the two it is using.
 
@@ -52,7 +52,7 @@ Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """``(X_train, y_train, X_test, y_test)``."""
 
 SAMPLE_PATH: Path = Path(__file__).resolve().parents[1] / "data" / "mnist_sample.npz"
-"""The embedded 10,000-digit MNIST sample shipped with the repository."""
+"""The embedded 8,000-digit MNIST sample (6,800 train / 1,200 test) shipped with the repository."""
 
 SAMPLE_NAME = "mnist_sample.npz"
 SAMPLE_KEYS = ("X_train", "y_train", "X_test", "y_test")
@@ -319,7 +319,7 @@ def load_mnist(root: str | Path = "data", download: bool = False, verbose: bool 
     """Load MNIST: the full 70,000 digits if present (or downloaded), else the embedded sample.
 
     The first load in a process prints (when ``verbose``) which dataset it is, e.g.
-    ``MNIST: embedded 10,000-digit sample (8,500 train / 1,500 test) from data/...``.
+    ``MNIST: embedded 8,000-digit sample (6,800 train / 1,200 test) from data/...``.
 
     Args:
         root: The data folder. Full MNIST lives in ``<root>/MNIST/raw/`` as torchvision

