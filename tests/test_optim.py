@@ -184,6 +184,41 @@ def test_zero_grad_clears_every_parameter() -> None:
     assert not any(p.grad.any() for p in params)
 
 
+def test_replaced_data_and_grad_are_still_optimised() -> None:
+    """Does a step use a parameter's new data and grad arrays (load_parameters, p.grad = ...)?"""
+    p, q = Tensor(np.ones(3)), Tensor(np.zeros((2, 2)))
+    opt = optim.SGD([p, q], lr=0.5)
+    p.data = np.full(3, 4.0)
+    p.grad = np.ones(3)
+    q.grad += 2.0
+    opt.step()
+    np.testing.assert_array_equal(p.data, np.full(3, 3.5))
+    np.testing.assert_array_equal(q.data, np.full((2, 2), -1.0))
+    opt.zero_grad()
+    assert not p.grad.any() and not q.grad.any()
+
+
+def test_state_is_per_parameter_and_dtypes_are_kept() -> None:
+    """Are m and v one array per parameter, and do mixed float32/float64 parameters keep theirs?"""
+    a, b = Tensor(np.ones(2, dtype=np.float32)), Tensor(np.ones((3, 1)))
+    opt = optim.Adam([a, b, a], lr=0.1)  # a repeated parameter is updated once per step
+    (a.sum() + (b * b).sum()).backward()
+    opt.step()
+    assert [m.shape for m in opt.m] == [(2,), (3, 1), (2,)] and opt.m[0] is opt.m[2]
+    assert a.dtype == np.float32 and b.dtype == np.float64 and opt.v[1].dtype == np.float64
+    np.testing.assert_allclose(a.data, 0.9, rtol=1e-6)
+    np.testing.assert_allclose(b.data, 0.9)
+
+
+def test_a_parameter_that_changes_shape_is_refused() -> None:
+    """Does a step refuse a parameter whose data was replaced by an array of another shape?"""
+    p = Tensor(np.ones(3))
+    opt = optim.Adam([p])
+    p.data = np.ones(4)
+    with pytest.raises(ValueError, match="changed shape"):
+        opt.step()
+
+
 SCHEDULES = [
     (
         "step",
