@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -75,6 +76,10 @@ def train_epoch(
         total += loss.item() * len(yb)
         count += len(yb)
         batches.set_postfix(loss=f"{total / count:.4f}", refresh=False)
+        # A graph is a reference cycle (each node's _backward refers to the node), so
+        # Python frees it only when its cycle collector runs: free this step's graph now.
+        del loss
+        gc.collect(1)
     return total / max(count, 1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,22 @@ def test_train_epoch_decreases_the_loss_on_a_separable_problem() -> None:
     loss, acc = evaluate(model, X, y)
     assert acc >= 0.98 and loss < losses[0]
     assert not model.training  # evaluation switched dropout off
+
+
+def test_train_epoch_frees_each_graph_without_the_cycle_collector() -> None:
+    """Are a finished step's graph tensors gone after train_epoch, with Python's collector off?"""
+    X, y = blobs()
+    model = small_model()
+    opt = optim.Adam(model.parameters(), lr=0.05)
+    loader = DataLoader(X, y, batch_size=20, seed=0)
+    gc.collect()
+    gc.disable()
+    try:
+        train_epoch(model, loader, opt)
+        tensors = sum(type(o) is Tensor for o in gc.get_objects())
+    finally:
+        gc.enable()
+    assert tensors <= len(model.parameters()) + 1  # the parameters and the last input batch
 
 
 def test_evaluate_predict_and_accuracy_agree() -> None:
