@@ -2,11 +2,14 @@
 
 Both frameworks train the same network from the same initial weights on the
 same batches (128, Adam 1e-3), in this one process with the same number of
-threads. Prints seconds per epoch for each, their ratio, and peak memory;
-then trains the same MLP with MicroGrad+ on the embedded MNIST sample and
-prints its test accuracy.
+threads, in interleaved runs: MicroGrad+ with its own ``train.train_epoch``,
+PyTorch with the usual loop. Trains the same MLP with MicroGrad+ on the
+embedded MNIST sample and reports its test accuracy (``--skip-accuracy`` to
+leave it out), optionally profiles one MicroGrad+ epoch (``--profile``), and
+prints the speed figures last: seconds per epoch for each, their ratio, and
+peak memory above each run's start.
 
-    python benchmarks/mnist_mlp.py [--repeats 3] [--threads 2] [--epochs 20]
+    python benchmarks/mnist_mlp.py [--repeats 3] [--threads 2] [--epochs 20] [--profile]
 
 Data for the speed run: full MNIST when data/MNIST/raw holds it, otherwise
 Fashion-MNIST from Debian's ``dataset-fashion-mnist`` (same size and format).
@@ -22,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,9 +62,9 @@ def initial_weights(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return layers
 
 
-def micrograd_epoch(weights, X, y, order, batch):  # type: ignore[no-untyped-def]
-    from micrograd_plus import nn, ops, optim
-    from micrograd_plus.tensor import Tensor
+def micrograd_epoch(weights, X, y, batch):  # type: ignore[no-untyped-def]
+    """One epoch with MicroGrad+'s own loop (``train.train_epoch``), batches in row order."""
+    from micrograd_plus import nn, optim, train
 
     layers: list[nn.Module] = []
     for i, (w, b) in enumerate(weights):
@@ -72,21 +76,16 @@ def micrograd_epoch(weights, X, y, order, batch):  # type: ignore[no-untyped-def
             layers.append(nn.ReLU())
     model = nn.Sequential(*layers)
     opt = optim.Adam(model.parameters(), lr=1e-3)
+    loader = train.DataLoader(X, y, batch_size=batch, shuffle=False)
 
     def run() -> float:
-        loss = None
-        for start in range(0, len(order), batch):
-            idx = order[start : start + batch]
-            opt.zero_grad()
-            loss = ops.cross_entropy(model(Tensor(X[idx], requires_grad=False)), y[idx])
-            loss.backward()
-            opt.step()
-        return loss.item() if loss is not None else float("nan")
+        return train.train_epoch(model, loader, opt)
 
     return run
 
 
-def torch_epoch(weights, X, y, order, batch):  # type: ignore[no-untyped-def]
+def torch_epoch(weights, X, y, batch):  # type: ignore[no-untyped-def]
+    """One epoch of the usual PyTorch loop over the same batches (each one copied out)."""
     import torch
 
     layers: list[torch.nn.Module] = []
@@ -101,16 +100,19 @@ def torch_epoch(weights, X, y, order, batch):  # type: ignore[no-untyped-def]
     model = torch.nn.Sequential(*layers)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    rows = torch.arange(len(X))
 
     def run() -> float:
-        loss = None
-        for start in range(0, len(order), batch):
-            idx = torch.from_numpy(order[start : start + batch])
+        model.train()
+        total = 0.0
+        for start in range(0, len(X), batch):
+            idx = rows[start : start + batch]
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(Xt[idx]), yt[idx])
             loss.backward()
             opt.step()
-        return loss.item() if loss is not None else float("nan")
+            total += loss.item() * len(idx)
+        return total / len(X)
 
     return run
 
@@ -137,6 +139,42 @@ def peak_rss_during(fn: Callable[[], float]) -> tuple[float, float, float]:
     loss = fn()
     seconds = time.perf_counter() - start
     return seconds, loss, _status_mib("VmHWM") - base
+
+
+PROFILE_PARTS = {
+    "matrix products of linear, forward": ("nn.py", "linear"),
+    "matrix products of linear, backward": ("nn.py", "_backward"),
+    "optimizer step": ("optim.py", "step"),
+    "optimizer zero_grad": ("optim.py", "zero_grad"),
+    "freeing each step's graph (gc.collect)": ("~", "<built-in method gc.collect>"),
+}
+
+
+def profile_shares(run: Callable[[], float]) -> list[tuple[str, float]]:
+    """Shares of one epoch's time (cProfile), for the parts in PROFILE_PARTS and the rest.
+
+    A part's share is the cumulative time of its function (``linear``'s own time:
+    its matrix products and bias, the graph node aside); the rest is every other
+    operation, the graph bookkeeping and ``backward``'s walk.
+    """
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(run)
+    stats: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = max(ct for _, _, _, ct, _ in stats.values())
+    shares = []
+    for label, (filename, function) in PROFILE_PARTS.items():
+        seconds = sum(
+            (tt if function == "linear" else ct)
+            for (path, _, name), (_, _, tt, ct, _) in stats.items()
+            if name == function
+            and (path == filename or path.endswith(f"micrograd_plus/{filename}"))
+        )
+        shares.append((label, seconds / total))
+    shares.append(("everything else", 1 - sum(share for _, share in shares)))
+    return shares
 
 
 def accuracy_run(epochs: int, seed: int) -> None:
@@ -170,6 +208,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20, help="epochs of the accuracy run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="profile one MicroGrad+ epoch")
     args = parser.parse_args()
 
     set_threads(args.threads)
@@ -178,13 +217,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     name, X, y = speed_data(REPO / "data")
     order = np.random.default_rng(args.seed).permutation(len(X))
+    X, y = X[order], y[order]  # one shuffle, the same batches for both
     weights = initial_weights(args.seed)
     runs = {
-        "micrograd_plus": micrograd_epoch(weights, X, y, order, args.batch),
-        "pytorch": torch_epoch(weights, X, y, order, args.batch),
+        "micrograd_plus": micrograd_epoch(weights, X, y, args.batch),
+        "pytorch": torch_epoch(weights, X, y, args.batch),
     }
-    print(f"data: {name}, {len(X)} images, batch {args.batch}, Adam, {args.threads} threads")
-    print(f"numpy {np.__version__}, torch {torch.__version__}, python {sys.version.split()[0]}")
     times: dict[str, list[float]] = {k: [] for k in runs}
     peaks: dict[str, float] = {}
     for _ in range(args.repeats):  # interleaved, so drifts in machine load hit both
@@ -192,6 +230,14 @@ def main() -> None:
             seconds, _, peak = peak_rss_during(run)
             times[key].append(seconds)
             peaks[key] = max(peaks.get(key, 0.0), peak)
+    if not args.skip_accuracy:
+        accuracy_run(args.epochs, args.seed)
+    if args.profile:
+        print("where one MicroGrad+ epoch's time goes (cProfile):")
+        for label, share in profile_shares(micrograd_epoch(weights, X, y, args.batch)):
+            print(f"  {label:40s} {share:6.1%}")
+    print(f"data: {name}, {len(X)} images, batch {args.batch}, Adam, {args.threads} threads")
+    print(f"numpy {np.__version__}, torch {torch.__version__}, python {sys.version.split()[0]}")
     for key in runs:
         print(
             f"{key:15s} median {statistics.median(times[key]):.3f} s/epoch "
@@ -199,9 +245,9 @@ def main() -> None:
             f"peak memory +{peaks[key]:.0f} MiB"
         )
     ratio = statistics.median(times["micrograd_plus"]) / statistics.median(times["pytorch"])
+    memory = peaks["micrograd_plus"] / max(peaks["pytorch"], 1.0)
+    print(f"memory micrograd_plus / pytorch: {memory:.2f}x")
     print(f"ratio micrograd_plus / pytorch: {ratio:.2f}x")
-    if not args.skip_accuracy:
-        accuracy_run(args.epochs, args.seed)
 
 
 if __name__ == "__main__":
