@@ -28,6 +28,7 @@ from grader.grading import LabKey, LabResult, grade_notebook, load_key
 from grader.labs import LABS, get_lab, resolve_lab
 from grader.safetext import LogFormatter, escape, neutralise, write_csv
 from grader.sandbox.bwrap import INSTALL_HINT
+from grader.shard import Shard
 from grader.submissions import discover
 
 log = logging.getLogger("grader")
@@ -195,6 +196,7 @@ def autograde(
     progress: bool = True,
     replace: bool = False,
     allow_reduced_isolation: bool = False,
+    shard: Shard | None = None,
 ) -> Batch:
     """Grade every submission under ``submissions`` and write the results into ``out``.
 
@@ -216,6 +218,8 @@ def autograde(
         replace: start ``out`` afresh instead of merging into the batch it holds.
         allow_reduced_isolation: grade with resource limits only where bubblewrap cannot
             start a sandbox (stated in the log, ``grades.csv`` and the summary).
+        shard: grade only this shard's students (:mod:`grader.shard`); recorded in
+            ``grading.json`` so that ``python -m grader merge`` can combine the shards.
 
     Returns:
         The batch graded now (``out`` holds it merged with the students kept).
@@ -255,7 +259,7 @@ def autograde(
             )
         elif replace:
             _clear(out)
-        batch = _autograde(submissions, out, jobs, timeout, seed, keys, progress, isolation)
+        batch = _autograde(submissions, out, jobs, timeout, seed, keys, progress, isolation, shard)
         write_outputs(
             batch,
             started=started,
@@ -263,6 +267,10 @@ def autograde(
             jobs=jobs,
             kept=kept.rows if kept else [],
         )
+        if shard is not None:
+            from grader.merge import record_shard
+
+            record_shard(out, shard)
         return batch
     finally:
         log.removeHandler(handler)
@@ -357,6 +365,7 @@ def _autograde(
     keys: dict[str, LabKey],
     progress: bool,
     isolation: str,
+    shard: Shard | None = None,
 ) -> Batch:
     limits = (
         config.DEFAULT_LIMITS
@@ -381,6 +390,10 @@ def _autograde(
         )
         for note in found.notes:
             log.info("%s", note)
+        if shard is not None:
+            everyone = len(found.found)
+            found.found = {s: labs for s, labs in found.found.items() if shard.owns(s)}
+            log.info("shard %s: %d of %d students", shard, len(found.found), everyone)
         results = grade_all(found.found, keys, jobs=jobs, limits=limits, progress=progress)
     rows = []
     for student in sorted(found.found):

@@ -62,6 +62,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         replace=args.replace,
         allow_reduced_isolation=args.allow_reduced_isolation,
+        shard=args.shard,
     )
     graded = sum(1 for row in batch.rows if row.status == "graded")
     print(
@@ -69,6 +70,24 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         f"isolation: {batch.isolation}); results in {args.out}"
     )
     return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    out = _module("merge").merge(shards=args.shards, out=args.out, solutions=args.solutions)
+    print(f"merged {len(args.shards)} shards into {out}")
+    return 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    print(_module("gradescope").build(lab=args.lab, out=args.out, seed=args.seed))
+    return 0
+
+
+def _shard(text: str) -> Any:
+    try:
+        return _module("shard").Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -126,7 +145,24 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="grade with resource limits only where bubblewrap cannot run (stated in every output)",
     )
+    grade.add_argument(
+        "--shard", type=_shard, metavar="K/N", help="grade only shard K of N (1 <= K <= N)"
+    )
     grade.set_defaults(run=cmd_autograde)
+
+    merge = commands.add_parser("merge", help="combine the results folders of --shard runs")
+    merge.add_argument("shards", type=Path, nargs="+", metavar="OUT_K", help="shard folders")
+    merge.add_argument("--out", type=Path, required=True, help="merged results folder")
+    merge.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help="source notebooks")
+    merge.set_defaults(run=cmd_merge)
+
+    scope = commands.add_parser("gradescope", help="build a Gradescope autograder zip for a lab")
+    scope.add_argument("--lab", required=True, help="the lab (3, lab3, 1.7.3 or its notebook)")
+    scope.add_argument("--out", type=Path, required=True, help="the zip to write")
+    scope.add_argument(
+        "--seed", type=int, help="seed of the check inputs (default: random, stored in the zip)"
+    )
+    scope.set_defaults(run=cmd_gradescope)
 
     check = commands.add_parser("validate", help="run a notebook's visible checks in the sandbox")
     check.add_argument("notebook", type=Path, metavar="NOTEBOOK")
