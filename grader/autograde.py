@@ -23,17 +23,20 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader import config, sandbox
+from grader import config, gradebook, sandbox
 from grader.grading import LabKey, LabResult, grade_notebook, load_key
 from grader.labs import LABS, get_lab, resolve_lab
 from grader.safetext import LogFormatter, escape, neutralise, write_csv
 from grader.sandbox.bwrap import INSTALL_HINT
 from grader.shard import Shard
-from grader.submissions import discover
+from grader.submissions import Handin, discover
 
 log = logging.getLogger("grader")
 
-HEAD = ("student_id", "status", "score", "max_score", "flags")
+HEAD = ("student_id", "name", "status", "score", "raw_score", "penalty", "max_score", "flags")
+OVERRIDES = "overrides"
+LAB_DETAILS = ("raw", "penalty", "submitted", "late", "file")
+"""Per lab after ``<lab>`` and ``<lab>_status``: ``<lab>_raw``, ``<lab>_penalty``, …"""
 
 
 @dataclass
@@ -43,6 +46,8 @@ class StudentRow:
     student: str
     labs: dict[str, LabResult]
     flags: list[str] = field(default_factory=list)
+    name: str = ""
+    handins: dict[str, Handin] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -93,19 +98,23 @@ def fmt(points: float) -> str:
 def csv_header(keys: dict[str, LabKey]) -> list[str]:
     """The columns of ``grades.csv``: student, status, score, max, flags; per lab its points,
     status and checks."""
-    header = list(HEAD)
+    header = [*HEAD, OVERRIDES]
     for lab, key in keys.items():
-        header += [lab, f"{lab}_status", *key.spec_ids]
+        header += [lab, f"{lab}_status", *(f"{lab}_{d}" for d in LAB_DETAILS), *key.spec_ids]
     return header
 
 
 def csv_line(row: StudentRow, batch: Batch) -> list[str]:
     """One student's line of ``grades.csv`` (cells as written, before neutralising)."""
-    line = [row.student, row.status, fmt(row.score), fmt(batch.max_score)]
-    line.append("; ".join(row.all_flags()))
+    score = fmt(row.score)  # raw here; exports.finalise applies penalties and overrides
+    line = [row.student, escape(row.name), row.status, score, score, "0", fmt(batch.max_score)]
+    line += ["; ".join(row.all_flags()), ""]
     for lab, key in batch.keys.items():
         result = row.labs[lab]
-        line += [fmt(result.score), result.status]
+        handin = row.handins.get(lab, Handin())
+        when = handin.submitted.isoformat() if handin.submitted else ""
+        late = "late" if handin.late else ""
+        line += [fmt(result.score), result.status, fmt(result.score), "0", when, late, handin.file]
         graded = result.status == "graded"
         line += [fmt(result.checks.get(i, 0.0)) if graded else "" for i in key.spec_ids]
     return line
@@ -197,6 +206,9 @@ def autograde(
     replace: bool = False,
     allow_reduced_isolation: bool = False,
     shard: Shard | None = None,
+    layout: str | None = None,
+    course: Path | None = None,
+    roster: Path | None = None,
 ) -> Batch:
     """Grade every submission under ``submissions`` and write the results into ``out``.
 
@@ -220,6 +232,9 @@ def autograde(
             start a sandbox (stated in the log, ``grades.csv`` and the summary).
         shard: grade only this shard's students (:mod:`grader.shard`); recorded in
             ``grading.json`` so that ``python -m grader merge`` can combine the shards.
+        layout: the submissions' layout (:data:`grader.layouts.LAYOUTS`); detected when None.
+        course: a ``course.toml`` (due dates, extensions, late policy), copied into ``out``.
+        roster: a ``roster.csv`` (ids, names, emails, SIS ids, sections), copied into ``out``.
 
     Returns:
         The batch graded now (``out`` holds it merged with the students kept).
@@ -246,6 +261,7 @@ def autograde(
     if kept is not None:
         kept.check_columns(csv_header(keys))
     out.mkdir(parents=True, exist_ok=True)
+    keep_course_files(out, course=course, roster=roster)
     handler = logging.FileHandler(
         out / "autograde.log", mode="w" if kept is None else "a", encoding="utf-8"
     )
@@ -259,7 +275,9 @@ def autograde(
             )
         elif replace:
             _clear(out)
-        batch = _autograde(submissions, out, jobs, timeout, seed, keys, progress, isolation, shard)
+        batch = _autograde(
+            submissions, out, jobs, timeout, seed, keys, progress, isolation, shard, layout
+        )
         write_outputs(
             batch,
             started=started,
@@ -343,7 +361,28 @@ OUTPUTS = (
     "gradebook.db",
     "grading.json",
     "feedback",
+    "canvas.csv",
+    "moodle.csv",
+    "autograded",
+    "feedback-canvas.zip",
+    "feedback-moodle.zip",
+    "feedback-nbgrader",
 )
+"""What a batch writes into OUT (``--replace`` removes them; ``overrides.csv``,
+``course.toml`` and ``roster.csv`` stay)."""
+
+
+def keep_course_files(out: Path, *, course: Path | None, roster: Path | None) -> None:
+    """Copy the course file and the roster into ``out``, where reports and regrades read them
+    (checked first: a file that does not parse is refused before anything is graded)."""
+    from grader import exports
+    from grader.course import load_course, load_roster
+
+    load_course(course)
+    load_roster(roster)
+    for source, name in ((course, exports.COURSE), (roster, exports.ROSTER)):
+        if source is not None:
+            shutil.copyfile(source, out / name)
 
 
 def _clear(out: Path) -> None:
@@ -366,6 +405,7 @@ def _autograde(
     progress: bool,
     isolation: str,
     shard: Shard | None = None,
+    layout: str | None = None,
 ) -> Batch:
     limits = (
         config.DEFAULT_LIMITS
@@ -386,8 +426,13 @@ def _autograde(
     notebooks = {get_lab(lab).notebook: lab for lab in lab_ids}
     with tempfile.TemporaryDirectory(prefix="mgp-unpack-") as unpack_to:
         found = discover(
-            submissions, notebooks, unpack_to=Path(unpack_to), max_bytes=limits.notebook_size
+            submissions,
+            notebooks,
+            unpack_to=Path(unpack_to),
+            max_bytes=limits.notebook_size,
+            layout=layout,
         )
+        print(f"layout: {found.layout}", file=sys.stderr)
         for note in found.notes:
             log.info("%s", note)
         if shard is not None:
@@ -395,6 +440,7 @@ def _autograde(
             found.found = {s: labs for s, labs in found.found.items() if shard.owns(s)}
             log.info("shard %s: %d of %d students", shard, len(found.found), everyone)
         results = grade_all(found.found, keys, jobs=jobs, limits=limits, progress=progress)
+        gradebook.keep_notebooks(out, found.found, keys)
     rows = []
     for student in sorted(found.found):
         lab_results = {
@@ -405,7 +451,9 @@ def _autograde(
         flags = found.flags.get(student, []) + (
             ["reduced-isolation"] if isolation == "reduced" else []
         )
-        rows.append(StudentRow(student, lab_results, flags))
+        handins = {lab: h for (s, lab), h in found.handins.items() if s == student}
+        name = found.names.get(student, "")
+        rows.append(StudentRow(student, lab_results, flags, name, handins))
     return Batch(keys, rows, seed, out, isolation, limits)
 
 
@@ -461,6 +509,7 @@ def write_outputs(
         "labs": list(batch.keys),
         "max_score": batch.max_score,
         "check_labs": {i: lab for lab, key in batch.keys.items() for i in key.spec_ids},
+        **report.check_meta(batch.keys),
         "students": len(merged),
         "graded_now": len(batch.rows),
         "notebooks": len(times),
@@ -477,8 +526,7 @@ def write_outputs(
         "python": platform.python_version(),
     }
     (out / "grading.json").write_text(json.dumps(meta, indent=2) + "\n")
-    report.write_summary(out)
-    report.write_lms(out)
+    report.refresh(out)
     log.info(
         "done: %d students graded now (%d in %s), %d notebooks in %.1f s",
         len(batch.rows),

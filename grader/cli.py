@@ -63,6 +63,9 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         replace=args.replace,
         allow_reduced_isolation=args.allow_reduced_isolation,
         shard=args.shard,
+        layout=args.layout,
+        course=args.course,
+        roster=args.roster,
     )
     graded = sum(1 for row in batch.rows if row.status == "graded")
     print(
@@ -105,8 +108,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     if not (args.out / "grades.csv").exists():
         raise CommandError(f"{args.out / 'grades.csv'} not found: run autograde first")
-    _module("report").report(out=args.out)
+    _module("report").report(
+        out=args.out, course=args.course, roster=args.roster, feedback_for=args.feedback_for
+    )
     return 0
+
+
+def cmd_override(args: argparse.Namespace) -> int:
+    decision = _module("overrides").record(
+        out=args.out,
+        student=args.student,
+        target=args.target,
+        points=args.points,
+        comment=args.comment,
+    )
+    _module("report").refresh(args.out)
+    print(f"{decision.student} {decision.target}: {decision.points:g} points ({decision.comment})")
+    return 0
+
+
+def _course_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--course", type=Path, help="course.toml: due dates, extensions, late policy (kept in OUT)"
+    )
+    command.add_argument(
+        "--roster", type=Path, help="roster.csv: id, name, email, sis_id, section (kept in OUT)"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -148,6 +175,12 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--shard", type=_shard, metavar="K/N", help="grade only shard K of N (1 <= K <= N)"
     )
+    grade.add_argument(
+        "--layout",
+        choices=("canvas", "moodle", "blackboard", "nbgrader", "folders"),
+        help="the submissions' layout (default: detected, and printed)",
+    )
+    _course_options(grade)
     grade.set_defaults(run=cmd_autograde)
 
     merge = commands.add_parser("merge", help="combine the results folders of --shard runs")
@@ -172,9 +205,23 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help=argparse.SUPPRESS)
     check.set_defaults(run=cmd_validate)
 
-    report = commands.add_parser("report", help="summarize OUT and write OUT/lms.csv")
+    report = commands.add_parser("report", help="summarize OUT and write the LMS imports")
     report.add_argument("out", type=Path, metavar="OUT")
+    _course_options(report)
+    report.add_argument(
+        "--feedback-for",
+        choices=("canvas", "moodle", "nbgrader"),
+        help="lay the feedback pages out for this system's bulk upload",
+    )
     report.set_defaults(run=cmd_report)
+
+    override = commands.add_parser("override", help="record an instructor's score for a learner")
+    override.add_argument("out", type=Path, metavar="OUT")
+    override.add_argument("student", metavar="STUDENT")
+    override.add_argument("target", metavar="CHECK_OR_LAB", help="a check id or a lab")
+    override.add_argument("points", type=float, metavar="POINTS")
+    override.add_argument("--comment", required=True, help="why (shown in the learner's feedback)")
+    override.set_defaults(run=cmd_override)
     return main
 
 

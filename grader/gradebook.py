@@ -3,7 +3,10 @@
 One nbgrader assignment per lab (named after its notebook), one grade cell per
 graded test cell of the source notebook (its points as ``max_score``), one
 submission per learner who handed the lab in, with the trusted scores as
-``auto_score``. No cell source is stored, so the file holds no hidden tests.
+``auto_score``. No cell source is stored, so the file holds no hidden tests. Beside it,
+:func:`keep_notebooks` keeps each learner's notebook where nbgrader's course layout has it
+(``OUT/autograded/<id>/<assignment>/<notebook>``), so that formgrader, pointed at ``OUT`` as
+its course root, opens a submission for manual review.
 It is written afresh from ``grades.csv``'s rows after every batch, so that a
 regrade merged into a results folder leaves it listing everyone.
 """
@@ -21,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from grader.safetext import neutralise
 
+AUTOGRADED = "autograded"
+
 if TYPE_CHECKING:
     from grader.grading import LabKey
 
@@ -36,6 +41,17 @@ def _scripts_on_path() -> Iterator[None]:
         os.environ["PATH"] = saved
 
 
+@functools.cache
+def _alembic_head() -> str:
+    """The schema version nbgrader stamps a new gradebook with (what ``alembic heads`` prints,
+    read from nbgrader's migration scripts without starting a process)."""
+    import nbgrader
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic"))
+    return str(scripts.get_current_head())
+
+
 def write(path: Path, keys: dict[str, LabKey], rows: list[dict[str, str]]) -> dict[str, str]:
     """Write the gradebook at ``path`` afresh from the rows of ``grades.csv``.
 
@@ -48,8 +64,7 @@ def write(path: Path, keys: dict[str, LabKey], rows: list[dict[str, str]]) -> di
     from nbgrader import api
     from nbgrader.api import Gradebook
 
-    if not hasattr(api.get_alembic_version, "cache_info"):  # one `alembic heads` per process
-        api.get_alembic_version = functools.cache(api.get_alembic_version)
+    api.get_alembic_version = _alembic_head  # in process, not a `alembic heads` subprocess
     path.unlink(missing_ok=True)
     errors: dict[str, str] = {}
     with (
@@ -90,3 +105,28 @@ def _student(gb: Any, keys: dict[str, LabKey], student: str, row: dict[str, str]
             grade = gb.find_grade(cell.grade_id, name, name, student)
             earned = sum(float(row.get(call.id) or 0) for call in cell.checks)
             grade.auto_score = earned if status == "graded" else 0.0
+
+
+def keep_notebooks(
+    out: Path, found: dict[str, dict[str, Path | str]], keys: dict[str, LabKey]
+) -> None:
+    """Copy every notebook graded now to ``out/autograded/<id>/<assignment>/<notebook>`` (the
+    learner's folder replaced); ids that are not plain file names are left out."""
+    import shutil
+
+    from grader.feedback import safe_name
+
+    for student, labs in found.items():
+        if safe_name(student) != student:
+            continue
+        shutil.rmtree(out / AUTOGRADED / student, ignore_errors=True)
+        for lab, path in labs.items():
+            if isinstance(path, str) or lab not in keys:
+                continue
+            assignment = keys[lab].lab.assignment
+            folder = out / AUTOGRADED / student / assignment
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copyfile(path, folder / keys[lab].lab.notebook)
+            except OSError:
+                continue

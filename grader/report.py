@@ -15,9 +15,14 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from grader import config
-from grader.safetext import write_csv
+
+if TYPE_CHECKING:
+    from grader.grading import LabKey
+
+FEEDBACK_TARGETS = ("canvas", "moodle", "nbgrader")
 
 
 @dataclass
@@ -138,22 +143,50 @@ def write_summary(out: Path) -> Summary:
     return summary
 
 
-def write_lms(out: Path) -> Path:
-    """Write ``out/lms.csv`` (student_id, score, max_score, percent) from ``out/grades.csv``."""
-    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    lines = []
-    for row in rows:
-        top = float(row["max_score"]) or 1.0
-        percent = 100 * float(row["score"]) / top
-        lines.append([row["student_id"], row["score"], row["max_score"], f"{percent:.1f}"])
-    write_csv(out / "lms.csv", ["student_id", "score", "max_score", "percent"], lines)
-    return out / "lms.csv"
+def check_meta(keys: dict[str, LabKey]) -> dict[str, Any]:
+    """What reports need to know of the checks, recorded in ``grading.json``: each check's
+    points and test cell, each lab's maximum."""
+    from grader.spec import get_spec
+
+    return {
+        "check_points": {i: get_spec(i).points for k in keys.values() for i in k.spec_ids},
+        "check_cells": {c.id: t.grade_id for k in keys.values() for t in k.cells for c in t.checks},
+        "lab_max": {lab: key.max_score for lab, key in keys.items()},
+    }
 
 
-def report(*, out: Path) -> Summary:
-    """Print the summary and write ``out/lms.csv`` (student_id, score, max_score, percent)."""
+def refresh(out: Path) -> list[Path]:
+    """Apply the course file, roster and overrides in ``out`` to ``grades.csv``, then write the
+    imports (``lms.csv``, ``canvas.csv``, ``moodle.csv``), the head of every feedback page, the
+    summary and the histogram; returns the imports' paths."""
+    from grader import exports, feedback
+
+    paths = exports.write_all(out)
+    feedback.refresh_heads(out)
+    write_summary(out)
+    return paths
+
+
+def report(
+    *,
+    out: Path,
+    course: Path | None = None,
+    roster: Path | None = None,
+    feedback_for: str | None = None,
+) -> Summary:
+    """Print the summary and write the imports (:func:`refresh`); with ``course`` or
+    ``roster``, those files replace the ones kept in ``out`` first; with ``feedback_for``,
+    lay the feedback pages out for that system's bulk upload (:func:`grader.feedback.bundle`).
+    """
+    from grader import feedback
+    from grader.autograde import keep_course_files
+
+    keep_course_files(out, course=course, roster=roster)
+    paths = refresh(out)
     summary = summarize(out)
     print(format_summary(summary))
-    print(f"\nwrote {write_lms(out)}")
+    for path in paths:
+        print(f"wrote {path}")
+    if feedback_for is not None:
+        print(f"wrote {feedback.bundle(out, feedback_for)}")
     return summary
