@@ -337,7 +337,7 @@ def bundle(out: Path, system: str) -> Path:
                 )
                 name = f"{safe_name(stem)}-feedback.html"
             else:
-                who = safe_name(row.get("name") or student)
+                who = re.sub(r"[\\/:*?\"<>|\x00-\x1f]", "_", row.get("name") or student)
                 name = f"{who}_{student}_assignsubmission_file_/{assignment}-feedback.html"
             archive.write(page, name)
     return target

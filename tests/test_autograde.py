@@ -170,7 +170,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _write(subs / student, content)
     renamed = subs / "rita-renamed"
     renamed.mkdir()
-    nbformat.write(SOLUTION, renamed / "fixture-double (1).ipynb")
+    nbformat.write(SOLUTION, renamed / "fixture-double (1).ipynb")  # a browser's copy: graded
+    nbformat.write(SOLUTION, renamed / "my-lab.ipynb")  # renamed: ignored
     too_large = copy.deepcopy(SOLUTION)
     too_large.cells.append(new_markdown_cell("x" * (21 * 1024**2)))
     _write(subs / "sam-too-large", too_large)
@@ -191,11 +192,11 @@ def test_status_and_score(batch: Path, student: str) -> None:
 
 @pytest.mark.slow
 def test_renamed_and_too_large_notebooks(batch: Path) -> None:
-    """Is a renamed notebook ignored (and flagged) and an oversized one ungradable?"""
+    """Is a browser's copy ``name (1).ipynb`` graded, a renamed notebook ignored (and flagged)
+    and an oversized one ungradable?"""
     rows = _rows(batch)
-    assert rows["rita-renamed"]["status"] == "ungradable:no-notebooks"
-    assert rows["rita-renamed"]["fixture_status"] == "missing"
-    assert "ignored-file:fixture-double (1).ipynb" in rows["rita-renamed"]["flags"]
+    assert rows["rita-renamed"]["status"] == "graded" and rows["rita-renamed"]["score"] == "4"
+    assert "ignored-file:my-lab.ipynb" in rows["rita-renamed"]["flags"]
     assert rows["sam-too-large"]["status"] == "ungradable:too-large"
 
 

@@ -128,7 +128,8 @@ def test_validate_without_solutions_uses_the_notebooks_own_test_cells(
 def test_report_prints_the_summary_and_writes_lms_csv(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Does report print statuses and pass rates and write student_id,score,max_score,percent?"""
+    """Does report print statuses and pass rates and write lms.csv (final score, raw score,
+    penalty, maximum and percent per learner)?"""
     subs = tmp_path / "subs"
     for student, nb in (("ann", fixture.solution()), ("ben", fixture.released())):
         (subs / student).mkdir(parents=True)
@@ -142,9 +143,9 @@ def test_report_prints_the_summary_and_writes_lms_csv(
     assert "| graded | 2 |" in printed and "| fixture.double.edge | 1 | 2 | 50% |" in printed
     with open(out / "lms.csv", newline="") as handle:
         assert list(csv.reader(handle)) == [
-            ["student_id", "score", "max_score", "percent"],
-            ["ann", "4", "4", "100.0"],
-            ["ben", "0", "4", "0.0"],
+            ["student_id", "name", "score", "raw_score", "penalty", "max_score", "percent"],
+            ["ann", "", "4", "4", "0", "4", "100.0"],
+            ["ben", "", "0", "0", "0", "4", "0.0"],
         ]
 
 
