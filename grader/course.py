@@ -22,7 +22,9 @@ roster (``roster.csv``).
     lab3 = 2
 
 ``roster.csv``: a header row naming the columns ``id`` (required), ``name``, ``email``,
-``sis_id``, ``sis_login_id``, ``section`` (any order, others ignored).
+``sis_id``, ``sis_login_id``, ``section`` (any order, case and spaces ignored, others ignored);
+Canvas's gradebook export serves as it is (``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``,
+``Section``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ import tomllib
 from grader.labs import resolve_lab
 
 POLICIES = ("none", "per-day", "cutoff")
+ALIASES = {"student": "name", "sis_user_id": "sis_id", "email_address": "email"}
+"""Roster columns under the names Canvas's gradebook export and Moodle's participants use."""
 DAY = dt.timedelta(days=1)
 
 
@@ -166,7 +170,11 @@ def load_roster(path: Path | None) -> dict[str, Person]:
         return {}
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        columns = {c.strip().lower().replace(" ", "_"): c for c in reader.fieldnames or []}
+        columns = {
+            ALIASES.get(key, key): c
+            for c in reader.fieldnames or []
+            if (key := c.strip().lower().replace(" ", "_"))
+        }
         if "id" not in columns:
             raise ValueError(f"{path}: the roster needs an 'id' column")
         people: dict[str, Person] = {}

@@ -180,3 +180,16 @@ def test_the_head_lists_failed_checks_with_links() -> None:
     assert "Score: 3.6 / 4 points" in text and "late penalty -0.4" in text
     assert '<a href="#cell-double-tests">fixture.double.edge</a>: 0 / 1 points' in text
     assert "&lt;b&gt;fair&lt;/b&gt;" in text
+
+
+def test_canvas_gradebook_export_serves_as_the_roster(tmp_path: Path) -> None:
+    """Is Canvas's own gradebook export (with its Points Possible row) read as a roster?"""
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,Lab 0 (4471)\n"
+        "    Points Possible,,,,,4\n"
+        '"Smith, John",11111,S1,jsmith,A,\n'
+    )
+    roster = load_roster(path)
+    assert list(roster) == ["11111"]
+    assert (roster["11111"].name, roster["11111"].sis_id) == ("Smith, John", "S1")
