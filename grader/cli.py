@@ -82,7 +82,14 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
-    print(_module("gradescope").build(lab=args.lab, out=args.out, seed=args.seed))
+    zip_path = _module("gradescope").build(
+        lab=args.lab,
+        out=args.out,
+        seed=args.seed,
+        hidden_visibility=args.hidden_visibility,
+        allow_reduced_isolation=args.allow_reduced_isolation,
+    )
+    print(f"wrote {zip_path}")
     return 0
 
 
@@ -194,6 +201,17 @@ def parser() -> argparse.ArgumentParser:
     scope.add_argument("--out", type=Path, required=True, help="the zip to write")
     scope.add_argument(
         "--seed", type=int, help="seed of the check inputs (default: random, stored in the zip)"
+    )
+    scope.add_argument(
+        "--hidden-visibility",
+        default="after_published",
+        choices=("hidden", "after_due_date", "after_published"),
+        help="when learners see hidden checks' pass/fail (default after_published)",
+    )
+    scope.add_argument(
+        "--allow-reduced-isolation",
+        action="store_true",
+        help="grade with resource limits only where Gradescope's container cannot run bubblewrap",
     )
     scope.set_defaults(run=cmd_gradescope)
 

@@ -6,7 +6,9 @@ pages; only the timings in ``grading.json`` and the log differ. It reuses the re
 machinery of :mod:`grader.autograde`: every shard's rows are read back as a previous
 batch (:func:`grader.autograde.previous_batch`) and written as the rows kept by
 :func:`grader.autograde.write_outputs`, with nothing graded now; the feedback pages are
-copied as they are.
+copied as they are, and so are the learners' notebooks kept for formgrader
+(``autograded/``) and the course files the shards were graded with (course file, roster,
+overrides), which must be the same in every shard.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ log = logging.getLogger("grader")
 
 SHARD_KEY = "shard"
 """The key of ``grading.json`` that records which shard a folder holds."""
+PER_STUDENT = ("feedback", "autograded")
+"""Folders of a results folder that hold one entry per student."""
+COURSE_FILES = ("course.toml", "roster.csv", "overrides.csv")
+"""Files beside ``grades.csv`` that apply to the whole batch (:mod:`grader.exports`)."""
 
 
 def record_shard(out: Path, shard: Shard) -> None:
@@ -113,6 +119,7 @@ def merge(*, shards: Sequence[Path], out: Path, solutions: Path = config.SOLUTIO
             holds a batch, or the source notebooks now give other columns.
     """
     parts = read_shards(shards)
+    _check_course_files(parts)
     if previous_batch(out) is not None:
         raise MergeError(f"{out} already holds a batch: merge into a new folder")
     meta = parts[0].meta
@@ -125,7 +132,11 @@ def merge(*, shards: Sequence[Path], out: Path, solutions: Path = config.SOLUTIO
             "(their checks changed?): merge with the solutions the shards were graded with"
         )
     out.mkdir(parents=True, exist_ok=True)
-    _copy_feedback(parts, out)
+    for folder in PER_STUDENT:
+        _copy_entries(parts, out, folder)
+    for name in COURSE_FILES:
+        if (parts[0].out / name).is_file():
+            shutil.copyfile(parts[0].out / name, out / name)
     _concatenate_logs(parts, out / "autograde.log")
     metas = [part.meta for part in parts]
     isolations = {str(m.get("isolation")) for m in metas}
@@ -159,17 +170,31 @@ def merge(*, shards: Sequence[Path], out: Path, solutions: Path = config.SOLUTIO
     return out
 
 
-def _copy_feedback(parts: list[Previous], out: Path) -> None:
-    """Every shard's feedback folders into ``out/feedback`` (a name in two shards is an error)."""
-    target = out / "feedback"
-    target.mkdir(exist_ok=True)
+def _check_course_files(parts: list[Previous]) -> None:
+    """The course file, roster and overrides must be the same in every shard (or in none)."""
+    for name in COURSE_FILES:
+        contents = {
+            (part.out / name).read_bytes() if (part.out / name).is_file() else None
+            for part in parts
+        }
+        if len(contents) > 1:
+            raise MergeError(
+                f"the shards hold different {name} files: grade every shard with the same one"
+            )
+
+
+def _copy_entries(parts: list[Previous], out: Path, folder: str) -> None:
+    """Every shard's entries of ``folder`` (one per student) into ``out/folder``; a name in two
+    shards is an error."""
+    target = out / folder
     for part in parts:
-        source = part.out / "feedback"
+        source = part.out / folder
         if not source.is_dir():
             continue
+        target.mkdir(exist_ok=True)
         for entry in sorted(source.iterdir()):
             if (target / entry.name).exists():
-                raise MergeError(f"feedback/{entry.name} is in two shards (the last: {part.out})")
+                raise MergeError(f"{folder}/{entry.name} is in two shards (the last: {part.out})")
             if entry.is_dir() and not entry.is_symlink():
                 shutil.copytree(entry, target / entry.name, symlinks=True)
             elif entry.is_file() and not entry.is_symlink():

@@ -2,14 +2,17 @@
 
 One small batch of fixture-lab submissions is graded twice with the same seed: once
 whole (``-j 2``), once as two shards in two concurrent processes merged with
-``python -m grader merge``. The two results folders must be the same file for file,
-apart from the timings in ``grading.json`` and the log.
+``python -m grader merge``. The shards and the merge are run by the SLURM array script
+``deploy/slurm/grade.sbatch`` as SLURM would run it (its variables set, a stand-in
+``srun`` that runs the command it is given). The two results folders must be the same
+file for file, apart from the timings in ``grading.json`` and the log.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +27,14 @@ from grader.merge import merge
 from grader.shard import Shard, shard_of
 from grader.specs import fixture
 
+ROOT = Path(__file__).resolve().parents[1]
+SBATCH = ROOT / "deploy" / "slurm" / "grade.sbatch"
+FAKE_SRUN = """#!/usr/bin/env bash
+# srun's own options, then the command: log it and run it here.
+while [[ $# -gt 0 && $1 == --* ]]; do shift; done
+echo "$*" >> "$SRUN_LOG"
+exec "$@"
+"""
 NOTEBOOK = fixture.LAB.notebook
 SOLUTIONS = fixture.SOURCE.parent
 SEED = "5"
@@ -66,6 +77,36 @@ def _finish(process: subprocess.Popen[str]) -> None:
     assert process.returncode == 0, stderr
 
 
+def _slurm(root: Path, submissions: Path, *args: str, **variables: str) -> subprocess.Popen[str]:
+    """``grade.sbatch`` as a SLURM task runs it, with ``variables`` set."""
+    bin_dir = root / "bin"
+    if not bin_dir.is_dir():
+        bin_dir.mkdir()
+        (bin_dir / "srun").write_text(FAKE_SRUN)
+        (bin_dir / "srun").chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "SRUN_LOG": str(root / "srun.log"),
+        "PYTHON": sys.executable,
+        "SUBMISSIONS": str(submissions),
+        "RESULTS": str(root / "slurm"),
+        "GRADING_SEED": SEED,
+        "LAB": "fixture",
+        "SOLUTIONS": str(SOLUTIONS),
+        "GRADER_ARGS": "--timeout 2",
+        "SLURM_CPUS_PER_TASK": "1",
+        **variables,
+    }
+    return subprocess.Popen(
+        ["bash", str(SBATCH), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The whole batch graded once, and as two shards merged."""
@@ -80,18 +121,21 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             nbformat.write(content, folder / NOTEBOOK)
     whole = _grade(submissions, root / "single", "-j", "2")
     _finish(whole)
-    shards = [_grade(submissions, root / f"shard{k}", "-j", "1", "--shard", f"{k}/2") for k in (1, 2)]
+    array = {
+        "SLURM_ARRAY_TASK_COUNT": "2",
+        "SLURM_ARRAY_TASK_MIN": "1",
+        "SLURM_ARRAY_TASK_MAX": "2",
+    }
+    shards = [_slurm(root, submissions, SLURM_ARRAY_TASK_ID=str(k), **array) for k in (1, 2)]
     for process in shards:
         _finish(process)
-    merged = subprocess.run(
-        [sys.executable, "-m", "grader", "merge", str(root / "shard1"), str(root / "shard2")]
-        + ["--out", str(root / "merged"), "--solutions", str(SOLUTIONS)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert merged.returncode == 0, merged.stderr
-    return {name: root / name for name in ("single", "shard1", "shard2", "merged")}
+    _finish(_slurm(root, submissions, "merge", SHARDS="2"))
+    folders = {"shard1": "shard-1", "shard2": "shard-2", "merged": "merged"}
+    return {
+        "single": root / "single",
+        **{name: root / "slurm" / folder for name, folder in folders.items()},
+        "srun.log": root / "srun.log",
+    }
 
 
 def _files(out: Path) -> dict[str, bytes]:
@@ -106,12 +150,13 @@ def _files(out: Path) -> dict[str, bytes]:
 def _gradebook(path: Path) -> list[tuple[object, ...]]:
     """Every (assignment, student, cell, score, max score) of an nbgrader gradebook."""
     query = """
-        SELECT assignment.name, submitted_assignment.student_id, grade_cells.name,
+        SELECT assignment.name, submitted_assignment.student_id, base_cell.name,
                grade.auto_score, grade_cells.max_score
         FROM grade
         JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id
         JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id
         JOIN assignment ON submitted_assignment.assignment_id = assignment.id
+        JOIN base_cell ON grade.cell_id = base_cell.id
         JOIN grade_cells ON grade.cell_id = grade_cells.id
         ORDER BY 1, 2, 3
     """
@@ -156,7 +201,7 @@ def test_merged_gradebook_and_metadata(graded: dict[str, Path]) -> None:
     """Do the gradebook and grading.json say what a single run's say (timings aside)?"""
     single, merged = graded["single"], graded["merged"]
     assert _gradebook(merged / "gradebook.db") == _gradebook(single / "gradebook.db")
-    assert len(_gradebook(single / "gradebook.db")) == 2 * (len(STUDENTS) - 1)
+    assert len(_gradebook(single / "gradebook.db")) == 2 * len(STUDENTS)  # two test cells each
     one = json.loads((single / "grading.json").read_text())
     both = json.loads((merged / "grading.json").read_text())
     assert {k: v for k, v in both.items() if k not in TIMINGS} == {
@@ -165,6 +210,16 @@ def test_merged_gradebook_and_metadata(graded: dict[str, Path]) -> None:
     assert both["jobs"] == 2 and "shard" not in both
     log = (merged / "autograde.log").read_text()
     assert "shard 1/2" in log and "shard 2/2" in log and "merge of 2 shards" in log
+
+
+@pytest.mark.slow
+def test_slurm_tasks_ran_under_srun(graded: dict[str, Path]) -> None:
+    """Did each array task and the merge job run the grader through srun with its shard?"""
+    lines = graded["srun.log"].read_text().splitlines()
+    assert len(lines) == 3
+    assert sum("--shard 1/2 --seed 5" in line for line in lines) == 1
+    assert sum("--shard 2/2 --seed 5" in line for line in lines) == 1
+    assert "-m grader merge" in lines[-1]
 
 
 def _fake_shard(folder: Path, shard: str, students: list[str], seed: int = 5) -> Path:
@@ -179,7 +234,7 @@ def _fake_shard(folder: Path, shard: str, students: list[str], seed: int = 5) ->
 @pytest.mark.parametrize(
     ("shards", "message"),
     [
-        ([("1/3", ["a"]), ("2/3", ["b"])], "shard(s) 3 of 3 missing"),
+        ([("1/3", ["a"]), ("2/3", ["b"])], r"shard\(s\) 3 of 3 missing"),
         ([("1/2", ["a"]), ("1/2", ["b"])], "given twice"),
         ([("1/2", ["a"]), ("2/2", ["a"])], "a is in two shards"),
         ([("1/2", ["a"]), ("2/3", ["b"])], "a shard of 2"),
@@ -225,3 +280,12 @@ def test_shards_partition_any_ids() -> None:
     assert sum(counts) == 200 and min(counts) > 30
     assert [shard_of(s, 4) for s in ids[:10]] == [shard_of(s, 4) for s in ids[:10]]
     assert Shard.parse(" 2 / 4 ") == Shard(2, 4) and str(Shard(2, 4)) == "2/4"
+
+
+def test_merge_refuses_shards_with_other_course_files(tmp_path: Path) -> None:
+    """Are shards graded with different rosters refused (their late work and names differ)?"""
+    one = _fake_shard(tmp_path / "one", "1/2", ["a"])
+    two = _fake_shard(tmp_path / "two", "2/2", ["b"])
+    (one / "roster.csv").write_text("student_id,name\na,Ada\n")
+    with pytest.raises(MergeError, match=r"different roster\.csv"):
+        merge(shards=[one, two], out=tmp_path / "merged", solutions=SOLUTIONS)
