@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: bubblewrap (the grader's sandbox), graphviz (the
 # `dot` program), Fashion-MNIST for the benchmarks, Chromium for the real-browser
-# test. Optional: tests that need one skip with a reason when it is missing.
+# tests, shellcheck for the deployment scripts; and npm's configurable-http-proxy for the
+# JupyterHub test. Optional: tests that need one skip with a reason when it is missing.
 set -euo pipefail
-PKGS="bubblewrap graphviz dataset-fashion-mnist chromium chromium-driver"
+if command -v npm >/dev/null 2>&1 && ! command -v configurable-http-proxy >/dev/null 2>&1; then
+    npm install -g --no-fund --no-audit configurable-http-proxy@5.3.0 \
+        || echo "warning: configurable-http-proxy could not be installed"
+fi
+PKGS="bubblewrap graphviz dataset-fashion-mnist chromium chromium-driver shellcheck"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

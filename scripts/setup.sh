@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 STAMP="$VENV/.installed"
-EXTRAS=${EXTRAS:-lab,grader,dev}
+EXTRAS=${EXTRAS:-lab,grader,dev,deploy}
 
 if [ -z "${MICROGRAD_USE_VENV:-}" ] && "$PYTHON" -c "import torch" >/dev/null 2>&1 \
     && [ ! -d "$VENV" ]; then

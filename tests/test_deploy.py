@@ -1,0 +1,168 @@
+"""The deployment files: Kubernetes manifests validated offline, scripts linted and run.
+
+The Kubernetes Job's and the Helm values' shell steps are run here with a stand-in
+``python3`` that records its arguments, so the index-to-shard arithmetic and the merge's
+wait are checked without a cluster. (The SLURM script grades for real in
+``tests/test_shard_merge.py``.)
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+JOB = ROOT / "deploy" / "k8s" / "grading-job.yaml"
+SBATCH = ROOT / "deploy" / "slurm" / "grade.sbatch"
+RECORDER = '#!/usr/bin/env bash\necho "$*" >> "$CALLS"\n'
+
+kubernetes_validate = pytest.importorskip(
+    "kubernetes_validate", reason="kubernetes-validate is not installed (the dev extra)"
+)
+
+
+def _manifests() -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(JOB.read_text()) if doc]
+
+
+def _validate(doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, "1.37.0", strict=True)
+
+
+def test_jobs_validate_against_kubernetes_schemas() -> None:
+    """Do both Jobs validate (strictly, offline) against Kubernetes 1.37's schemas?"""
+    docs = _manifests()
+    assert [d["metadata"]["name"] for d in docs] == ["microgradplus-grade", "microgradplus-merge"]
+    for doc in docs:
+        _validate(doc)
+
+
+def test_validation_has_teeth() -> None:
+    """Is a Job with a misspelt field or an unknown completion mode rejected?"""
+    grade = _manifests()[0]
+    misspelt = copy.deepcopy(grade)
+    misspelt["spec"]["completionsMode"] = misspelt["spec"].pop("completionMode")
+    wrong_type = copy.deepcopy(grade)
+    wrong_type["spec"]["completions"] = "four"
+    for doc in (misspelt, wrong_type):
+        with pytest.raises(kubernetes_validate.ValidationError):
+            _validate(doc)
+
+
+def test_grading_job_is_indexed_with_the_sandbox_rights() -> None:
+    """Is the grading Job Indexed, one index per shard, with the rights bubblewrap needs?"""
+    grade, merge = _manifests()
+    spec = grade["spec"]
+    assert spec["completionMode"] == "Indexed"
+    container = spec["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert int(env["SHARDS"]) == spec["completions"] == spec["parallelism"]
+    merge_env = {
+        e["name"]: e["value"] for e in merge["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert merge_env["SHARDS"] == env["SHARDS"]
+    security = container["securityContext"]
+    assert security["capabilities"]["add"] == ["SYS_ADMIN"]
+    assert security["seccompProfile"]["type"] == "Unconfined"
+
+
+def _script(doc: dict[str, Any]) -> str:
+    return str(doc["spec"]["template"]["spec"]["containers"][0]["args"][0])
+
+
+def _run(script: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name in ("python3", "srun"):
+        (bin_dir / name).write_text(RECORDER + ('exec "$@"\n' if name == "srun" else ""))
+        (bin_dir / name).chmod(0o755)
+    base = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "CALLS": str(tmp_path / "calls"),
+        "HOME": str(tmp_path),
+    }
+    return subprocess.run(
+        ["bash", "-c", script, "job", *env.pop("ARGS", "").split()],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_index_becomes_shard(tmp_path: Path) -> None:
+    """Does completion index 2 of 4 grade shard 3/4 into its own folder, then mark it done?"""
+    results = tmp_path / "results"
+    script = _script(_manifests()[0]).replace("/results", str(results))
+    script = script.replace("/submissions", str(tmp_path / "submissions"))
+    results.mkdir()
+    env = {"JOB_COMPLETION_INDEX": "2", "SHARDS": "4", "GRADING_SEED": "7", "JOBS": "4"}
+    done = _run(script, tmp_path, LAB="3", GRADER_ARGS="--timeout 60", **env)
+    assert done.returncode == 0, done.stderr
+    call = (tmp_path / "calls").read_text().split()
+    assert call[:4] == ["-m", "grader", "autograde", str(tmp_path / "submissions")]
+    joined = " ".join(call)
+    assert f"--out {results}/shard-3 --shard 3/4 --seed 7 -j 4" in joined
+    assert joined.endswith("--lab 3 --timeout 60")
+    assert (results / "shard-3.done").exists()
+
+
+def test_merge_job_waits_for_every_shard(tmp_path: Path) -> None:
+    """Does the merge Job merge shard-1 … shard-N once every shard is marked done?"""
+    results = tmp_path / "results"
+    results.mkdir()
+    for k in (1, 2, 3):
+        (results / f"shard-{k}.done").touch()
+    script = _script(_manifests()[1]).replace("/results", str(results))
+    done = _run(script, tmp_path, SHARDS="3")
+    assert done.returncode == 0, done.stderr
+    call = (tmp_path / "calls").read_text().split()
+    shards = [f"{results}/shard-{k}" for k in (1, 2, 3)]
+    assert call == ["-m", "grader", "merge", *shards, "--out", f"{results}/merged"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "GRADING_SEED"),
+        ({"GRADING_SEED": "1"}, "SLURM_ARRAY_TASK_ID"),
+        (
+            {"GRADING_SEED": "1", "SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "2"}
+            | {"SLURM_ARRAY_TASK_MIN": "2", "SLURM_ARRAY_TASK_MAX": "3"},
+            "the array must be 1-N",
+        ),
+        ({"GRADING_SEED": "1", "ARGS": "merge"}, "SHARDS"),
+    ],
+)
+def test_sbatch_refuses_an_incomplete_setup(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    """Does the SLURM script stop, saying why, without a seed, outside an array, on an array
+    that is not 1-N, or merging without SHARDS?"""
+    env = dict(env)
+    variables = {"RESULTS": str(tmp_path / "r"), "SUBMISSIONS": str(tmp_path / "s"), **env}
+    done = _run(SBATCH.read_text(), tmp_path, **variables)
+    assert done.returncode != 0 and message in done.stderr
+    assert not (tmp_path / "calls").exists()
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+def test_scripts_pass_shellcheck(tmp_path: Path) -> None:
+    """Do the SLURM script and the Jobs' shell steps pass shellcheck?"""
+    paths = [SBATCH]
+    for number, doc in enumerate(_manifests()):
+        path = tmp_path / f"job{number}.sh"
+        path.write_text("#!/usr/bin/env bash\n" + _script(doc))
+        paths.append(path)
+    done = subprocess.run(
+        ["shellcheck", "--shell=bash", *map(str, paths)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout
