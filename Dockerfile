@@ -29,11 +29,13 @@ ENV PIP_NO_CACHE_DIR=1 \
     MGP_STATE=/home/learner/.microgradplus \
     MGP_PORT=8888 \
     MGP_PIP_CONSTRAINT=/etc/pip/constraint-microgradplus.txt
-# graphviz's `dot` draws the computation graphs. Package versions follow the base image's
-# Ubuntu release, which changes with NGC_TAG, so they are not pinned here.
+# graphviz's `dot` draws the computation graphs; bubblewrap is the grader's sandbox (the
+# learner's `validate` and the instructor's `autograde`; in Docker it needs
+# `--security-opt seccomp=unconfined`, see docs/instructor-guide.md). Package versions follow
+# the base image's Ubuntu release, which changes with NGC_TAG, so they are not pinned here.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends graphviz \
+    && apt-get install -y --no-install-recommends graphviz bubblewrap \
     && rm -rf /var/lib/apt/lists/*
 # The non-root user the notebooks run as (UID 1000 may already exist: --non-unique).
 ARG NB_UID=1000
