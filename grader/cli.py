@@ -51,6 +51,8 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
+    if args.shard is not None and args.seed is None:
+        raise CommandError("--shard needs --seed: every shard of a batch grades with one seed")
     batch = _module("autograde").autograde(
         submissions=args.submissions,
         out=args.out,

@@ -289,3 +289,16 @@ def test_merge_refuses_shards_with_other_course_files(tmp_path: Path) -> None:
     (one / "roster.csv").write_text("student_id,name\na,Ada\n")
     with pytest.raises(MergeError, match=r"different roster\.csv"):
         merge(shards=[one, two], out=tmp_path / "merged", solutions=SOLUTIONS)
+
+
+def test_a_shard_without_a_seed_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Is ``--shard`` without ``--seed`` refused before anything is graded (each shard would
+    draw its own seed, and the shards could not be merged)?"""
+    from grader import cli
+
+    args = ["autograde", str(tmp_path), "--out", str(tmp_path / "out"), "--shard", "1/2"]
+    assert cli.main(args) == 2
+    assert "--shard needs --seed" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
