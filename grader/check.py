@@ -12,10 +12,13 @@ import traceback
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.compare import Row, as_numeric, compare_arrays, format_table
 from grader.spec import Inputs, Outputs, Spec, get_spec
+
+if TYPE_CHECKING:
+    from grader.misconceptions import Diagnosis
 
 DEFAULT_SEED = 0
 
@@ -31,6 +34,8 @@ class Outcome:
     spec: Spec
     rows: list[Row] = field(default_factory=list)
     error: str = ""
+    diagnosis: Diagnosis | None = None
+    """The known misconception a failure matches (:mod:`grader.misconceptions`)."""
 
     @property
     def passed(self) -> bool:
@@ -50,6 +55,8 @@ class Outcome:
             parts.append(format_table(self.rows))
         if not self.passed and self.spec.hint:
             parts.append(f"hint: {self.spec.hint}")
+        if not self.passed and self.diagnosis is not None:
+            parts.append(self.diagnosis.text())
         return "\n".join(parts)
 
 
@@ -89,15 +96,27 @@ def judge(spec: Spec, got: Outputs, expected: Outputs, inputs: Inputs) -> list[R
     ]
 
 
+def diagnosed(
+    outcome: Outcome, inputs: Inputs, got: Outputs | None = None, expected: Outputs | None = None
+) -> Outcome:
+    """The outcome with the misconception it matches, where the catalogue is at hand (the
+    sandbox carries none: the trusted grader diagnoses its arrays)."""
+    try:
+        from grader.misconceptions import diagnosed as diagnose
+    except ImportError:
+        return outcome
+    return diagnose(outcome, inputs, got, expected)
+
+
 def run_spec(spec: Spec, objs: tuple[Any, ...], seed: int = DEFAULT_SEED) -> Outcome:
     """Run learner and reference in this process and compare them."""
     inputs = spec.make_inputs(seed)
     got, error = run_learner(spec, objs, {k: v.copy() for k, v in inputs.items()})
     if got is None:
-        return Outcome(spec, error=error)
+        return diagnosed(Outcome(spec, error=error), inputs)
     got = {k: as_numeric(v) if as_numeric(v) is not None else v for k, v in got.items()}
     expected = spec.reference(inputs)
-    return Outcome(spec, judge(spec, got, expected, inputs))
+    return diagnosed(Outcome(spec, judge(spec, got, expected, inputs)), inputs, got, expected)
 
 
 def _resolve(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any]) -> tuple[Any, ...]:
