@@ -88,7 +88,7 @@ def _stale_intermediates(original: Any) -> Any:
     they held before."""
 
     def backward(self: Any, out: Any, seeded: bool = True) -> None:
-        stale = vars(self).setdefault("_stale", {})
+        stale = self.__dict__.setdefault("_stale", {})
         stack, seen = [out.grad_fn], set()
         while stack:
             node = stack.pop()
