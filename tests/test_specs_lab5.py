@@ -24,12 +24,13 @@ import numpy as np
 import pytest
 
 import micrograd_plus.ops  # noqa: F401  (attach Tensor's methods before any evaluation starts)
+from grader import config
 from grader.check import Outcome, run_learner
 from grader.labs import LABS
 from grader.redteam import REPO, PlantedBug, apply_bug, bugs_for, evaluate_in_process
 from grader.redteam import stub_solutions as stubbed
 from grader.spec import get_spec, load_lab
-from grader.specs.training import predicted_digits
+from grader.specs.training import model_inputs, predicted_digits
 
 LAB = "lab5"
 NOTEBOOK = REPO / "solutions" / LABS[LAB].notebook
@@ -204,7 +205,7 @@ class ConstantModel:
 
 def test_model_checks_judge_the_predictions_themselves() -> None:
     """Do the model checks fail a model that answers 1 to everything, saying how it did?"""
-    got = predicted_digits({}, ConstantModel(1))
+    got = predicted_digits(model_inputs(np.random.default_rng(0)), ConstantModel(1))
     rows = {}
     for check_id in ("lab5.model.accuracy", "lab5.model.per_class"):
         spec = get_spec(check_id)
@@ -225,3 +226,14 @@ def test_model_checks_explain_predictions_of_the_wrong_length() -> None:
         {"predicted digit of each test image": np.zeros(7)}, spec.reference({}), {}
     )
     assert not row.ok and "another dataset" in row.message
+
+
+def test_the_model_is_graded_on_digits_the_learner_never_had() -> None:
+    """Are the model checks' images the private grading set, none in the learner's sample?"""
+    images = model_inputs(np.random.default_rng(0))["images"]
+    assert images.shape == (2000, 784) and images.dtype == np.float32
+    with np.load(config.DATA / "mnist_sample.npz") as sample:
+        known = {row.tobytes() for key in ("X_train", "X_test") for row in sample[key]}
+    pixels = np.rint(images * 255).astype(np.uint8)
+    assert not any(row.tobytes() in known for row in pixels)
+    assert len(get_spec("lab5.model.accuracy").reference({})["true digits"]) == 2000
