@@ -3,14 +3,23 @@
 The same function serves the learner's visible self-checks, the hidden test
 cells nbgrader runs, and the project's own tests. (The trusted autograder uses
 the same specs, split across two processes: see :mod:`grader.sandbox`.)
+
+A passing check prints one line; a failing one prints its table, the learner's
+own line that raised (with the failing case's label) and the hint. Inside
+``with checks():`` every check of a cell runs and reports, and the cell fails
+once at the end.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import sys
+import sysconfig
 import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +31,24 @@ if TYPE_CHECKING:
 
 DEFAULT_SEED = 0
 
+TORCH_MISSING = (
+    "the checks compare your code with PyTorch, which is not installed in this Python "
+    f"({sys.executable}): run `make lab` in the repository (it installs torch==2.13.0), or "
+    "`pip install torch==2.13.0`; the course's container already has it"
+)
+
 
 class CheckFailed(AssertionError):
     """A check did not pass; the message holds the report."""
 
 
+class TorchMissing(CheckFailed):
+    """PyTorch, the reference of every check, cannot be imported here."""
+
+
 @dataclass
 class Outcome:
-    """What running one spec produced."""
+    """What running one spec produced: its rows (one per output) or the error that stopped it."""
 
     spec: Spec
     rows: list[Row] = field(default_factory=list)
@@ -45,10 +64,17 @@ class Outcome:
     def score(self) -> float:
         return self.spec.points if self.passed else 0.0
 
-    def report(self) -> str:
-        head = f"{self.spec.id}: {'passed' if self.passed else 'FAILED'} "
-        head += f"({self.score:g}/{self.spec.points:g} points)"
-        parts = [head]
+    def headline(self) -> str:
+        """``✓ id: passed (p/p points)`` or ``✗ id: FAILED (0/p points)``."""
+        mark, word = ("\u2713", "passed") if self.passed else ("\u2717", "FAILED")
+        return f"{mark} {self.spec.id}: {word} ({self.score:g}/{self.spec.points:g} points)"
+
+    def report(self, verbose: bool = False) -> str:
+        """The text of this outcome, assembled here only: one line for a pass (the table too
+        when ``verbose``); for a failure the error, the table and the hint."""
+        parts = [self.headline()]
+        if self.passed and not verbose:
+            return parts[0]
         if self.error:
             parts.append(f"  {self.error}")
         if self.rows:
@@ -60,19 +86,56 @@ class Outcome:
         return "\n".join(parts)
 
 
+# ------------------------------------------------------------- the learner's line
+_LIBRARY_DIRS = tuple(
+    p.replace("\\", "/")
+    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]}
+    | {sysconfig.get_paths()["platlib"]}
+)
+
+
+def _is_learner_frame(filename: str) -> bool:
+    """A frame of the learner's code: not the grader's, numpy's or the standard library's."""
+    path = filename.replace("\\", "/")
+    if "/grader/" in path or path.startswith("<frozen"):
+        return False
+    return not any(path.startswith(d) for d in _LIBRARY_DIRS) and "site-packages" not in path
+
+
+def _where(filename: str) -> str:
+    """``cell In[12]`` for a notebook cell, else the file's name."""
+    shell = _ipython()
+    if shell is not None:
+        named = shell.compile.format_code_name(filename)
+        if named:
+            return f"cell {named[1]}"
+    return filename.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def learner_error(exc: BaseException) -> str:
-    """One readable line for an exception raised by the learner's code."""
+    """One readable line for an exception raised by the learner's code.
+
+    It names the innermost line of the learner's own code (a notebook cell, not numpy's
+    internals) and, when the check labels its cases, the case that raised.
+    """
     frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if _is_learner_frame(f.filename)]
     where = ""
-    for frame in reversed(frames):
-        if "/grader/" not in frame.filename.replace("\\", "/"):
-            where = f" (in {frame.name}, line {frame.lineno}: {(frame.line or '').strip()})"
-            break
+    if mine:
+        frame = mine[-1]
+        where = f" (in {frame.name}, {_where(frame.filename)}, line {frame.lineno}: "
+        where += f"{(frame.line or '').strip()})"
+    case = getattr(exc, "check_case", "")
+    case = f" in case `{case}`" if case else ""
     if isinstance(exc, NotImplementedError):
-        return f"your code raised NotImplementedError{where}: replace the stub with your solution"
-    return f"your code raised {type(exc).__name__}: {exc}{where}"
+        return (
+            f"your code raised NotImplementedError{case}{where}: "
+            "replace the stub with your solution"
+        )
+    return f"your code raised {type(exc).__name__}{case}: {exc}{where}"
 
 
+# ------------------------------------------------------------- running a spec
 def run_learner(spec: Spec, objs: tuple[Any, ...], inputs: Inputs) -> tuple[Outputs | None, str]:
     """Call the spec's learner side; never raises (the error is returned as text)."""
     try:
@@ -96,6 +159,16 @@ def judge(spec: Spec, got: Outputs, expected: Outputs, inputs: Inputs) -> list[R
     ]
 
 
+def reference(spec: Spec, inputs: Inputs) -> Outputs:
+    """The spec's expected outputs; :class:`TorchMissing` when PyTorch is not installed."""
+    try:
+        return spec.reference(inputs)
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        raise TorchMissing(TORCH_MISSING) from None
+
+
 def diagnosed(
     outcome: Outcome, inputs: Inputs, got: Outputs | None = None, expected: Outputs | None = None
 ) -> Outcome:
@@ -115,8 +188,101 @@ def run_spec(spec: Spec, objs: tuple[Any, ...], seed: int = DEFAULT_SEED) -> Out
     if got is None:
         return diagnosed(Outcome(spec, error=error), inputs)
     got = {k: as_numeric(v) if as_numeric(v) is not None else v for k, v in got.items()}
-    expected = spec.reference(inputs)
+    expected = reference(spec, inputs)
     return diagnosed(Outcome(spec, judge(spec, got, expected, inputs)), inputs, got, expected)
+
+
+# ------------------------------------------------- methods lost to a re-run class cell
+def missing_methods(spec: Spec, objs: tuple[Any, ...]) -> str:
+    """Why a learner class lacks methods that earlier cells attached, or ``""``.
+
+    A lab's spec module may list, in notebook order, ``ATTACHED = [(task, class name,
+    attribute names, check topics), ...]`` and ``DEFINED = {class name: task}``. Running a
+    ``class`` cell again makes a new class without what later cells attached to the old one.
+    """
+    try:
+        module = importlib.import_module(f"grader.specs.{spec.lab}")
+    except ModuleNotFoundError:
+        return ""
+    attached = getattr(module, "ATTACHED", ())
+    defined: Mapping[str, str] = getattr(module, "DEFINED", {})
+    parts = spec.id.split(".")[1:]
+    topics = {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
+    upto = next((i for i, entry in enumerate(attached) if topics & set(entry[3])), None)
+    if upto is None:
+        return ""
+    for cls_name, task in defined.items():
+        # the class itself, or a learner class built on it (Linear on Module)
+        found = [
+            c
+            for obj in objs
+            if isinstance(obj, type)
+            for c in obj.__mro__
+            if c.__name__ == cls_name
+        ]
+        if not found:
+            continue
+        cls = found[0]
+        lost = [
+            (name, where)
+            for where, owner, names, _ in attached[: upto + 1]
+            if owner == cls_name
+            for name in names
+            if not any(name in c.__dict__ for c in cls.__mro__)
+        ]
+        if lost:
+            names = ", ".join(name for name, _ in lost)
+            tasks = ", ".join(dict.fromkeys(where for _, where in lost))
+            return (
+                f"your {cls_name} has no {names} (attached in {tasks}): the `class {cls_name}` "
+                f"cell ({task}) ran again after those cells, and a class cell makes a new class "
+                f"without them. Re-run the cells after {task}, down to this one"
+            )
+    return ""
+
+
+# ------------------------------------------------------------- the notebook side
+def _ipython() -> Any:
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None)
+    return get() if get else None
+
+
+def _show_report_only(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
+) -> None:
+    """IPython handler for a failed check: the one-line reason, not the grader's frames."""
+    shell._showtraceback(etype, value, [f"{etype.__name__}: {value}"])
+
+
+def _install_handler() -> None:
+    shell = _ipython()
+    if shell is not None and getattr(shell, "CustomTB", None) is not _show_report_only:
+        shell.set_custom_exc((CheckFailed,), _show_report_only)
+        shell.CustomTB = _show_report_only
+
+
+_deferred: list[list[str]] = []
+"""One list per open ``checks()`` block: the ids that failed in it."""
+
+
+@contextmanager
+def checks() -> Iterator[None]:
+    """Run every ``check(...)`` in the block, report each, then fail once if any failed.
+
+    ``with checks():`` around a self-check cell's calls shows every failing check of the
+    cell, so the first one does not hide the one whose hint names the mistake.
+    """
+    __tracebackhide__ = True
+    _install_handler()
+    failed: list[str] = []
+    _deferred.append(failed)
+    try:
+        yield
+    finally:
+        _deferred.pop()
+    if failed:
+        raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}; see above")
 
 
 def _resolve(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -129,14 +295,31 @@ def _resolve(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any]) ->
         return objs
     missing = [name for name in spec.symbols if name not in namespace]
     if missing:
-        raise CheckFailed(
-            f"{spec.id}: FAILED (0/{spec.points:g} points)\n  "
-            f"not defined yet: {', '.join(missing)} (run the cells above first)"
-        )
+        return ()
     return tuple(namespace[name] for name in spec.symbols)
 
 
-def check(check_id: str, *objs: Any, seed: int = DEFAULT_SEED, quiet: bool = False) -> float:
+def evaluate(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any], seed: int) -> Outcome:
+    """The outcome of one check called from a notebook whose globals are ``namespace``."""
+    resolved = _resolve(spec, objs, namespace)
+    if not resolved and spec.symbols:
+        missing = [name for name in spec.symbols if name not in namespace]
+        return Outcome(
+            spec, error=f"not defined yet: {', '.join(missing)} (run the cells above first)"
+        )
+    lost = missing_methods(spec, resolved)
+    if lost:
+        return Outcome(spec, error=lost)
+    return run_spec(spec, resolved, seed)
+
+
+def check(
+    check_id: str,
+    *objs: Any,
+    seed: int = DEFAULT_SEED,
+    quiet: bool = False,
+    verbose: bool = False,
+) -> float:
     """Check your code against PyTorch.
 
     Args:
@@ -144,23 +327,29 @@ def check(check_id: str, *objs: Any, seed: int = DEFAULT_SEED, quiet: bool = Fal
         *objs: your function(s) or class(es) it exercises; when left out, they
             are looked up by name in the calling notebook.
         seed: seed of the random inputs.
-        quiet: print nothing when the check passes (by default a passing check
-            prints its expected-vs-got table too).
+        quiet: print nothing when the check passes.
+        verbose: print the expected-vs-got table of a passing check too.
 
     Returns:
         The points earned.
 
     Raises:
-        CheckFailed: (an AssertionError) with a table of what differs.
+        CheckFailed: (an AssertionError) after printing what differs; inside
+            ``with checks():`` the block raises once at its end instead.
+        TorchMissing: PyTorch is not installed (one line says how to install it).
     """
     __tracebackhide__ = True  # IPython and pytest show the report, not grader internals
+    _install_handler()
     spec = get_spec(check_id)
     caller = inspect.currentframe()
     namespace = caller.f_back.f_globals if caller and caller.f_back else {}
-    outcome = run_spec(spec, _resolve(spec, objs, namespace), seed)
+    outcome = evaluate(spec, objs, namespace, seed)
     if not outcome.passed:
-        print(outcome.report())
+        print(outcome.report(verbose))
+        if _deferred:
+            _deferred[-1].append(spec.id)
+            return 0.0
         raise CheckFailed(f"{spec.id} failed; see the report above")
     if not quiet:
-        print(f"\u2713 {outcome.report()}")
+        print(outcome.report(verbose))
     return outcome.score

@@ -87,18 +87,38 @@ def learner_cases(
     """
     result: dict[str, np.ndarray] = {}
     for label, fn in cases.items():
-        names = case_params(fn)
-        tensors = {n: Tensor(inputs[n]) for n in names if n not in raw}
-        out = fn(**{n: tensors[n] if n in tensors else inputs[n] for n in names})
-        value = data_of(out)
-        if want in ("out", "both"):
-            result[label] = value
-        if want in ("grad", "both"):
-            g = upstream(inputs[pool], value.shape).astype(value.dtype)
-            if local:
-                out.grad = g
-                out._backward()
-            else:
-                out.backward(g)
-            result.update({f"{label}: {n}.grad": data_of(t.grad) for n, t in tensors.items()})
+        try:
+            result.update(_learner_case(Tensor, label, fn, inputs, raw, want, pool, local))
+        except Exception as exc:
+            exc.check_case = label  # type: ignore[attr-defined]  # the report names the case
+            raise
+    return result
+
+
+def _learner_case(
+    Tensor: type,
+    label: str,
+    fn: Callable[..., Any],
+    inputs: Mapping[str, np.ndarray],
+    raw: Collection[str],
+    want: str,
+    pool: str,
+    local: bool,
+) -> dict[str, np.ndarray]:
+    """One case of :func:`learner_cases`."""
+    result: dict[str, np.ndarray] = {}
+    names = case_params(fn)
+    tensors = {n: Tensor(inputs[n]) for n in names if n not in raw}
+    out = fn(**{n: tensors[n] if n in tensors else inputs[n] for n in names})
+    value = data_of(out)
+    if want in ("out", "both"):
+        result[label] = value
+    if want in ("grad", "both"):
+        g = upstream(inputs[pool], value.shape).astype(value.dtype)
+        if local:
+            out.grad = g
+            out._backward()
+        else:
+            out.backward(g)
+        result.update({f"{label}: {n}.grad": data_of(t.grad) for n, t in tensors.items()})
     return result
