@@ -138,7 +138,7 @@ fn_check(
 
 fn_check(
     "lab2.max.ties",
-    3,
+    1,
     ("amax",),
     lambda f: {
         "amax(x)": lambda x: f(x),
@@ -203,7 +203,7 @@ fn_check(
 
 fn_check(
     "lab2.softmax.large",
-    3,
+    1,
     ("softmax",),
     lambda f: {"softmax(x)": lambda x: f(x)},
     {"softmax(x)": lambda x: x.softmax(-1)},
@@ -226,7 +226,7 @@ fn_check(
 )
 fn_check(
     "lab2.log_softmax.large",
-    3,
+    1,
     ("log_softmax",),
     lambda f: {"log_softmax(x)": lambda x: f(x)},
     {"log_softmax(x)": lambda x: x.log_softmax(-1)},

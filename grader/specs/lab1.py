@@ -393,6 +393,18 @@ op_check(
     want="both",
     hint="r (shape (3,)) was broadcast to (2, 3): its gradient is unbroadcast(out.grad, r.shape)",
 )
+REUSE_HINT = (
+    "{case} uses a on both sides, so a.grad must collect two contributions ({want}); getting "
+    "one of them means a `self.grad = ...` (or `other.grad = ...`) where `+=` belongs"
+)
+op_check(
+    "lab1.add.reuse",
+    2,
+    {"a + a": lambda a: a + a},
+    operands(a=(2, 3)),
+    want="grad",
+    hint=REUSE_HINT.format(case="a + a", want="2 * out.grad"),
+)
 op_check(
     "lab1.mul.forward",
     3,
@@ -416,6 +428,15 @@ op_check(
     operands(a=(2, 3), r=(3,)),
     want="both",
     hint="multiply first, then reduce: unbroadcast(out.grad * self.data, other.shape)",
+)
+
+op_check(
+    "lab1.mul.reuse",
+    2,
+    {"a * a": lambda a: a * a},
+    operands(a=(2, 3)),
+    want="grad",
+    hint=REUSE_HINT.format(case="a * a", want="2 * a * out.grad"),
 )
 
 BACKWARD_HINT = (
@@ -496,6 +517,17 @@ op_check(
 )
 
 op_check(
+    "lab1.sub_div.left",
+    2,
+    {"2.0 - a": lambda a: 2.0 - a, "2.0 / a": lambda a: 2.0 / a},
+    operands(a=((2, 3), "nonzero")),
+    want="both",
+    local=False,
+    hint="a number on the left calls a.__rsub__(2.0) or a.__rtruediv__(2.0): other - a is "
+    "other + (-a) and other / a is other * a ** -1, not a - other or a / other",
+)
+
+op_check(
     "lab1.sum.forward",
     2,
     {
@@ -535,3 +567,19 @@ program_check(
     operands(a=(3,), b=(3,)),
     hint="zero_grad() sets self.grad to zeros of data's shape and dtype",
 )
+
+# ------------------------------------------- what each task attaches to Tensor (in order)
+DEFINED = {"Tensor": "Task 1"}
+"""The task whose cell defines each class: running it again makes a new, bare class."""
+ATTACHED = [
+    ("Task 1", "Tensor", ("shape", "dtype", "ndim", "_lift"), ("init",)),
+    ("Task 3", "Tensor", ("__add__",), ("add",)),
+    ("Task 4", "Tensor", ("__mul__",), ("mul",)),
+    ("Task 5", "Tensor", ("backward",), ("backward",)),
+    ("Task 6", "Tensor", ("__pow__",), ("pow",)),
+    ("Task 7", "Tensor", ("__neg__", "__sub__", "__truediv__", "__rsub__"), ("sub_div",)),
+    ("Task 8", "Tensor", ("sum",), ("sum",)),
+    ("Task 9", "Tensor", ("zero_grad",), ("zero_grad",)),
+]
+"""``(task, class, attributes its cells attach, check topics)``: a check of a topic needs
+everything attached up to its task (see :func:`grader.check.missing_methods`)."""

@@ -94,6 +94,11 @@ def tied(rng: np.random.Generator) -> Inputs:
     return {"x": x, "g": draw(rng, (POOL,))}
 
 
+def huge_logits(rng: np.random.Generator) -> Inputs:
+    """Logits of about ±1000 (the lesson's example): exp overflows without the max shift."""
+    return large_logits(rng, (3, 5)) | {"x": np.asarray(rng.uniform(-1000.0, 1000.0, (3, 5)))}
+
+
 # ================================================================ matmul
 MATMUL_HINT = "d(a @ b)/da = g @ b^T and d(a @ b)/db = a^T @ g (transpose the OTHER operand)"
 fn_check(
@@ -375,6 +380,18 @@ fn_check(
     "out.grad the same way before multiplying by the mask",
 )
 
+fn_check(
+    "lab2.max.tie",
+    2,
+    ("amax",),
+    lambda f: {"amax(x)": lambda x: f(x), "amax(x, axis=1)": lambda x: f(x, axis=1)},
+    {"amax(x)": lambda x: x.amax(), "amax(x, axis=1)": lambda x: x.amax(dim=1)},
+    tied,
+    want="grad",
+    hint="when k elements tie for the maximum, each gets out.grad / k (like torch.amax), not "
+    "the whole of it: divide the mask by its count along the axis (keepdims=True)",
+)
+
 # ============================================================= indexing
 fn_check(
     "lab2.getitem.basic",
@@ -445,6 +462,17 @@ fn_check(
     hint="dx = s * (g - sum(g * s, axis, keepdims=True)) with s = out.data, g = out.grad",
 )
 fn_check(
+    "lab2.softmax.stable",
+    2,
+    ("softmax",),
+    lambda f: {"softmax(x)": lambda x: f(x)},
+    {"softmax(x)": lambda x: x.softmax(-1)},
+    huge_logits,
+    want="both",
+    hint="exp(1000) overflows to inf and inf / inf is nan: subtract the maximum along the axis "
+    "first (softmax(x) = softmax(x - c) for any c)",
+)
+fn_check(
     "lab2.log_softmax.forward",
     2,
     ("log_softmax",),
@@ -463,6 +491,17 @@ fn_check(
     operands(x=(3, 5)),
     want="grad",
     hint="dx = g - softmax(x) * sum(g, axis, keepdims=True); softmax(x) = exp(out.data)",
+)
+fn_check(
+    "lab2.log_softmax.stable",
+    2,
+    ("log_softmax",),
+    lambda f: {"log_softmax(x)": lambda x: f(x)},
+    {"log_softmax(x)": lambda x: x.log_softmax(-1)},
+    huge_logits,
+    want="both",
+    hint="log(softmax(x)) is log(0) = -inf for logits of ±1000: compute (x - m) - log(sum(exp("
+    "x - m))) with m = max(x) directly",
 )
 CE_INPUTS = with_ints(t=lambda rng: rng.integers(0, 5, 4))(operands(x=(4, 5)))
 fn_check(

@@ -286,3 +286,15 @@ spec(
     hint="Sequential(Linear, ReLU, Dropout, Linear) in eval mode against torch.nn: model.eval() "
     "must reach the Dropout inside Sequential's list, and model(x) must call forward",
 )
+
+# ------------------------------------------- what each task attaches to Module (in order)
+DEFINED = {"Module": "Task 1"}
+"""The task whose cell defines each class: running it again makes a new, bare class."""
+ATTACHED = [
+    ("Task 1", "Module", (), ("module.call",)),
+    ("Task 2", "Module", ("modules",), ("module.modules",)),
+    ("Task 3", "Module", ("parameters",), ("module.parameters",)),
+    ("Task 4", "Module", ("zero_grad", "train", "eval"), ("module.zero_grad", "module.train_eval")),
+    ("Task 5", "Module", (), ("linear", "relu", "dropout", "sequential", "mlp")),
+]
+"""``(task, class, attributes its cells attach, check topics)`` as in lab 1's specs."""
