@@ -110,6 +110,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         seed=args.seed,
         solutions=args.solutions,
+        verbose=args.verbose,
     )
     return 0 if validate.passed(result) else 1
 
@@ -219,7 +220,12 @@ def parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("validate", help="run a notebook's visible checks in the sandbox")
     check.add_argument("notebook", type=Path, metavar="NOTEBOOK")
-    check.add_argument("--lab", help="the lab, e.g. 3, lab3, 1.7.3 (default: the file name)")
+    check.add_argument(
+        "--lab", help="the lab, e.g. 3, lab3, 1.7.3 (default: the notebook's own lab metadata)"
+    )
+    check.add_argument(
+        "--verbose", action="store_true", help="show the table of passing checks too"
+    )
     check.add_argument("--timeout", type=float, help="per-cell time budget, seconds")
     check.add_argument("--seed", type=int, default=0, help="seed of the check inputs")
     check.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help=argparse.SUPPRESS)

@@ -236,6 +236,8 @@ def normalise(nb: Any, source: Any) -> Any:
         {
             "kernelspec": source.metadata.get("kernelspec", KERNELSPEC),
             "language_info": {"name": "python"},
+            # the lab a notebook is, whatever a copy of it is called (``validate`` reads it)
+            **{k: source.metadata[k] for k in ("microgradplus",) if k in source.metadata},
         }
     )
     nb.nbformat, nb.nbformat_minor = 4, 5

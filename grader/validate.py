@@ -7,12 +7,32 @@ checks run only at grading time.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from dataclasses import replace
 from pathlib import Path
 
 from grader import config
+from grader.check import TORCH_MISSING
 from grader.grading import LabResult, grade_notebook, load_key
 from grader.labs import resolve_lab
+
+
+class TorchNotInstalled(RuntimeError):
+    """The visible checks' answers come from PyTorch, which this Python lacks."""
+
+
+def lab_of_notebook(notebook: Path) -> str | None:
+    """The lab a notebook says it is (``metadata.microgradplus.lab``), or None.
+
+    A copy keeps it whatever its name (``lab-1.7.1-…-Copy1.ipynb``, ``my attempt.ipynb``).
+    """
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    lab = meta.get("microgradplus", {}).get("lab") if isinstance(meta, dict) else None
+    return lab if isinstance(lab, str) else None
 
 
 def validate(
@@ -22,22 +42,30 @@ def validate(
     timeout: float | None = None,
     seed: int = 0,
     solutions: Path = config.SOLUTIONS,
+    verbose: bool = False,
 ) -> LabResult:
     """Grade ``notebook`` on its visible checks and print the points of each.
 
     Args:
         notebook: the learner's notebook.
-        lab: its lab (``2``, ``lab2``, ``1.7.2`` or a notebook name; default: the file name).
+        lab: its lab (``2``, ``lab2``, ``1.7.2`` or a notebook name; default: the lab the
+            notebook's metadata names, else its file name).
         timeout: per-cell time budget in seconds.
         seed: seed of the check inputs.
         solutions: where the source notebooks are, when present; otherwise the
             notebook's own test cells say which checks to run.
+        verbose: print the expected-vs-got table of passing checks too.
 
     Returns:
         The result; ``passed`` when every visible check passed.
+
+    Raises:
+        TorchNotInstalled: PyTorch is missing (the message says how to install it).
     """
+    if importlib.util.find_spec("torch") is None:
+        raise TorchNotInstalled(TORCH_MISSING)
     try:
-        lab_id = resolve_lab(lab or notebook.name).id
+        lab_id = resolve_lab(lab or lab_of_notebook(notebook) or notebook.name).id
     except KeyError as exc:
         raise KeyError(f"{exc.args[0]}; pass --lab when the file name does not say") from exc
     source = solutions / resolve_lab(lab_id).notebook
@@ -62,10 +90,8 @@ def validate(
         outcome = result.outcomes.get(check_id)
         if outcome is None:
             print(f"  ✗ {check_id}: not run")
-        elif outcome.passed:
-            print(f"  ✓ {check_id}: {outcome.score:g}/{outcome.spec.points:g}")
         else:
-            print("  ✗ " + outcome.report().replace("\n", "\n    "))
+            print("  " + outcome.report(verbose).replace("\n", "\n    "))
     for flag in result.flags:
         print(f"  note: {flag}")
     print(
