@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader import config, gradebook, sandbox
+from grader import config, gradebook, misconceptions, sandbox
 from grader.grading import LabKey, LabResult, grade_notebook, load_key
 from grader.labs import LABS, get_lab, resolve_lab
 from grader.safetext import LogFormatter, escape, neutralise, write_csv
@@ -35,6 +35,8 @@ log = logging.getLogger("grader")
 
 HEAD = ("student_id", "name", "status", "score", "raw_score", "penalty", "max_score", "flags")
 OVERRIDES = "overrides"
+DIAGNOSES = "diagnoses"
+"""The last column: the misconceptions failing checks recognised, each with its checks."""
 LAB_DETAILS = ("raw", "penalty", "submitted", "late", "file")
 """Per lab after ``<lab>`` and ``<lab>_status``: ``<lab>_raw``, ``<lab>_penalty``, …"""
 
@@ -101,7 +103,7 @@ def csv_header(keys: dict[str, LabKey]) -> list[str]:
     header = [*HEAD, OVERRIDES]
     for lab, key in keys.items():
         header += [lab, f"{lab}_status", *(f"{lab}_{d}" for d in LAB_DETAILS), *key.spec_ids]
-    return header
+    return [*header, DIAGNOSES]
 
 
 def csv_line(row: StudentRow, batch: Batch) -> list[str]:
@@ -117,7 +119,9 @@ def csv_line(row: StudentRow, batch: Batch) -> list[str]:
         line += [fmt(result.score), result.status, fmt(result.score), "0", when, late, handin.file]
         graded = result.status == "graded"
         line += [fmt(result.checks.get(i, 0.0)) if graded else "" for i in key.spec_ids]
-    return line
+    graded_labs = [r for r in row.labs.values() if r.status == "graded"]
+    outcomes = {i: o for r in graded_labs for i, o in r.outcomes.items()}
+    return [*line, misconceptions.cell(outcomes)]
 
 
 def _log_result(student: str, result: LabResult) -> None:

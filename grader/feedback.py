@@ -151,6 +151,8 @@ def check_report(outcome: Outcome | None, check_id: str, hidden: bool) -> str:
     line += f" ({outcome.score:g}/{outcome.spec.points:g} points)"
     if not outcome.passed and outcome.spec.hint:
         line += f"\nhint: {outcome.spec.hint}"
+    if not outcome.passed and outcome.diagnosis is not None:
+        line += f"\n{outcome.diagnosis.text()}"  # names the mistake, never the inputs
     return _pre(line, css)
 
 

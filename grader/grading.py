@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader import config, sandbox, scoring
+from grader import config, misconceptions, sandbox, scoring
 from grader.check import Outcome, judge
 from grader.labs import Lab, get_lab
 from grader.notebook import REASONS as READ_REASONS
@@ -45,6 +45,8 @@ class LabKey:
     """The source's locked code cells (setup, self-checks): not scanned when left untouched."""
     hidden_source: str = ""
     """The learner side of the lab's hidden checks, sent into the sandbox after the cells ran."""
+    wrong: dict[str, dict[str, Outputs]] = field(default_factory=dict)
+    """check id -> misconception id -> its wrong reference (:mod:`grader.misconceptions`)."""
 
     @property
     def spec_ids(self) -> list[str]:
@@ -81,19 +83,20 @@ def load_key(lab_id: str, *, source: Path, seed: int, visible_only: bool = False
     except NotebookError as exc:
         raise scoring.ScoringError(f"{source}: {exc}") from exc
     cells = scoring.test_cells(nb, lab_id, visible_only)
-    references = {}
+    references, wrong = {}, {}
     for cell in cells:
         for call in cell.checks:
             spec = get_spec(call.id)
             inputs = spec.make_inputs(seed)
             references[call.id] = (inputs, spec.reference({k: v.copy() for k, v in inputs.items()}))
+            wrong[call.id] = misconceptions.wrong_references(spec, inputs, references[call.id][1])
     hidden_module = config.REPO / "grader" / "hidden" / f"{lab_id}.py"
     hidden_source = (
         hidden_module.read_text(encoding="utf-8")
         if not visible_only and hidden_module.is_file()
         else ""
     )
-    return LabKey(lab, cells, seed, references, scoring.given_cells(nb), hidden_source)
+    return LabKey(lab, cells, seed, references, scoring.given_cells(nb), hidden_source, wrong)
 
 
 @dataclass
@@ -135,19 +138,24 @@ class _NonNumeric:
 
 
 def judge_run(
-    spec: Spec, run: sandbox.SpecRun | None, reference: tuple[Inputs, Outputs]
+    spec: Spec,
+    run: sandbox.SpecRun | None,
+    reference: tuple[Inputs, Outputs],
+    wrong: dict[str, Outputs] | None = None,
 ) -> Outcome:
-    """Compare what the sandbox returned for one check with the trusted reference."""
+    """Compare what the sandbox returned for one check with the trusted reference, and a
+    failure with the ``wrong`` references of known misconceptions."""
     if run is None:
         return Outcome(spec, error="this check did not run (the notebook stopped before it)")
     if run.error:
-        return Outcome(spec, error=run.error)
+        return misconceptions.diagnosed(Outcome(spec, error=run.error), reference[0], wrong={})
     got: dict[str, Any] = dict(run.arrays)
     for key, type_name in run.non_numeric.items():
         got[key] = type(type_name, (_NonNumeric,), {})(type_name)
     inputs, expected = reference
     try:
-        return Outcome(spec, judge(spec, got, expected, inputs))
+        outcome = Outcome(spec, judge(spec, got, expected, inputs))
+        return misconceptions.diagnosed(outcome, inputs, got, expected, wrong or {})
     except Exception as exc:  # a custom compare meeting malformed arrays
         return Outcome(
             spec, error=f"the outputs could not be compared: {type(exc).__name__}: {exc}"
@@ -201,7 +209,7 @@ def grade_notebook(
     for check_id in key.spec_ids:
         spec = get_spec(check_id)
         result.outcomes[check_id] = judge_run(
-            spec, run.specs.get(check_id), key.references[check_id]
+            spec, run.specs.get(check_id), key.references[check_id], key.wrong.get(check_id)
         )
     passed = {i: o.passed for i, o in result.outcomes.items()}
     lab_score = scoring.score_lab(key.cells, submission.present, passed)

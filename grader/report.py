@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import config
+from grader.misconceptions import get, parse_cell
 
 if TYPE_CHECKING:
     from grader.grading import LabKey
@@ -44,6 +45,8 @@ class Summary:
     scores: list[float]
     max_score: float
     pass_rates: dict[str, tuple[int, int]] = field(default_factory=dict)
+    misconceptions: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
+    """misconception id -> (students diagnosed with it, the checks where it showed)."""
     seed: int | None = None
     isolation: str | None = None
 
@@ -71,6 +74,12 @@ def summarize(out: Path) -> Summary:
         passed = sum(1 for r in graded if float(r.get(check_id) or 0) > 0)
         pass_rates[check_id] = (passed, len(graded))
     max_score = float(meta.get("max_score") or (rows[0]["max_score"] if rows else 0))
+    students: Counter[str] = Counter()
+    where: dict[str, set[str]] = {}
+    for row in rows:
+        for mid, found in parse_cell(row.get("diagnoses", "")).items():
+            students[mid] += 1
+            where.setdefault(mid, set()).update(found)
     return Summary(
         students=len(rows),
         statuses=Counter(r["status"] for r in rows),
@@ -78,6 +87,7 @@ def summarize(out: Path) -> Summary:
         scores=[float(r["score"]) for r in rows],
         max_score=max_score,
         pass_rates=pass_rates,
+        misconceptions={mid: (n, sorted(where[mid])) for mid, n in students.items()},
         seed=meta.get("seed"),
         isolation=meta.get("isolation"),
     )
@@ -116,8 +126,27 @@ def format_summary(summary: Summary) -> str:
     ):
         rate = f"{100 * passed / graded:.0f}%" if graded else "-"
         lines.append(f"| {check_id} | {passed} | {graded} | {rate} |")
+    lines += misconception_table(summary)
     lines += ["", "![score histogram](score_histogram.png)", ""]
     return "\n".join(lines)
+
+
+def misconception_table(summary: Summary) -> list[str]:
+    """The cohort's misconceptions, most frequent first: what to teach again."""
+    lines = ["", "## Misconceptions, most frequent first", ""]
+    if not summary.misconceptions:
+        return [*lines, "No failing check matched a known misconception."]
+    lines += ["| misconception | what it is | students | share | checks |", "|---|---|---|---|---|"]
+    for mid, (count, checks) in sorted(
+        summary.misconceptions.items(), key=lambda kv: (-kv[1][0], kv[0])
+    ):
+        try:
+            what = get(mid).summary.replace("|", "\\|")
+        except KeyError:
+            what = ""
+        share = f"{100 * count / summary.students:.0f}%" if summary.students else "-"
+        lines.append(f"| {mid} | {what} | {count} | {share} | {', '.join(checks)} |")
+    return lines
 
 
 def histogram(path: Path, summary: Summary) -> None:

@@ -209,3 +209,20 @@ def diagnosed(
     except Exception:
         outcome.diagnosis = None
     return outcome
+
+
+def cell(outcomes: dict[str, Outcome]) -> str:
+    """The ``diagnoses`` cell of ``grades.csv``: ``id (check, check); id (check)``."""
+    found: dict[str, list[str]] = {}
+    for check_id, outcome in outcomes.items():
+        if outcome.diagnosis is not None and not outcome.passed:
+            found.setdefault(outcome.diagnosis.id, []).append(check_id)
+    return "; ".join(f"{mid} ({', '.join(checks)})" for mid, checks in sorted(found.items()))
+
+
+def parse_cell(text: str) -> dict[str, list[str]]:
+    """The misconceptions of a ``diagnoses`` cell, each with its checks."""
+    return {
+        match[1]: [c.strip() for c in match[2].split(",") if c.strip()]
+        for match in re.finditer(r"([\w.]+) \(([^)]*)\)", text or "")
+    }
