@@ -225,11 +225,15 @@ def main() -> None:
     }
     times: dict[str, list[float]] = {k: [] for k in runs}
     peaks: dict[str, float] = {}
-    for _ in range(args.repeats):  # interleaved, so drifts in machine load hit both
+    for round_ in range(args.repeats):  # interleaved, so drifts in machine load hit both
         for key, run in runs.items():
             seconds, _, peak = peak_rss_during(run)
             times[key].append(seconds)
             peaks[key] = max(peaks.get(key, 0.0), peak)
+        print(
+            f"round {round_ + 1}: " + ", ".join(f"{k} {t[-1]:.3f} s" for k, t in times.items()),
+            flush=True,
+        )
     if not args.skip_accuracy:
         accuracy_run(args.epochs, args.seed)
     if args.profile:
