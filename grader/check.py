@@ -53,6 +53,8 @@ class Outcome:
     spec: Spec
     rows: list[Row] = field(default_factory=list)
     error: str = ""
+    show_hint: bool = True
+    """False when the error already names the cause (the spec's hint would mislead)."""
     diagnosis: Diagnosis | None = None
     """The known misconception a failure matches (:mod:`grader.misconceptions`)."""
 
@@ -79,7 +81,7 @@ class Outcome:
             parts.append(f"  {self.error}")
         if self.rows:
             parts.append(format_table(self.rows))
-        if not self.passed and self.spec.hint:
+        if not self.passed and self.spec.hint and self.show_hint:
             parts.append(f"hint: {self.spec.hint}")
         if not self.passed and self.diagnosis is not None:
             parts.append(self.diagnosis.text())
@@ -257,9 +259,8 @@ def _show_report_only(
 
 def _install_handler() -> None:
     shell = _ipython()
-    if shell is not None and getattr(shell, "CustomTB", None) is not _show_report_only:
+    if shell is not None and CheckFailed not in getattr(shell, "custom_exceptions", ()):
         shell.set_custom_exc((CheckFailed,), _show_report_only)
-        shell.CustomTB = _show_report_only
 
 
 _deferred: list[list[str]] = []
@@ -309,7 +310,7 @@ def evaluate(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any], se
         )
     lost = missing_methods(spec, resolved)
     if lost:
-        return Outcome(spec, error=lost)
+        return Outcome(spec, error=lost, show_hint=False)
     return run_spec(spec, resolved, seed)
 
 
