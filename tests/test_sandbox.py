@@ -10,7 +10,7 @@ import pytest
 
 from grader import config, sandbox, scoring
 from grader.notebook import from_json
-from grader.sandbox import results as runresult
+from grader.sandbox import results
 from grader.spec import get_spec
 from grader.specs import fixture
 
@@ -42,7 +42,7 @@ def _job(*extra: str, program: str = "solution") -> sandbox.Job:
     )
 
 
-def _cell(result: runresult.RunResult, index: int) -> runresult.CellRun:
+def _cell(result: results.RunResult, index: int) -> results.CellRun:
     return next(c for c in result.cells if c.index == index)
 
 
@@ -172,23 +172,23 @@ def test_load_arrays_refuses_objects_and_oversized_headers(tmp_path: Path) -> No
     """Are object arrays and arrays larger than the bound refused when reading sandbox output?"""
     good = tmp_path / "good.npz"
     np.savez(good, a0=np.arange(3.0))
-    assert runresult.load_arrays(good, 1 << 20)["a0"].tolist() == [0.0, 1.0, 2.0]
+    assert results.load_arrays(good, 1 << 20)["a0"].tolist() == [0.0, 1.0, 2.0]
     objects = tmp_path / "objects.npz"
     np.savez(objects, a0=np.array([{"x": 1}], dtype=object))
     with pytest.raises(ValueError, match="not allowed"):
-        runresult.load_arrays(objects, 1 << 20)
+        results.load_arrays(objects, 1 << 20)
     bomb = tmp_path / "bomb.npz"  # small file, large array
     np.savez_compressed(bomb, a0=np.zeros(100_000))
     assert bomb.stat().st_size < 10_000
     with pytest.raises(ValueError, match="not allowed"):
-        runresult.load_arrays(bomb, 100_000)
+        results.load_arrays(bomb, 100_000)
 
 
 def test_read_events_skips_what_is_not_an_event(tmp_path: Path) -> None:
     """Are junk lines the learner wrote into the events file ignored?"""
     path = tmp_path / "events.jsonl"
     path.write_text("PASSED 10/10\n" + json.dumps({"event": "done"}) + "\n[1, 2]\n{broken\n")
-    assert runresult.read_events(path, 1 << 20) == [{"event": "done"}]
+    assert results.read_events(path, 1 << 20) == [{"event": "done"}]
 
 
 @pytest.mark.slow
@@ -278,4 +278,4 @@ def double(x):
     assert result.status == "ok"
     assert result.specs["fixture.double.value"].arrays["out"].shape == (3, 4)
     edge = result.specs.get("fixture.double.edge")
-    assert edge is None or (edge.arrays == {} and edge.error == runresult.HIDDEN_ERROR)
+    assert edge is None or (edge.arrays == {} and edge.error == results.HIDDEN_ERROR)
