@@ -104,7 +104,8 @@ def test_validate_passes_the_solution_and_fails_the_stub(tmp_path: Path) -> None
     command = [sys.executable, "-m", "grader", "validate", "--lab", "fixture", "--timeout", "2"]
     ok = subprocess.run([*command, str(solved)], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "fixture.double.value: 2/2" in ok.stdout and "visible checks: 3/3" in ok.stdout
+    assert "fixture.double.value: passed (2/2 points)" in ok.stdout
+    assert "visible checks: 3/3" in ok.stdout
     assert "fixture.double.edge" not in ok.stdout  # hidden checks run only at grading
     bad = subprocess.run([*command, str(stub)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1
