@@ -137,6 +137,10 @@ def cmd_override(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_assemble(args: argparse.Namespace) -> int:
+    return int(_module("assemble").run(labs_dir=args.labs_dir, out=args.out))
+
+
 def _course_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--course", type=Path, help="course.toml: due dates, extensions, late policy (kept in OUT)"
@@ -230,6 +234,13 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, help="seed of the check inputs")
     check.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help=argparse.SUPPRESS)
     check.set_defaults(run=cmd_validate)
+
+    build = commands.add_parser(
+        "assemble", help="your framework from your lab 1.7.1-1.7.4 notebooks (for lab 1.7.5)"
+    )
+    build.add_argument("--labs-dir", type=Path, default=Path("."), help="your lab notebooks")
+    build.add_argument("--out", type=Path, default=Path("."), help="where mylearner/ is written")
+    build.set_defaults(run=cmd_assemble)
 
     report = commands.add_parser("report", help="summarize OUT and write the LMS imports")
     report.add_argument("out", type=Path, metavar="OUT")
