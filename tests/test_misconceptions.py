@@ -103,10 +103,33 @@ def test_the_right_answer_and_a_stub_error_are_not_diagnosed() -> None:
     for check_id in CHECKS_WITH_WRONG:
         inputs, expected, _ = references(check_id)
         spec = get_spec(check_id)
-        passing = diagnosed(Outcome(spec, judge(spec, expected, expected, inputs)), inputs)
-        assert passing.passed and passing.diagnosis is None
+        if spec.compare is None:  # a statistical check's reference is not a learner's outputs
+            passing = diagnosed(Outcome(spec, judge(spec, expected, expected, inputs)), inputs)
+            assert passing.passed and passing.diagnosis is None
         stub = "your code raised NotImplementedError: replace the stub with your solution"
         assert diagnose(spec, inputs, error=stub) is None
+
+
+def test_dropout_rules_the_checks_cannot_tell_apart_are_not_named() -> None:
+    """Statistical dropout checks: is the unscaled rule named, and are other wrong dropouts
+    (p taken as the keep probability, scaled but dropping too much) left unnamed?"""
+    import torch
+
+    check_id = "lab3.dropout.train"
+    inputs, expected, wrong = references(check_id)
+    spec = get_spec(check_id)
+    x = torch.tensor(inputs["x"])
+
+    def calls(p: float, factor: float) -> Outputs:
+        draw = [(torch.nn.functional.dropout(x, p, training=True) * factor).numpy() for _ in "ab"]
+        return {"first call": draw[0], "second call": draw[1]}
+
+    torch.manual_seed(1)
+    unscaled = diagnose(spec, inputs, got=calls(0.3, 0.7), wrong=wrong)
+    assert unscaled is not None and unscaled.id == "lab3.dropout.not_scaled"
+    for got in (calls(0.7, 0.3 / 0.7), calls(0.7, 0.3), calls(0.3, 0.5)):
+        assert not all(r.ok for r in judge(spec, got, expected, inputs))
+        assert diagnose(spec, inputs, got=got, wrong=wrong) is None
 
 
 def test_a_failing_report_names_the_misconception() -> None:
