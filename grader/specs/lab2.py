@@ -95,8 +95,12 @@ def tied(rng: np.random.Generator) -> Inputs:
 
 
 def huge_logits(rng: np.random.Generator) -> Inputs:
-    """Logits of about ±1000 (the lesson's example): exp overflows without the max shift."""
-    return large_logits(rng, (3, 5)) | {"x": np.asarray(rng.uniform(-1000.0, 1000.0, (3, 5)))}
+    """Logits of about ±1000 (the lesson's example), whatever the seed: a row holding 1000
+    (exp overflows to inf) and a row of values below -800 (every exp underflows to 0)."""
+    x = np.asarray(rng.uniform(-1000.0, 1000.0, (3, 5)))
+    x[0, rng.integers(5)] = 1000.0
+    x[1] = rng.uniform(-1000.0, -800.0, 5)
+    return large_logits(rng, (3, 5)) | {"x": x}
 
 
 # ================================================================ matmul
