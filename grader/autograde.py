@@ -98,8 +98,8 @@ def fmt(points: float) -> str:
 
 
 def csv_header(keys: dict[str, LabKey]) -> list[str]:
-    """The columns of ``grades.csv``: student, status, score, max, flags; per lab its points,
-    status and checks."""
+    """The columns of ``grades.csv``: :data:`HEAD` and the overrides; per lab its points, status,
+    :data:`LAB_DETAILS` and checks; the diagnoses last."""
     header = [*HEAD, OVERRIDES]
     for lab, key in keys.items():
         header += [lab, f"{lab}_status", *(f"{lab}_{d}" for d in LAB_DETAILS), *key.spec_ids]
