@@ -305,7 +305,7 @@ def add_tamper(corpus: Corpus, cases: list[TamperCase]) -> None:
         nb.cells.append(nbformat.v4.new_markdown_cell("x" * (SIZE_CAP + 1024**2)))
         path.write_text(nbformat.writes(nb))
     elif case.action == "rename":
-        (folder / f"{files.lab.assignment} (1).ipynb").write_text(text)
+        (folder / "my-notebook.ipynb").write_text(text)  # a copy suffix would be graded
     elif case.action == "missing":
         (folder / "notes.txt").write_text("I could not finish the lab.\n")
     else:
