@@ -27,23 +27,11 @@ from typing import Any
 import nbformat
 import pytest
 
+from tests import chromium
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 NOTEBOOK = "lab-1.7.1-core-tensor-implementation.ipynb"
 SCREENSHOT = ROOT / "out" / "browser" / "lab-1.7.1.png"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-    "--window-size=1400,1000",
-)
 SERVER_WAIT_S = 90
 CELL_WAIT_S = 120
 
@@ -164,18 +152,7 @@ def wait_for_server(port: int, token: str, server: subprocess.Popen[bytes], log:
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
     """Headless Chromium from Debian's packages, with a fresh profile."""
-    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        pytest.skip(
-            "Debian's chromium and chromium-driver are not installed (.ci/run installs them)"
-        )
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (dev extra) is missing")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
-    driver = webdriver.Chrome(options=options, service=service)
-    driver.set_page_load_timeout(60)
+    driver = chromium.start(tmp_path / "chromium-profile", timeout=60)
     try:
         yield driver
     finally:

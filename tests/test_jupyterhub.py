@@ -35,28 +35,15 @@ import pytest
 
 from grader import config
 from grader.labs import get_lab
+from tests import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 BIN = Path(sys.executable).parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHOTS = ROOT / "out" / "jupyterhub"
 LAB = get_lab("lab1")
 ASSIGNMENT = LAB.assignment
 COURSE_ID = "mgp-test"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-    "--window-size=1400,1000",
-)
 WAIT_S = 120
 CELL = ".jp-NotebookPanel .jp-Notebook .jp-Cell"
 
@@ -69,7 +56,7 @@ def _missing() -> str:
         return "jupyterhub is not installed (the deploy extra: pip install -e '.[deploy]')"
     if shutil.which("configurable-http-proxy") is None:
         return "npm's configurable-http-proxy is not installed (scripts/install_system_deps.sh)"
-    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+    if not chromium.CHROMIUM.exists() or not chromium.CHROMEDRIVER.exists():
         return "Debian's chromium and chromium-driver are not installed (.ci/run installs them)"
     return ""
 
@@ -188,17 +175,7 @@ def _tail(path: Path) -> str:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Headless Chromium from Debian's packages, with a fresh profile."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (dev extra) is missing")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
-    )
-    driver.set_page_load_timeout(WAIT_S)
-    driver.set_script_timeout(WAIT_S)
+    driver = chromium.start(tmp_path_factory.mktemp("chromium-profile"), timeout=WAIT_S)
     try:
         yield driver
     finally:
