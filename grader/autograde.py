@@ -24,7 +24,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader import config, gradebook, misconceptions, sandbox
-from grader.grading import LabKey, LabResult, grade_notebook, load_key
+from grader.grading import (
+    LabKey,
+    LabResult,
+    ReferenceFailed,
+    grade_notebook,
+    in_background,
+    load_key,
+)
 from grader.labs import LABS, get_lab, resolve_lab
 from grader.safetext import LogFormatter, escape, neutralise, write_csv
 from grader.sandbox.bwrap import INSTALL_HINT
@@ -151,6 +158,8 @@ def _grade_one(path: Path | str, key: LabKey, limits: config.Limits) -> LabResul
         return LabResult(key.lab.id, path, max_score=key.max_score, detail=detail)
     try:
         return grade_notebook(path, key, limits=limits)
+    except ReferenceFailed:
+        raise  # the key is broken: no learner could be graded against it
     except Exception as exc:  # a grader bug must not stop the batch
         log.exception("GRADER ERROR on %s", path)
         return LabResult(key.lab.id, "ungradable:crash", max_score=key.max_score, path=path,
@@ -260,10 +269,12 @@ def autograde(
         seed = kept.fit(seed, lab_ids)
     seed = secrets.randbelow(2**31) if seed is None else seed
     keys = {
-        lab: load_key(lab, source=solutions / get_lab(lab).notebook, seed=seed) for lab in lab_ids
+        lab: load_key(lab, source=solutions / get_lab(lab).notebook, seed=seed, background=True)
+        for lab in lab_ids
     }
     if kept is not None:
         kept.check_columns(csv_header(keys))
+    in_background(prepare_outputs)
     out.mkdir(parents=True, exist_ok=True)
     keep_course_files(out, course=course, roster=roster)
     handler = logging.FileHandler(
@@ -459,6 +470,15 @@ def _autograde(
         name = found.names.get(student, "")
         rows.append(StudentRow(student, lab_results, flags, name, handins))
     return Batch(keys, rows, seed, out, isolation, limits)
+
+
+def prepare_outputs() -> None:
+    """Import what writing the outputs needs (nbgrader's gradebook, matplotlib, mistune) while
+    the sandboxes run, so that the batch's last step only writes."""
+    import matplotlib.figure  # noqa: F401
+    import mistune  # noqa: F401
+
+    gradebook.prepare()
 
 
 def write_outputs(

@@ -15,6 +15,7 @@ ones. Hidden test source, hidden inputs and hidden tracebacks never appear.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import html
 import json
@@ -81,13 +82,23 @@ def folders(student_ids: Iterable[str]) -> dict[str, str]:
     return names
 
 
-def markdown(source: str) -> str:
-    """A markdown cell as nbconvert renders it, but with raw HTML escaped: learner text never
-    becomes live HTML; ``$…$`` math is kept for MathJax."""
-    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+@functools.cache
+def _markdown() -> Any:
+    """The renderer of :func:`markdown`: mistune with nbconvert's plugins and math."""
+    import mistune
 
-    renderer = IPythonRenderer(escape=True, allow_harmful_protocols=False)
-    return str(MarkdownWithMath(renderer=renderer).render(source))
+    plugins = ["strikethrough", "table", "url", "task_lists", "def_list", "math"]
+    md = mistune.create_markdown(escape=True, plugins=plugins)
+    md.renderer.register("inline_math", lambda r, text: f"${r.escape_attribute(text)}$")
+    md.renderer.register("block_math", lambda r, text: f"$$\n{r.escape_attribute(text)}\n$$\n")
+    return md
+
+
+def markdown(source: str) -> str:
+    """A markdown cell rendered as nbconvert renders it (the same mistune plugins), but with
+    raw HTML escaped and harmful links dropped: learner text never becomes live HTML;
+    ``$…$`` and ``$$…$$`` math is kept for MathJax."""
+    return str(_markdown()(source))
 
 
 def anchor(grade_id: str) -> str:

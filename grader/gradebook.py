@@ -41,6 +41,32 @@ def _scripts_on_path() -> Iterator[None]:
         os.environ["PATH"] = saved
 
 
+def import_nbgrader_api() -> Any:
+    """``nbgrader.api``, imported without jsonschema's IRI checker.
+
+    Importing nbgrader imports nbformat, whose jsonschema builds some 40 lark grammars on
+    import when the optional ``rfc3987-syntax`` is installed (1–2 s, longer than writing the
+    gradebook). Notebook schemas never check IRIs, so the import is skipped while nbgrader
+    loads, and allowed again afterwards.
+    """
+    blocked = "rfc3987_syntax" not in sys.modules
+    if blocked:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        from nbgrader import api
+    finally:
+        if blocked:
+            del sys.modules["rfc3987_syntax"]
+    return api
+
+
+def prepare() -> None:
+    """Import nbgrader's gradebook and read its schema version ahead of :func:`write` (the
+    grader does this in the background while the sandboxes run)."""
+    import_nbgrader_api()
+    _alembic_head()
+
+
 @functools.cache
 def _alembic_head() -> str:
     """The schema version nbgrader stamps a new gradebook with (what ``alembic heads`` prints,
@@ -61,8 +87,8 @@ def write(path: Path, keys: dict[str, LabKey], rows: list[dict[str, str]]) -> di
     Returns:
         Student id -> the error that kept their entry out (empty when all were written).
     """
-    from nbgrader import api
-    from nbgrader.api import Gradebook
+    api = import_nbgrader_api()
+    Gradebook = api.Gradebook
 
     api.get_alembic_version = _alembic_head  # in process, not a `alembic heads` subprocess
     path.unlink(missing_ok=True)

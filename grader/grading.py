@@ -9,7 +9,10 @@ and points come from the source notebook's test cells (:mod:`grader.scoring`).
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,37 +36,107 @@ REASONS = (
 """Why a lab can be ``ungradable:<reason>``."""
 
 
+class ReferenceFailed(RuntimeError):
+    """A reference (the trusted side of a check) could not be computed: the grader's fault,
+    so the batch stops rather than marking every learner ungradable."""
+
+
+_REFERENCES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mgp-references")
+"""Computes each key's references in the background, one lab after another, while the first
+sandboxes start (torch's import and the reference runs overlap the learners' code)."""
+
+
+def in_background(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """Run ``fn(*args)`` in the grader's background thread, after the work queued before it."""
+    return _REFERENCES.submit(fn, *args)
+
+
 @dataclass
 class LabKey:
-    """Everything trusted about one lab for one batch: test cells, checks, references."""
+    """Everything trusted about one lab for one batch: test cells, checks, references.
+
+    The inputs are drawn when the key is made; the expected outputs are computed in the
+    background (:meth:`expected` waits for them), and a check's wrong references (its
+    misconceptions) only when a learner fails it (:meth:`wrong`).
+    """
 
     lab: Lab
     cells: list[scoring.TestCell]
     seed: int
-    references: dict[str, tuple[Inputs, Outputs]]
+    inputs: dict[str, Inputs]
+    """check id -> its inputs at ``seed``."""
+    hidden_ids: frozenset[str]
+    """The hidden checks: called in a hidden-test block, or declared hidden (decided here once)."""
     given: dict[str, str] = field(default_factory=dict)
     """The source's locked code cells (setup, self-checks): not scanned when left untouched."""
     hidden_source: str = ""
     """The learner side of the lab's hidden checks, sent into the sandbox after the cells ran."""
-    wrong: dict[str, dict[str, Outputs]] = field(default_factory=dict)
-    """check id -> misconception id -> its wrong reference (:mod:`grader.misconceptions`)."""
+    _expected: Future[dict[str, Outputs]] | None = field(default=None, repr=False)
+    _wrong: dict[str, dict[str, Outputs]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def spec_ids(self) -> list[str]:
         return [call.id for cell in self.cells for call in cell.checks]
 
     def hidden(self, check_id: str) -> bool:
-        """A hidden check: called in a hidden-test block, or declared hidden."""
-        calls = [call for cell in self.cells for call in cell.checks if call.id == check_id]
-        return any(call.hidden for call in calls) or get_spec(check_id).hidden
+        """A hidden check (see :attr:`hidden_ids`)."""
+        return check_id in self.hidden_ids
 
     @property
     def max_score(self) -> float:
         return sum(cell.points for cell in self.cells)
 
+    def expected(self, check_id: str) -> Outputs:
+        """The reference outputs of a check (waits for the background computation).
 
-def load_key(lab_id: str, *, source: Path, seed: int, visible_only: bool = False) -> LabKey:
-    """Read a source notebook's test cells and compute every reference for ``seed``.
+        Raises:
+            ReferenceFailed: a reference raised.
+        """
+        assert self._expected is not None
+        try:
+            return self._expected.result()[check_id]
+        except ReferenceFailed:
+            raise
+        except Exception as exc:
+            raise ReferenceFailed(f"{self.lab.id}: a reference failed: {exc!r}") from exc
+
+    def wrong(self, check_id: str) -> dict[str, Outputs]:
+        """The check's wrong references, misconception id -> outputs (computed on first use)."""
+        with self._lock:  # the wrong references redirect stdout: one at a time
+            if check_id not in self._wrong:
+                self._wrong[check_id] = misconceptions.wrong_references(
+                    get_spec(check_id), self.inputs[check_id], self.expected(check_id)
+                )
+            return self._wrong[check_id]
+
+    def wait(self) -> None:
+        """Wait for every reference (raises :class:`ReferenceFailed` if one failed)."""
+        for check_id in self.inputs:
+            self.expected(check_id)
+
+
+def _references(inputs: dict[str, Inputs]) -> dict[str, Outputs]:
+    """Each check's reference outputs (torch runs here, in the trusted process)."""
+    out = {}
+    for check_id, values in inputs.items():
+        try:
+            out[check_id] = get_spec(check_id).reference({k: v.copy() for k, v in values.items()})
+        except Exception as exc:
+            raise ReferenceFailed(f"the reference of {check_id} failed: {exc!r}") from exc
+    return out
+
+
+def load_key(
+    lab_id: str,
+    *,
+    source: Path,
+    seed: int,
+    visible_only: bool = False,
+    background: bool = False,
+) -> LabKey:
+    """Read a source notebook's test cells, draw every check's inputs for ``seed`` and compute
+    the references.
 
     Args:
         lab_id: the lab.
@@ -71,10 +144,13 @@ def load_key(lab_id: str, *, source: Path, seed: int, visible_only: bool = False
             own validation, the released notebook holds the visible test cells.
         seed: seed of the check inputs.
         visible_only: keep only visible checks (hidden ones dropped).
+        background: compute the references in a background thread (the batch's sandboxes
+            start meanwhile); else before returning.
 
     Raises:
         FileNotFoundError: no source notebook.
         grader.scoring.ScoringError: the source breaks the scoring contract.
+        ReferenceFailed: a reference raised (at once, or from :meth:`LabKey.expected`).
     """
     lab = get_lab(lab_id)
     load_lab(lab_id)
@@ -83,20 +159,22 @@ def load_key(lab_id: str, *, source: Path, seed: int, visible_only: bool = False
     except NotebookError as exc:
         raise scoring.ScoringError(f"{source}: {exc}") from exc
     cells = scoring.test_cells(nb, lab_id, visible_only)
-    references, wrong = {}, {}
-    for cell in cells:
-        for call in cell.checks:
-            spec = get_spec(call.id)
-            inputs = spec.make_inputs(seed)
-            references[call.id] = (inputs, spec.reference({k: v.copy() for k, v in inputs.items()}))
-            wrong[call.id] = misconceptions.wrong_references(spec, inputs, references[call.id][1])
+    calls = [call for cell in cells for call in cell.checks]
+    inputs = {call.id: get_spec(call.id).make_inputs(seed) for call in calls}
+    hidden = frozenset(c.id for c in calls if c.hidden or get_spec(c.id).hidden)
     hidden_module = config.REPO / "grader" / "hidden" / f"{lab_id}.py"
     hidden_source = (
         hidden_module.read_text(encoding="utf-8")
         if not visible_only and hidden_module.is_file()
         else ""
     )
-    return LabKey(lab, cells, seed, references, scoring.given_cells(nb), hidden_source, wrong)
+    key = LabKey(lab, cells, seed, inputs, hidden, scoring.given_cells(nb), hidden_source)
+    if background:
+        key._expected = in_background(_references, inputs)
+    else:
+        key._expected = Future()
+        key._expected.set_result(_references(inputs))
+    return key
 
 
 @dataclass
@@ -137,25 +215,23 @@ class _NonNumeric:
         return self.type_name
 
 
-def judge_run(
-    spec: Spec,
-    run: sandbox.SpecRun | None,
-    reference: tuple[Inputs, Outputs],
-    wrong: dict[str, Outputs] | None = None,
-) -> Outcome:
-    """Compare what the sandbox returned for one check with the trusted reference, and a
-    failure with the ``wrong`` references of known misconceptions."""
+def judge_run(spec: Spec, run: sandbox.SpecRun | None, key: LabKey) -> Outcome:
+    """Compare what the sandbox returned for one check with the key's reference, and a
+    failure with the wrong references of known misconceptions."""
+    inputs = key.inputs[spec.id]
     if run is None:
         return Outcome(spec, error="this check did not run (the notebook stopped before it)")
     if run.error:
-        return misconceptions.diagnosed(Outcome(spec, error=run.error), reference[0], wrong={})
+        return misconceptions.diagnosed(Outcome(spec, error=run.error), inputs, wrong={})
     got: dict[str, Any] = dict(run.arrays)
-    for key, type_name in run.non_numeric.items():
-        got[key] = type(type_name, (_NonNumeric,), {})(type_name)
-    inputs, expected = reference
+    for name, type_name in run.non_numeric.items():
+        got[name] = type(type_name, (_NonNumeric,), {})(type_name)
+    expected = key.expected(spec.id)
     try:
         outcome = Outcome(spec, judge(spec, got, expected, inputs))
-        return misconceptions.diagnosed(outcome, inputs, got, expected, wrong or {})
+        if outcome.passed:
+            return outcome
+        return misconceptions.diagnosed(outcome, inputs, got, expected, key.wrong(spec.id))
     except Exception as exc:  # a custom compare meeting malformed arrays
         return Outcome(
             spec, error=f"the outputs could not be compared: {type(exc).__name__}: {exc}"
@@ -189,8 +265,8 @@ def grade_notebook(
     job = sandbox.Job(
         key.lab.id,
         submission.program,
-        visible={i: key.references[i][0] for i in key.spec_ids if not key.hidden(i)},
-        hidden={i: key.references[i][0] for i in key.spec_ids if key.hidden(i)},
+        visible={i: key.inputs[i] for i in key.spec_ids if not key.hidden(i)},
+        hidden={i: key.inputs[i] for i in key.spec_ids if key.hidden(i)},
         hidden_source=key.hidden_source,
     )
     try:
@@ -207,10 +283,7 @@ def grade_notebook(
         result.status, result.detail = f"ungradable:{run.status}", run.detail
         return result
     for check_id in key.spec_ids:
-        spec = get_spec(check_id)
-        result.outcomes[check_id] = judge_run(
-            spec, run.specs.get(check_id), key.references[check_id], key.wrong.get(check_id)
-        )
+        result.outcomes[check_id] = judge_run(get_spec(check_id), run.specs.get(check_id), key)
     passed = {i: o.passed for i, o in result.outcomes.items()}
     lab_score = scoring.score_lab(key.cells, submission.present, passed)
     result.score, result.checks, result.cells_score = (
