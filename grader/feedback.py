@@ -89,6 +89,7 @@ def _markdown() -> Any:
 
     plugins = ["strikethrough", "table", "url", "task_lists", "def_list", "math"]
     md = mistune.create_markdown(escape=True, plugins=plugins)
+    assert md.renderer is not None
     md.renderer.register("inline_math", lambda r, text: f"${r.escape_attribute(text)}$")
     md.renderer.register("block_math", lambda r, text: f"$$\n{r.escape_attribute(text)}\n$$\n")
     return md
