@@ -20,14 +20,11 @@ import traceback
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from grader.compare import Row, as_numeric, compare_arrays, format_table
+from grader.compare import as_numeric
+from grader.outcome import Outcome, judge
 from grader.spec import Inputs, Outputs, Spec, get_spec
-
-if TYPE_CHECKING:
-    from grader.misconceptions import Diagnosis
 
 DEFAULT_SEED = 0
 
@@ -44,48 +41,6 @@ class CheckFailed(AssertionError):
 
 class TorchMissing(CheckFailed):
     """PyTorch, the reference of every check, cannot be imported here."""
-
-
-@dataclass
-class Outcome:
-    """What running one spec produced: its rows (one per output) or the error that stopped it."""
-
-    spec: Spec
-    rows: list[Row] = field(default_factory=list)
-    error: str = ""
-    show_hint: bool = True
-    """False when the error already names the cause (the spec's hint would mislead)."""
-    diagnosis: Diagnosis | None = None
-    """The known misconception a failure matches (:mod:`grader.misconceptions`)."""
-
-    @property
-    def passed(self) -> bool:
-        return not self.error and bool(self.rows) and all(r.ok for r in self.rows)
-
-    @property
-    def score(self) -> float:
-        return self.spec.points if self.passed else 0.0
-
-    def headline(self) -> str:
-        """``✓ id: passed (p/p points)`` or ``✗ id: FAILED (0/p points)``."""
-        mark, word = ("\u2713", "passed") if self.passed else ("\u2717", "FAILED")
-        return f"{mark} {self.spec.id}: {word} ({self.score:g}/{self.spec.points:g} points)"
-
-    def report(self, verbose: bool = False) -> str:
-        """The text of this outcome, assembled here only: one line for a pass (the table too
-        when ``verbose``); for a failure the error, the table and the hint."""
-        parts = [self.headline()]
-        if self.passed and not verbose:
-            return parts[0]
-        if self.error:
-            parts.append(f"  {self.error}")
-        if self.rows:
-            parts.append(format_table(self.rows))
-        if not self.passed and self.spec.hint and self.show_hint:
-            parts.append(f"hint: {self.spec.hint}")
-        if not self.passed and self.diagnosis is not None:
-            parts.append(self.diagnosis.text())
-        return "\n".join(parts)
 
 
 # ------------------------------------------------------------- the learner's line
@@ -149,16 +104,6 @@ def run_learner(spec: Spec, objs: tuple[Any, ...], inputs: Inputs) -> tuple[Outp
     if not isinstance(got, Mapping):
         return None, f"the check's learner side returned {type(got).__name__}, not a dict"
     return got, ""
-
-
-def judge(spec: Spec, got: Outputs, expected: Outputs, inputs: Inputs) -> list[Row]:
-    """Compare got with expected: the spec's own rule, or every expected key element-wise."""
-    if spec.compare is not None:
-        return spec.compare(got, expected, inputs)
-    return [
-        compare_arrays(key, got.get(key), value, spec.rtol, spec.atol)
-        for key, value in expected.items()
-    ]
 
 
 def reference(spec: Spec, inputs: Inputs) -> Outputs:

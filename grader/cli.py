@@ -8,24 +8,12 @@ functions' signatures. ``docs/instructor-guide.md`` documents every option.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from grader import config
-
-
-def _module(name: str) -> ModuleType:
-    """Import ``grader.<name>`` on first use, so every command works before its siblings exist."""
-    try:
-        return importlib.import_module(f"grader.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"grader.{name}":
-            raise
-        raise CommandError(f"grader.{name} is not installed in this checkout") from exc
 
 
 class CommandError(Exception):
@@ -33,11 +21,12 @@ class CommandError(Exception):
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    release = _module("release")
+    from grader import bundle, release
+
     if args.bundle is not None:
         if args.lab is None:
             raise CommandError("--bundle needs --lab")
-        print(release.build_bundle(lab=args.lab, out=args.bundle))
+        print(bundle.write_bundle(lab=args.lab, out=args.bundle))
         return 0
     if args.check:
         problems = release.check_release(solutions=args.solutions, labs=args.labs, lab=args.lab)
@@ -51,9 +40,11 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
+    from grader import autograde
+
     if args.shard is not None and args.seed is None:
         raise CommandError("--shard needs --seed: every shard of a batch grades with one seed")
-    batch = _module("autograde").autograde(
+    batch = autograde.autograde(
         submissions=args.submissions,
         out=args.out,
         jobs=args.jobs,
@@ -78,13 +69,17 @@ def cmd_autograde(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    out = _module("merge").merge(shards=args.shards, out=args.out, solutions=args.solutions)
+    from grader import merge
+
+    out = merge.merge(shards=args.shards, out=args.out, solutions=args.solutions)
     print(f"merged {len(args.shards)} shards into {out}")
     return 0
 
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
-    zip_path = _module("gradescope").build(
+    from grader import gradescope
+
+    zip_path = gradescope.build(
         lab=args.lab,
         out=args.out,
         seed=args.seed,
@@ -96,14 +91,17 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
 
 
 def _shard(text: str) -> Any:
+    from grader import shard
+
     try:
-        return _module("shard").Shard.parse(text)
+        return shard.Shard.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    validate = _module("validate")
+    from grader import validate
+
     result = validate.validate(
         notebook=args.notebook,
         lab=args.lab,
@@ -116,29 +114,35 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from grader import report
+
     if not (args.out / "grades.csv").exists():
         raise CommandError(f"{args.out / 'grades.csv'} not found: run autograde first")
-    _module("report").report(
+    report.report(
         out=args.out, course=args.course, roster=args.roster, feedback_for=args.feedback_for
     )
     return 0
 
 
 def cmd_override(args: argparse.Namespace) -> int:
-    decision = _module("overrides").record(
+    from grader import overrides, report
+
+    decision = overrides.record(
         out=args.out,
         student=args.student,
         target=args.target,
         points=args.points,
         comment=args.comment,
     )
-    _module("report").refresh(args.out)
+    report.refresh(args.out)
     print(f"{decision.student} {decision.target}: {decision.points:g} points ({decision.comment})")
     return 0
 
 
 def cmd_assemble(args: argparse.Namespace) -> int:
-    return int(_module("assemble").run(labs_dir=args.labs_dir, out=args.out))
+    from grader import assemble
+
+    return int(assemble.run(labs_dir=args.labs_dir, out=args.out))
 
 
 def _course_options(command: argparse.ArgumentParser) -> None:

@@ -88,7 +88,16 @@ ALLOWED_DISTRIBUTIONS = (
 )
 """Installed distributions importable inside the sandbox (torch is not one of them)."""
 
-LEARNER_GRADER_MODULES = ("__init__", "check", "compare", "harness", "labs", "refs", "spec")
+LEARNER_GRADER_MODULES = (
+    "__init__",
+    "check",
+    "compare",
+    "harness",
+    "labs",
+    "outcome",
+    "refs",
+    "spec",
+)
 """Modules of :mod:`grader` copied into the sandbox (the learner side of the checks)."""
 
 GIVEN_MICROGRAD_MODULES = ("__init__", "value", "data")

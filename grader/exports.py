@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 from grader import overrides
@@ -207,3 +208,13 @@ def write_moodle(
     ]
     write_csv(out / "moodle.csv", header, lines)
     return out / "moodle.csv"
+
+
+def keep_course_files(out: Path, *, course: Path | None, roster: Path | None) -> None:
+    """Copy the course file and the roster into ``out``, where reports and regrades read them
+    (checked first: a file that does not parse is refused before anything is graded)."""
+    load_course(course)
+    load_roster(roster)
+    for source, name in ((course, COURSE), (roster, ROSTER)):
+        if source is not None:
+            shutil.copyfile(source, out / name)

@@ -26,10 +26,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from grader.check import Outcome
 from grader.grading import LabKey, LabResult
+from grader.outcome import Outcome
 from grader.scoring import TestCell
-from grader.spec import get_spec
 
 
 class _Failed:
@@ -191,7 +190,7 @@ def render(student: str, result: LabResult, key: LabKey) -> str:
     ]
     parts.append(f"<style>{STYLE}</style>{MATHJAX}</head><body><h1>{html.escape(title)}</h1>")
     failed = [
-        (call.id, cell.grade_id, result.checks.get(call.id, 0.0), get_spec(call.id).points)
+        (call.id, cell.grade_id, result.checks.get(call.id, 0.0), cell.check_points[call.id])
         for cell in key.cells
         for call in cell.checks
         if result.status == "graded" and not result.outcomes.get(call.id, _FAILED).passed

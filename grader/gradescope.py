@@ -192,13 +192,12 @@ def results_json(
     result: LabResult, key: LabKey, *, hidden_visibility: str, note: str = "", seconds: float = 0
 ) -> dict[str, Any]:
     """Gradescope's ``results.json`` for one graded notebook."""
-    from grader.spec import get_spec
 
     tests = []
     for number, cell in enumerate(key.cells, 1):
         for sub, call in enumerate(cell.checks, 1):
             hidden = key.hidden(call.id)
-            points = float(get_spec(call.id).points)
+            points = float(cell.check_points[call.id])
             earned = float(result.checks.get(call.id, 0.0)) if result.status == "graded" else 0.0
             test: dict[str, Any] = {
                 "name": f"{cell.grade_id}: {call.id}",

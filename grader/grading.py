@@ -2,7 +2,7 @@
 
 The trusted half of the two-process check: references are computed here (once
 per lab and seed, on inputs regenerated from the seed, never read back from the
-sandbox), the sandbox's arrays are compared with :func:`grader.check.judge`,
+sandbox), the sandbox's arrays are compared with :func:`grader.outcome.judge`,
 and points come from the source notebook's test cells (:mod:`grader.scoring`).
 """
 
@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from grader import config, misconceptions, sandbox, scoring
-from grader.check import Outcome, judge
 from grader.labs import Lab, get_lab
 from grader.notebook import REASONS as READ_REASONS
 from grader.notebook import Notebook, NotebookError, read
+from grader.outcome import Outcome, judge
 from grader.spec import Inputs, Outputs, Spec, get_spec, load_lab
 
 log = logging.getLogger("grader")
@@ -66,7 +66,7 @@ class LabKey:
     inputs: dict[str, Inputs]
     """check id -> its inputs at ``seed``."""
     hidden_ids: frozenset[str]
-    """The hidden checks: called in a hidden-test block, or declared hidden (decided here once)."""
+    """The hidden checks (decided by :func:`grader.scoring.test_cells`)."""
     given: dict[str, str] = field(default_factory=dict)
     """The source's locked code cells (setup, self-checks): not scanned when left untouched."""
     hidden_source: str = ""
@@ -161,7 +161,7 @@ def load_key(
     cells = scoring.test_cells(nb, lab_id, visible_only)
     calls = [call for cell in cells for call in cell.checks]
     inputs = {call.id: get_spec(call.id).make_inputs(seed) for call in calls}
-    hidden = frozenset(c.id for c in calls if c.hidden or get_spec(c.id).hidden)
+    hidden = frozenset().union(*(cell.hidden for cell in cells))
     hidden_module = config.REPO / "grader" / "hidden" / f"{lab_id}.py"
     hidden_source = (
         hidden_module.read_text(encoding="utf-8")

@@ -4,8 +4,8 @@ The merged folder is what a single ``autograde`` of the whole batch with the sam
 writes: the same ``grades.csv``, ``lms.csv``, summary, histogram, gradebook and feedback
 pages; only the timings in ``grading.json`` and the log differ. It reuses the regrade
 machinery of :mod:`grader.autograde`: every shard's rows are read back as a previous
-batch (:func:`grader.autograde.previous_batch`) and written as the rows kept by
-:func:`grader.autograde.write_outputs`, with nothing graded now; the feedback pages are
+batch (:func:`grader.results.previous_batch`) and written as the rows kept by
+:func:`grader.results.write_outputs`, with nothing graded now; the feedback pages are
 copied as they are, and so are the learners' notebooks kept for formgrader
 (``autograded/``) and the course files the shards were graded with (course file, roster,
 overrides), which must be the same in every shard.
@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import cast
 
 from grader import config
-from grader.autograde import (
+from grader.grading import load_key
+from grader.labs import get_lab
+from grader.results import (
     Batch,
     MergeError,
     Previous,
@@ -31,8 +33,6 @@ from grader.autograde import (
     previous_batch,
     write_outputs,
 )
-from grader.grading import load_key
-from grader.labs import get_lab
 from grader.safetext import LogFormatter
 from grader.shard import Shard
 

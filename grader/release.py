@@ -9,13 +9,11 @@ equal to the sum of its checks' points) and afterwards it refuses a released
 notebook holding any solution or hidden-test text. nbgrader's ``gradebook.db``
 (which stores the hidden tests) never goes to ``labs/``.
 
-Run ``python -m grader release [--lab N] [--check]``, or
-``python -m grader.release`` with the same options.
+Run ``python -m grader release [--lab N] [--check]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -29,7 +27,6 @@ from typing import Any
 import nbformat
 
 from grader import notebook
-from grader.config import REPO
 from grader.labs import LABS, Lab, resolve_lab
 from grader.sourcecheck import leaks, validate_source
 
@@ -123,22 +120,6 @@ def check_release(*, solutions: Path, labs: Path, lab: str | None = None) -> lis
         for extra in sorted(p.name for p in labs.glob("*.ipynb") if p.name not in texts):
             problems.append(f"{labs / extra}: not generated from any source notebook; {fix}")
     return problems
-
-
-def build_bundle(*, lab: str, out: Path, labs: Path | None = None) -> Path:
-    """Write the learner bundle zip of one lab (see :mod:`grader.bundle`).
-
-    Args:
-        lab: ``"2"``, ``"lab2"``, ``"1.7.2"`` or the lab's notebook name.
-        out: the zip to write, or a folder to write ``<assignment>.zip`` into.
-        labs: folder of released notebooks (default: the repository's ``labs/``).
-
-    Returns:
-        The zip's path.
-    """
-    from grader.bundle import write_bundle
-
-    return write_bundle(lab=lab, out=out, labs=labs)
 
 
 def first_difference(current: str, expected: str) -> str:
@@ -269,36 +250,3 @@ def _cell_id(source_id: Any, cell: Any, index: int, used: set[str]) -> str:
     fallback = f"cell-{index}"
     used.add(fallback)
     return fallback
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m grader.release [--lab N] [--check] [--bundle LAB --out ZIP]``."""
-    parser = argparse.ArgumentParser(prog="python -m grader.release", description=__doc__)
-    parser.add_argument("--lab", help="one lab: 1..5, lab1..lab5, 1.7.1..1.7.5 or a notebook name")
-    parser.add_argument("--check", action="store_true", help="verify labs/ is in sync; no writes")
-    parser.add_argument("--solutions", type=Path, default=REPO / "solutions")
-    parser.add_argument("--labs", type=Path, default=REPO / "labs")
-    parser.add_argument("--bundle", metavar="LAB", help="build the learner bundle zip of one lab")
-    parser.add_argument("--out", type=Path, default=REPO / "build" / "bundles")
-    args = parser.parse_args(argv)
-    try:
-        if args.bundle:
-            print(build_bundle(lab=args.bundle, out=args.out))
-            return 0
-        if args.check:
-            problems = check_release(solutions=args.solutions, labs=args.labs, lab=args.lab)
-            for problem in problems:
-                print(problem)
-            if not problems:
-                print(f"{args.labs} is in sync with {args.solutions}")
-            return 1 if problems else 0
-        for path in release(solutions=args.solutions, labs=args.labs, lab=args.lab):
-            print(f"released {path}")
-    except ReleaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

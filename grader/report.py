@@ -175,10 +175,10 @@ def write_summary(out: Path) -> Summary:
 def check_meta(keys: dict[str, LabKey]) -> dict[str, Any]:
     """What reports need to know of the checks, recorded in ``grading.json``: each check's
     points and test cell, each lab's maximum."""
-    from grader.spec import get_spec
-
     return {
-        "check_points": {i: get_spec(i).points for k in keys.values() for i in k.spec_ids},
+        "check_points": {
+            i: p for k in keys.values() for t in k.cells for i, p in t.check_points.items()
+        },
         "check_cells": {c.id: t.grade_id for k in keys.values() for t in k.cells for c in t.checks},
         "lab_max": {lab: key.max_score for lab, key in keys.items()},
     }
@@ -207,10 +207,9 @@ def report(
     ``roster``, those files replace the ones kept in ``out`` first; with ``feedback_for``,
     lay the feedback pages out for that system's bulk upload (:func:`grader.feedback.bundle`).
     """
-    from grader import feedback
-    from grader.autograde import keep_course_files
+    from grader import exports, feedback
 
-    keep_course_files(out, course=course, roster=roster)
+    exports.keep_course_files(out, course=course, roster=roster)
     paths = refresh(out)
     summary = summarize(out)
     print(format_summary(summary))

@@ -33,6 +33,11 @@ class TestCell:
     source: str
     declared: float = 0.0
     """The cell's ``points`` metadata (equal to ``points`` except for visible-only validation)."""
+    check_points: Mapping[str, float] = field(default_factory=dict)
+    """Each check's points, read from its spec once, here."""
+    hidden: frozenset[str] = frozenset()
+    """The cell's hidden checks: called in its hidden-test block, or declared hidden (decided
+    here only)."""
 
     @property
     def visible_source(self) -> str:
@@ -88,15 +93,14 @@ def test_cells(nb: Notebook, lab_id: str, visible_only: bool = False) -> list[Te
             calls = tuple(cell.check_calls())
         except (SyntaxError, RecursionError, MemoryError) as exc:
             raise ScoringError(f"test cell {grade_id!r} does not parse: {exc}") from exc
+        hidden = frozenset(c.id for c in calls if c.literal and _hidden(c))
         if visible_only:
-            calls = tuple(
-                c for c in calls if c.literal and not c.hidden and not get_spec(c.id).hidden
-            )
+            calls = tuple(c for c in calls if c.literal and c.id not in hidden)
             if not calls:
                 continue
         if not calls:
             raise ScoringError(f'test cell {grade_id!r} calls no check("<id>", ...)')
-        total = 0.0
+        check_points: dict[str, float] = {}
         for call in calls:
             if not call.literal:
                 raise ScoringError(f"test cell {grade_id!r}, line {call.line}: check id must be "
@@ -109,17 +113,26 @@ def test_cells(nb: Notebook, lab_id: str, visible_only: bool = False) -> list[Te
                 raise ScoringError(f"check {call.id!r} is called by two test cells")
             seen_checks.add(call.id)
             try:
-                total += get_spec(call.id).points
+                check_points[call.id] = get_spec(call.id).points
             except KeyError as exc:
                 raise ScoringError(f"test cell {grade_id!r}: {exc.args[0]}") from exc
+        total = sum(check_points.values())
         if not visible_only and abs(total - points) > 1e-9:
             raise ScoringError(
                 f"test cell {grade_id!r} is worth {points:g} points but its checks "
                 f"({', '.join(c.id for c in calls)}) add up to {total:g}"
             )
         worth = total if visible_only else points
-        cells.append(TestCell(grade_id, worth, calls, cell.source, points))
+        cells.append(TestCell(grade_id, worth, calls, cell.source, points, check_points, hidden))
     return cells
+
+
+def _hidden(call: CheckCall) -> bool:
+    """A hidden check: called in a hidden-test block, or declared hidden in its spec."""
+    try:
+        return call.hidden or get_spec(call.id).hidden
+    except KeyError:
+        return call.hidden  # an unknown id: reported by the caller
 
 
 def given_cells(nb: Notebook) -> dict[str, str]:
@@ -182,7 +195,7 @@ def score_lab(
     for cell in trusted:
         earned = 0.0
         for call in cell.checks:
-            points = get_spec(call.id).points
+            points = cell.check_points[call.id]
             ok = cell.grade_id in present and passed.get(call.id, False)
             checks[call.id] = points if ok else 0.0
             earned += checks[call.id]

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.bundle import write_bundle
+from grader.config import REPO
 from grader.labs import LABS
-from grader.release import REPO, build_bundle
 
 GRADING_PATH = REPO / "grader" / "hidden" / "mnist_grading.npz"
 GRADING_NAME = GRADING_PATH.stem
@@ -48,7 +49,7 @@ def test_bundle_holds_no_grading_set(lab: object, grading_sha256: str, tmp_path:
     from grader.labs import Lab
 
     assert isinstance(lab, Lab)
-    with zipfile.ZipFile(build_bundle(lab=lab.id, out=tmp_path)) as archive:
+    with zipfile.ZipFile(write_bundle(lab=lab.id, out=tmp_path)) as archive:
         names = archive.namelist()
         assert not [n for n in names if GRADING_NAME in n]
         assert all(sha256(archive.read(n)) != grading_sha256 for n in names)

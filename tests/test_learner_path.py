@@ -15,8 +15,9 @@ from typing import Any
 import nbformat
 import pytest
 
-from grader.check import Outcome, checks, evaluate, learner_error
+from grader.check import checks, evaluate, learner_error
 from grader.labs import LABS
+from grader.outcome import Outcome
 from grader.redteam import REPO, tensor_methods_restored
 from grader.spec import get_spec
 

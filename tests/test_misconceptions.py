@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.check import Outcome, judge
 from grader.labs import LABS
 from grader.misconceptions import (
     Misconception,
@@ -29,6 +28,7 @@ from grader.misconceptions import (
     parse_cell,
     wrong_references,
 )
+from grader.outcome import Outcome, judge
 from grader.redteam import REPO, bugs_for
 from grader.report import format_summary, summarize
 from grader.spec import Inputs, Outputs, Spec, get_spec

@@ -14,10 +14,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.bundle import INSTRUCTOR_ONLY
+from grader.bundle import INSTRUCTOR_ONLY, write_bundle
+from grader.config import REPO
 from grader.labs import LABS, blocked_modules, get_lab
 from grader.notebook import check_calls, from_json, regions
-from grader.release import REPO, ReleaseError, build_bundle, check_release, release
+from grader.release import ReleaseError, check_release, release
 from grader.sourcecheck import leaks, secret_lines, validate_source
 
 FIXTURE_SOLUTIONS = REPO / "tests" / "fixtures" / "solutions"
@@ -240,8 +241,8 @@ def _assert_bundle(zip_path: Path, lab_id: str, notebook: str, tmp_path: Path) -
 @pytest.mark.slow
 def test_fixture_bundle_imports_only_what_it_ships(released: Path, tmp_path: Path) -> None:
     """Does the bundle's check work from the bundle alone, without hidden specs or lab modules?"""
-    zip_path = build_bundle(lab="fixture", out=tmp_path, labs=released)
-    again = build_bundle(lab="fixture", out=tmp_path / "again.zip", labs=released)
+    zip_path = write_bundle(lab="fixture", out=tmp_path, labs=released)
+    again = write_bundle(lab="fixture", out=tmp_path / "again.zip", labs=released)
     assert zip_path.read_bytes() == again.read_bytes()
     root = _assert_bundle(zip_path, "fixture", FIXTURE_NOTEBOOK, tmp_path)
     probe = _bundle_probe(root, "fixture", "fixture.double.value")
@@ -261,7 +262,7 @@ def test_lab_bundle_leaves_out_this_lab_and_later_ones(lab: object, tmp_path: Pa
 
     assert isinstance(lab, Lab)
     visible = [s.id for s in load_lab(lab.id) if not s.hidden]
-    root = _assert_bundle(build_bundle(lab=lab.id, out=tmp_path), lab.id, lab.notebook, tmp_path)
+    root = _assert_bundle(write_bundle(lab=lab.id, out=tmp_path), lab.id, lab.notebook, tmp_path)
     probe = _bundle_probe(root, lab.id, visible[0])
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.split("\n")[:2] == ["specs []", "check True"], probe.stdout

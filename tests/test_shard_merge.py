@@ -22,8 +22,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from grader.autograde import MergeError
 from grader.merge import merge
+from grader.results import MergeError
 from grader.shard import Shard, shard_of
 from grader.specs import fixture
 

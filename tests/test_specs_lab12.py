@@ -18,8 +18,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader.check import Outcome
 from grader.labs import LABS
+from grader.outcome import Outcome
 from grader.redteam import (
     REPO,
     apply_bug,

@@ -25,8 +25,9 @@ import pytest
 
 import micrograd_plus.ops  # noqa: F401  (attach Tensor's methods before any evaluation starts)
 from grader import config
-from grader.check import Outcome, run_learner
+from grader.check import run_learner
 from grader.labs import LABS
+from grader.outcome import Outcome
 from grader.redteam import REPO, PlantedBug, apply_bug, bugs_for, evaluate_in_process
 from grader.redteam import stub_solutions as stubbed
 from grader.spec import get_spec, load_lab

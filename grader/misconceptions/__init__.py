@@ -22,13 +22,10 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from grader.labs import LABS, lab_of
+from grader.outcome import Diagnosis, Outcome, judge
 from grader.spec import Inputs, Outputs, Spec
-
-if TYPE_CHECKING:
-    from grader.check import Outcome
 
 WrongReference = Callable[[Spec, Inputs], Outputs]
 """``(spec, inputs) -> outputs``: the wrong rule's outputs, keyed like the check's reference."""
@@ -65,17 +62,6 @@ class Misconception:
     def summary(self) -> str:
         """The explanation's first sentence."""
         return re.split(r"(?<=[.!?])\s", self.explanation.strip(), maxsplit=1)[0]
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """The misconception a failing check recognised."""
-
-    id: str
-    explanation: str
-
-    def text(self) -> str:
-        return f"This looks like {self.id}: {self.explanation}"
 
 
 def catalogue(lab_id: str | None = None) -> list[Misconception]:
@@ -118,8 +104,6 @@ def wrong_references(spec: Spec, inputs: Inputs, expected: Outputs) -> dict[str,
     A wrong reference that raises, or that the check cannot tell from the right one on these
     inputs, is left out: it could never be diagnosed here.
     """
-    from grader.check import judge
-
     found: dict[str, Outputs] = {}
     for item in for_check(spec.id):
         if item.wrong is None:
@@ -156,8 +140,6 @@ def diagnose(
             is needed).
         expected: the right reference (only used to compute ``wrong``).
     """
-    from grader.check import judge
-
     candidates = for_check(spec.id)
     if not candidates:
         return None
@@ -190,7 +172,7 @@ def diagnosed(
     expected: Outputs | None = None,
     wrong: dict[str, Outputs] | None = None,
 ) -> Outcome:
-    """``outcome`` with its :attr:`~grader.check.Outcome.diagnosis` set when it failed.
+    """``outcome`` with its :attr:`~grader.outcome.Outcome.diagnosis` set when it failed.
 
     A diagnosis never changes a score and never breaks a check: a wrong reference that
     cannot be computed here (no torch, a catalogue left out of a bundle) claims nothing.
