@@ -238,58 +238,111 @@ def judge_run(spec: Spec, run: sandbox.SpecRun | None, key: LabKey) -> Outcome:
         )
 
 
-def integrity_flags(nb: Notebook, cells: list[tuple[int, str]]) -> list[str]:
-    """:func:`grader.integrity.scan` over the learner's cells (numbered as in the notebook)."""
+@dataclass
+class Grading:
+    """One notebook on its way through :data:`STAGES`: what each stage leaves for the next."""
+
+    path: Path
+    key: LabKey
+    limits: config.Limits
+    result: LabResult
+    submission: scoring.Submission | None = None
+
+    def stop(self, status: str, detail: str) -> None:
+        """End the notebook's way here: ``ungradable:<status>`` with a sentence why."""
+        self.result.status, self.result.detail = f"ungradable:{status}", detail
+
+
+def read_notebook(g: Grading) -> None:
+    """Read the file as an untrusted notebook (:func:`grader.notebook.read`)."""
+    try:
+        g.result.notebook = read(g.path, max_bytes=g.limits.notebook_size)
+    except NotebookError as exc:
+        g.stop(exc.reason, f"{g.path.name}: {exc.detail}")
+
+
+def match_test_cells(g: Grading) -> None:
+    """Match its cells with the source's test cells: the program to run, the test cells kept,
+    edited or deleted (:func:`grader.scoring.analyse`)."""
+    assert g.result.notebook is not None
+    g.submission = scoring.analyse(g.result.notebook, g.key.cells, g.key.given)
+    g.result.flags = list(g.submission.flags)
+
+
+def scan_integrity(g: Grading) -> None:
+    """Flag what the learner's own cells reach for (:func:`grader.integrity.scan`)."""
     from grader import integrity
 
-    sources = [""] * len(nb.cells)
-    for index, source in cells:
+    assert g.result.notebook is not None and g.submission is not None
+    sources = [""] * len(g.result.notebook.cells)
+    for index, source in g.submission.written:
         sources[index] = source
-    return [str(flag) for flag in integrity.scan(sources)]
+    g.result.flags += [str(flag) for flag in integrity.scan(sources)]
 
 
-def grade_notebook(
-    path: Path, key: LabKey, *, limits: config.Limits = config.DEFAULT_LIMITS
-) -> LabResult:
-    """Grade one learner notebook for one lab; never raises for anything in the notebook."""
-    start = time.monotonic()
-    result = LabResult(key.lab.id, "graded", max_score=key.max_score, path=path)
-    try:
-        nb = read(path, max_bytes=limits.notebook_size)
-    except NotebookError as exc:
-        result.status, result.detail = f"ungradable:{exc.reason}", f"{path.name}: {exc.detail}"
-        return result
-    result.notebook = nb
-    submission = scoring.analyse(nb, key.cells, key.given)
-    result.flags = submission.flags + integrity_flags(nb, submission.written)
+def run_sandbox(g: Grading) -> None:
+    """Run the program, then the checks' learner sides, in the sandbox (:mod:`grader.sandbox`)."""
+    assert g.submission is not None
+    key = g.key
     job = sandbox.Job(
         key.lab.id,
-        submission.program,
+        g.submission.program,
         visible={i: key.inputs[i] for i in key.spec_ids if not key.hidden(i)},
         hidden={i: key.inputs[i] for i in key.spec_ids if key.hidden(i)},
         hidden_source=key.hidden_source,
     )
     try:
-        run = sandbox.run(job, limits=limits)
+        g.result.run = run = sandbox.run(job, limits=g.limits)
     except sandbox.SandboxSetupError as exc:
-        log.error("GRADER ERROR while grading %s: %s", path, exc)
-        result.status, result.detail = "ungradable:crash", f"grader error: {exc}"
-        return result
-    result.run = run
-    result.seconds = time.monotonic() - start
+        log.error("GRADER ERROR while grading %s: %s", g.path, exc)
+        g.stop("crash", f"grader error: {exc}")
+        return
     if run.tampered:
-        result.flags.append("sandbox-channel")
+        g.result.flags.append("sandbox-channel")
     if run.status != "ok":
-        result.status, result.detail = f"ungradable:{run.status}", run.detail
-        return result
-    for check_id in key.spec_ids:
-        result.outcomes[check_id] = judge_run(get_spec(check_id), run.specs.get(check_id), key)
-    passed = {i: o.passed for i, o in result.outcomes.items()}
-    lab_score = scoring.score_lab(key.cells, submission.present, passed)
-    result.score, result.checks, result.cells_score = (
-        lab_score.score,
-        lab_score.checks,
-        lab_score.cells,
-    )
-    result.seconds = time.monotonic() - start
-    return result
+        g.stop(run.status, run.detail)
+
+
+def judge_checks(g: Grading) -> None:
+    """Compare each check's arrays with the key's references (:func:`judge_run`)."""
+    assert g.result.run is not None
+    for check_id in g.key.spec_ids:
+        spec = get_spec(check_id)
+        g.result.outcomes[check_id] = judge_run(spec, g.result.run.specs.get(check_id), g.key)
+
+
+def score_cells(g: Grading) -> None:
+    """Points per test cell from the passing checks (:func:`grader.scoring.score_lab`)."""
+    assert g.submission is not None
+    passed = {i: o.passed for i, o in g.result.outcomes.items()}
+    lab_score = scoring.score_lab(g.key.cells, g.submission.present, passed)
+    g.result.score, g.result.checks = lab_score.score, lab_score.checks
+    g.result.cells_score = lab_score.cells
+
+
+STAGES: tuple[Callable[[Grading], None], ...] = (
+    read_notebook,
+    match_test_cells,
+    scan_integrity,
+    run_sandbox,
+    judge_checks,
+    score_cells,
+)
+"""One notebook's way through the grader, in order (as nbgrader lists its preprocessors). A
+stage that makes the notebook ungradable ends its way."""
+
+
+def grade_notebook(
+    path: Path, key: LabKey, *, limits: config.Limits = config.DEFAULT_LIMITS
+) -> LabResult:
+    """Grade one learner notebook for one lab through :data:`STAGES`; never raises for
+    anything in the notebook."""
+    start = time.monotonic()
+    g = Grading(path, key, limits, LabResult(key.lab.id, "graded", max_score=key.max_score,
+                                             path=path))  # fmt: skip
+    for stage in STAGES:
+        stage(g)
+        if g.result.status != "graded":
+            break
+    g.result.seconds = time.monotonic() - start
+    return g.result

@@ -28,41 +28,33 @@ import os
 import re
 import stat
 import zipfile
-import zlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from grader import layouts
 from grader.layouts import Name, lab_of
 from grader.safetext import escape
+from grader.unpack import Unpacked, skipped, unpack
 
 RESUBMISSION = re.compile(r"-\d+$")
-SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
-MAX_ZIP_TOTAL = 4 * 1024**3
-MAX_ZIP_MEMBERS = 100_000
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError)
-"""What reading one zip member can raise (bad CRC, truncated data, encryption, odd methods)."""
 
 
 @dataclass
-class Discovery:
+class Discovery(Unpacked):
     """Students and their notebooks.
 
     Attributes:
         found: student id -> lab id -> notebook path, or a status decided here
             (``ungradable:too-large``, ``ungradable:unreadable``, ``ungradable:symlink``).
         flags: student id -> flags (ignored files, duplicates, symlinks).
-        notes: lines for the log.
+        notes: lines for the log (and :class:`~grader.unpack.Unpacked`'s placeholders).
         folders: folder or file name -> the student id it was read as (ids are the
             names with control characters and undecodable bytes escaped, one per name).
     """
 
     found: dict[str, dict[str, Path | str]] = field(default_factory=dict)
     flags: dict[str, list[str]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
     folders: dict[str, str] = field(default_factory=dict)
-    placeholders: dict[Path, str] = field(default_factory=dict)
-    """Files unpacked from a zip that stand for a status (a member over the cap, unreadable)."""
     layout: str = "folders"
     handins: dict[tuple[str, str], Handin] = field(default_factory=dict)
     """(student id, lab) -> when and how the graded notebook was handed in."""
@@ -139,10 +131,6 @@ class Handin:
         return (self.submitted is not None, when, self.order, self.file)
 
 
-def _skipped(name: str) -> bool:
-    return name.startswith(".") or name in SKIPPED_PARTS
-
-
 def flat_match(name: str, notebooks: dict[str, str]) -> tuple[str, str] | None:
     """``(student name, lab)`` for a flat file name ``<id>_<anything>_<notebook>``, or None."""
     if "_" not in name or not name.endswith(".ipynb"):
@@ -171,7 +159,7 @@ def _walk(folder: Path) -> list[tuple[Path, os.stat_result]]:
         except OSError:
             continue
         for name in names:
-            if _skipped(name):
+            if skipped(name):
                 continue
             path = current / name
             try:
@@ -223,7 +211,7 @@ def discover(
         return found
     every_lab = list(dict.fromkeys(notebooks.values()))
     for entry in sorted(os.listdir(root)):
-        if _skipped(entry):
+        if skipped(entry):
             continue
         path = root / entry
         info = os.lstat(path)
@@ -325,7 +313,7 @@ def _nbgrader(
     every_lab = list(dict.fromkeys(notebooks.values()))
     for entry in sorted(os.listdir(folder)):
         path = folder / entry
-        if _skipped(entry):
+        if skipped(entry):
             continue
         if not stat.S_ISDIR(os.lstat(path).st_mode):
             if os.path.islink(path):
@@ -346,7 +334,7 @@ def _nbgrader(
         found.student(student)
         for assignment in sorted(os.listdir(path)):
             inner = path / assignment
-            if _skipped(assignment):
+            if skipped(assignment):
                 continue
             if assignment not in assignments:
                 found.notes.append(f"ignored {inner}: not an assignment of this batch")
@@ -385,73 +373,3 @@ def _student_folder(
     if linked:  # a linked folder may have held any lab: those not handed in count as symlinks
         for lab in every_lab:
             found.found[student].setdefault(lab, "ungradable:symlink")
-
-
-def unpack(archive: Path, into: Path, max_bytes: int, found: Discovery) -> Path:
-    """Unpack a zip safely; returns the folder to read (looking through one wrapping folder).
-
-    Members with an absolute path or ``..`` are skipped; a member that cannot be read (bad
-    CRC, truncated, encrypted) leaves an empty file standing for ``ungradable:unreadable``, one
-    over the size cap for ``ungradable:too-large``; a file whose name is also a folder of the
-    zip is skipped (the folder wins). Each is logged.
-    """
-    total = 0
-    try:
-        zf = zipfile.ZipFile(archive)
-    except ZIP_ERRORS as exc:
-        raise ValueError(f"{archive} is not a readable zip: {exc}") from exc
-    with zf:
-        members = zf.infolist()
-        if len(members) > MAX_ZIP_MEMBERS:
-            found.notes.append(f"{archive}: only the first {MAX_ZIP_MEMBERS} members are read")
-            members = members[:MAX_ZIP_MEMBERS]
-        folders = {
-            parent
-            for info in members
-            for parent in PurePosixPath(info.filename).parents
-            if parent != PurePosixPath(".")
-        }
-        for info in members:
-            name = PurePosixPath(info.filename)
-            if info.is_dir() or not name.parts:
-                continue
-            if name.is_absolute() or ".." in name.parts:
-                found.notes.append(f"not unpacked (absolute path or '..'): {info.filename}")
-                continue
-            if name in folders:
-                found.notes.append(f"not unpacked (a folder has the same name): {info.filename}")
-                continue
-            target = into.joinpath(*name.parts)
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if info.file_size > max_bytes and name.suffix == ".ipynb":
-                    _placeholder(found, target, "ungradable:too-large")
-                    found.notes.append(f"not unpacked (over the size cap): {info.filename}")
-                    continue
-                total += info.file_size
-                if info.file_size > max_bytes or total > MAX_ZIP_TOTAL:
-                    found.notes.append(f"not unpacked (size cap): {info.filename}")
-                    continue
-                with zf.open(info) as src:
-                    data = src.read(max_bytes + 1)
-                target.write_bytes(data)
-                found.placeholders.pop(target, None)
-            except ZIP_ERRORS as exc:
-                found.notes.append(f"not unpacked ({type(exc).__name__}: {exc}): {info.filename}")
-                if name.suffix == ".ipynb":
-                    try:
-                        _placeholder(found, target, "ungradable:unreadable")
-                    except OSError:
-                        pass
-    children = [p for p in into.iterdir() if not _skipped(p.name)]
-    if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
-        inner = children[0]
-        grandchildren = list(inner.iterdir())
-        if grandchildren and all(p.is_dir() or "_" in p.name for p in grandchildren):
-            return inner
-    return into
-
-
-def _placeholder(found: Discovery, target: Path, status: str) -> None:
-    target.write_bytes(b"")
-    found.placeholders[target] = status
