@@ -2,91 +2,54 @@
 
 The learner writes ``Tensor`` in this lab, so nothing here imports
 ``micrograd_plus.tensor``: each check receives the learner's class (symbol
-``"Tensor"``) or ``unbroadcast``. Operation checks are one line each in the
-table at the bottom: labelled expressions that run unchanged on both libraries
-(``lambda a, b: a + b``). Gradients of single operations are checked *locally*
-(``out.grad = g; out._backward()``), so that an operation's check does not
-depend on the learner's ``backward()``; the ``lab1.backward.*`` checks test
+``"Tensor"``) or ``unbroadcast``. The checks are a table at the bottom (see
+:mod:`grader.specs.table`): one row per operation or behaviour, yielding its forward,
+backward and edge-case checks. An operation's cases are labelled expressions that run
+unchanged on both libraries (``lambda a, b: a + b``). Gradients of single operations
+are checked *locally* (``out.grad = g; out._backward()``), so that an operation's check
+does not depend on the learner's ``backward()``; the ``lab1.backward.*`` checks test
 ``backward()`` itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from grader.harness import data_of, learner_cases, upstream
-from grader.refs import torch_cases
 from grader.spec import Inputs, Outputs, Spec, spec
+from grader.specs.table import POOL as POOL  # re-exported, with draw and operands
+from grader.specs.table import (
+    Cases,
+    Check,
+    Draw,
+    Row,
+    Shape,
+    backward,
+    draw,
+    forward,
+    operands,
+    torch_reference,
+)
 
-POOL = 512
-"""Size of the flat pool of upstream-gradient values each spec draws."""
-
-Shape = tuple[int, ...]
 Program = Callable[[Any], Mapping[str, Any]]
 
 
-# ------------------------------------------------------------------ inputs
-def draw(rng: np.random.Generator, shape: Shape, domain: str = "any") -> np.ndarray:
-    """Random float64 values of ``shape``: ``any`` in [-2, 2], ``nonzero`` with
-    0.5 <= |v| <= 2 (safe to divide by; away from kinks), ``positive`` in [0.5, 2]."""
-    if domain == "any":
-        return np.asarray(rng.uniform(-2.0, 2.0, shape))
-    values = np.asarray(rng.uniform(0.5, 2.0, shape))
-    if domain == "positive":
-        return values
-    return values * rng.choice([-1.0, 1.0], size=shape)
+# ------------------------------------------------------------------ rows
+def op(
+    topic: str, cases: Cases, inputs: Draw, *checks: Check, local: bool = True, hidden: bool = False
+) -> list[Spec]:
+    """Register one row: the checks ``lab1.<topic>.*`` of labelled expressions on the learner's
+    ``Tensor`` against torch. ``local`` checks gradients with one ``_backward()`` call; an
+    operation derived from others needs ``backward()``."""
 
+    def learner(cases: Cases, inp: Inputs, want: str, Tensor: type) -> Outputs:
+        return learner_cases(Tensor, cases, inp, want=want, local=local)
 
-def operands(**shapes: Shape | tuple[Shape, str]) -> Callable[[np.random.Generator], Inputs]:
-    """``inputs(rng)``: one array per named shape (optionally ``(shape, domain)``) and a pool
-    ``g`` of upstream-gradient values."""
-
-    def inputs(rng: np.random.Generator) -> Inputs:
-        out = {}
-        for name, item in shapes.items():
-            if len(item) == 2 and isinstance(item[1], str):
-                out[name] = draw(rng, item[0], item[1])
-            else:
-                out[name] = draw(rng, item)
-        out["g"] = draw(rng, (POOL,))
-        return out
-
-    return inputs
-
-
-# --------------------------------------------------------- operation checks
-def op_check(
-    id: str,
-    points: float,
-    cases: Mapping[str, Callable[..., Any]],
-    inputs: Callable[[np.random.Generator], Inputs],
-    *,
-    want: str,
-    hint: str,
-    local: bool = True,
-    raw: Collection[str] = (),
-    hidden: bool = False,
-) -> Spec:
-    """Register a check of labelled expressions on the learner's ``Tensor`` against torch.
-
-    ``want`` is ``out`` (forward values), ``grad`` (gradients) or ``both``; ``local``
-    checks gradients with one ``_backward()`` call instead of ``backward()``.
-    """
-    return spec(
-        id=id,
-        points=points,
-        symbols=("Tensor",),
-        inputs=inputs,
-        learner=lambda inp, Tensor: learner_cases(
-            Tensor, cases, inp, raw=raw, want=want, local=local
-        ),
-        reference=lambda inp: torch_cases(cases, inp, raw=raw, want=want),
-        hint=hint,
-        hidden=hidden,
-    )
+    row = Row(f"lab1.{topic}", checks, cases, inputs, hidden=hidden)
+    return row.register(learner, torch_reference)
 
 
 # ------------------------------------------------------------ unbroadcast
@@ -114,9 +77,8 @@ def unbroadcast_check(
         result = {}
         for i, (big, small) in enumerate(pairs):
             x = torch.zeros(small, dtype=torch.float64, requires_grad=True)
-            (grad,) = torch.autograd.grad(
-                torch.broadcast_to(x, big), x, torch.as_tensor(inp[f"g{i}"])
-            )
+            g = torch.as_tensor(inp[f"g{i}"])
+            (grad,) = torch.autograd.grad(torch.broadcast_to(x, big), x, g)
             result[label(small)] = grad.numpy()
         return result
 
@@ -178,30 +140,25 @@ class TorchSide:
         return np.zeros(tuple(t.shape)) if t.grad is None else t.grad.numpy()
 
 
-def program_check(
-    id: str,
-    points: float,
-    program: Program,
-    inputs: Callable[[np.random.Generator], Inputs],
-    hint: str,
-    hidden: bool = False,
-) -> Spec:
-    """Register a check that runs ``program(side)`` on both sides and compares the gradients
-    of the leaves it returns (``{name: leaf}``)."""
+def programs(topic: str, *checks: Check, hidden: bool = False) -> list[Spec]:
+    """Register one row of backward programs, the checks ``lab1.<topic>.*``: each check's
+    program runs on both sides, and the gradients of the leaves it returns are compared."""
 
-    def run(side: Any) -> Outputs:
-        return {f"{name}.grad": side.grad(t) for name, t in program(side).items()}
+    def run(programs: Cases, side: Any) -> Outputs:
+        return {
+            f"{name}.grad": side.grad(t) for p in programs.values() for name, t in p(side).items()
+        }
 
-    return spec(
-        id=id,
-        points=points,
-        symbols=("Tensor",),
-        inputs=inputs,
-        learner=lambda inp, Tensor: run(LearnerSide(Tensor, inp)),
-        reference=lambda inp: run(TorchSide(inp)),
-        hint=hint,
-        hidden=hidden,
+    return Row(f"lab1.{topic}", checks, hidden=hidden).register(
+        lambda cases, inp, want, Tensor: run(cases, LearnerSide(Tensor, inp)),
+        lambda cases, inp, want: run(cases, TorchSide(inp)),
     )
+
+
+def program(name: str, points: float, program: Program, inputs: Draw, *, hint: str) -> Check:
+    """A check of ``program(side)``, which builds a graph, backpropagates and returns the
+    leaves to compare, ``{name: leaf}`` (named ``""``, the check takes its row's id)."""
+    return Check(name, points, "grad", {name or "program": program}, inputs, hint=hint)
 
 
 def chain(t: Any) -> Mapping[str, Any]:
@@ -223,14 +180,11 @@ def reuse(t: Any) -> Mapping[str, Any]:
     return {"a": a, "x": x}
 
 
-DEPTH = 10_000
-
-
 def deep(t: Any) -> Mapping[str, Any]:
     """A chain 10,000 operations deep: ``y = x + x + ... + x``."""
     x = t.leaf("x")
     y = x
-    for _ in range(DEPTH):
+    for _ in range(10_000):
         y = y + x
     t.backward(y)
     return {"x": x}
@@ -335,238 +289,98 @@ def dtype_check(
     )
 
 
-# ============================================================== the checks
-spec(
-    id="lab1.init.attrs",
-    points=4,
-    symbols=("Tensor",),
-    inputs=lambda rng: {"x": draw(rng, (2, 3))},
-    learner=init_attrs,
-    reference=init_attrs_reference,
-    hint="store data as a numpy array, grad as zeros of the same shape, _prev = the children "
-    "passed in, _op = the label, and _backward = a function that does nothing (lambda: None)",
-)
-dtype_check(
-    "lab1.init.dtype",
-    4,
-    dtype_cases,
-    hint="numpy float arrays keep their dtype (float64 stays float64); Python numbers and lists "
-    "become float32; grad has the same dtype as data (np.zeros_like(data))",
-)
-
-unbroadcast_check(
-    "lab1.unbroadcast.leading",
-    3,
-    [((2, 3, 4), (3, 4)), ((5, 3), (3,))],
-    hint="broadcasting added leading axes: sum them away (grad.sum(axis=0) while grad has more "
-    "dimensions than shape)",
-)
-unbroadcast_check(
-    "lab1.unbroadcast.ones",
-    3,
-    [((2, 3, 4), (2, 1, 4)), ((3, 4), (3, 1)), ((3, 4), (1, 4))],
-    hint="an axis of size 1 in shape was stretched: sum the gradient over it with keepdims=True",
-)
-
+# ============================================================== the table
 BINARY_HINT = "d(a {op} b)/da = {da}, d(a {op} b)/db = {db}; add (+=) into .grad, never assign"
-op_check(
-    "lab1.add.forward",
-    3,
-    {"a + b": lambda a, b: a + b},
-    operands(a=(3, 4), b=(3, 4)),
-    want="out",
-    hint="out = Tensor(self.data + other.data, (self, other), '+')",
-)
-op_check(
-    "lab1.add.backward",
-    4,
-    {"a + b": lambda a, b: a + b},
-    operands(a=(3, 4), b=(3, 4)),
-    want="grad",
-    hint=BINARY_HINT.format(op="+", da="1", db="1") + ": both get out.grad",
-)
-op_check(
-    "lab1.add.broadcast",
-    4,
-    {"a + r": lambda a, r: a + r, "r + a": lambda a, r: r + a},
-    operands(a=(2, 3), r=(3,)),
-    want="both",
-    hint="r (shape (3,)) was broadcast to (2, 3): its gradient is unbroadcast(out.grad, r.shape)",
-)
 REUSE_HINT = (
     "{case} uses a on both sides, so a.grad must collect two contributions ({want}); getting "
     "one of them means a `self.grad = ...` (or `other.grad = ...`) where `+=` belongs"
 )
-op_check(
-    "lab1.add.reuse",
-    2,
-    {"a + a": lambda a: a + a},
-    operands(a=(2, 3)),
-    want="grad",
-    hint=REUSE_HINT.format(case="a + a", want="2 * out.grad"),
-)
-op_check(
-    "lab1.mul.forward",
-    3,
-    {"a * b": lambda a, b: a * b},
-    operands(a=(3, 4), b=(3, 4)),
-    want="out",
-    hint="out = Tensor(self.data * other.data, (self, other), '*')",
-)
-op_check(
-    "lab1.mul.backward",
-    4,
-    {"a * b": lambda a, b: a * b},
-    operands(a=(3, 4), b=(3, 4)),
-    want="grad",
-    hint=BINARY_HINT.format(op="*", da="b", db="a") + ": self.grad += other.data * out.grad",
-)
-op_check(
-    "lab1.mul.broadcast",
-    4,
-    {"a * r": lambda a, r: a * r, "r * a": lambda a, r: r * a},
-    operands(a=(2, 3), r=(3,)),
-    want="both",
-    hint="multiply first, then reduce: unbroadcast(out.grad * self.data, other.shape)",
-)
 
-op_check(
-    "lab1.mul.reuse",
-    2,
-    {"a * a": lambda a: a * a},
-    operands(a=(2, 3)),
-    want="grad",
-    hint=REUSE_HINT.format(case="a * a", want="2 * a * out.grad"),
-)
+# fmt: off
+spec(id="lab1.init.attrs", points=4, symbols=("Tensor",),
+     inputs=lambda rng: {"x": draw(rng, (2, 3))},
+     learner=init_attrs, reference=init_attrs_reference,
+     hint="store data as a numpy array, grad as zeros of the same shape, _prev = the children "
+     "passed in, _op = the label, and _backward = a function that does nothing (lambda: None)")
+dtype_check("lab1.init.dtype", 4, dtype_cases,
+            hint="numpy float arrays keep their dtype (float64 stays float64); Python numbers "
+            "and lists become float32; grad has the same dtype as data (np.zeros_like(data))")
 
-BACKWARD_HINT = (
-    "order the graph with an iterative topological sort, reset the gradients of intermediate "
-    "nodes to zero, seed the output's grad (ones, or the given grad), then call each node's "
-    "_backward from the output back to the leaves"
-)
-program_check(
-    "lab1.backward.chain",
-    5,
-    chain,
-    operands(a=(), b=(), x=(2, 3), w=(3,)),
-    hint=BACKWARD_HINT + "; backward() with no argument seeds 1 (only for one-element tensors)",
-)
-program_check(
-    "lab1.backward.reuse",
-    4,
-    reuse,
-    operands(a=(3,), x=(2, 2)),
-    hint="a node used twice gets two contributions: every _backward must ADD (+=) into .grad, "
-    "and a node's _backward may run only after all its users' (topological order)",
-)
-program_check(
-    "lab1.backward.deep",
-    5,
-    deep,
-    operands(x=(3,)),
-    hint="a chain of 10,000 operations: a recursive graph walk hits Python's recursion limit; "
-    "build the topological order with an explicit stack instead",
-)
-program_check(
-    "lab1.backward.twice",
-    3,
-    twice,
-    operands(a=(2, 3), b=(2, 3)),
-    hint="calling backward() twice must add the same gradient to the leaves again (as PyTorch "
-    "does): reset intermediate nodes' grads to zero at the start of each backward()",
-)
+unbroadcast_check("lab1.unbroadcast.leading", 3, [((2, 3, 4), (3, 4)), ((5, 3), (3,))],
+                  hint="broadcasting added leading axes: sum them away (grad.sum(axis=0) while "
+                  "grad has more dimensions than shape)")
+unbroadcast_check("lab1.unbroadcast.ones", 3,
+                  [((2, 3, 4), (2, 1, 4)), ((3, 4), (3, 1)), ((3, 4), (1, 4))],
+                  hint="an axis of size 1 in shape was stretched: sum the gradient over it with "
+                  "keepdims=True")
 
-op_check(
-    "lab1.pow.forward",
-    2,
-    {"x ** 3": lambda x: x**3, "x ** 2": lambda x: x**2},
-    operands(x=(3, 4)),
-    want="out",
-    hint="out = Tensor(self.data ** k, (self,), f'**{k}') for a number k",
-)
-op_check(
-    "lab1.pow.backward",
-    3,
-    {"x ** 3": lambda x: x**3, "x ** 2": lambda x: x**2},
-    operands(x=(3, 4)),
-    want="grad",
-    hint="d(x**k)/dx = k * x**(k - 1): one power less",
-)
+op("add", {"a + b": lambda a, b: a + b}, operands(a=(3, 4), b=(3, 4)),
+    forward(3, hint="out = Tensor(self.data + other.data, (self, other), '+')"),
+    backward(4, hint=BINARY_HINT.format(op="+", da="1", db="1") + ": both get out.grad"),
+    Check("broadcast", 4, "both", {"a + r": lambda a, r: a + r, "r + a": lambda a, r: r + a},
+          operands(a=(2, 3), r=(3,)),
+          hint="r (shape (3,)) was broadcast to (2, 3): its gradient is unbroadcast(out.grad, "
+          "r.shape)"),
+    Check("reuse", 2, "grad", {"a + a": lambda a: a + a}, operands(a=(2, 3)),
+          hint=REUSE_HINT.format(case="a + a", want="2 * out.grad")))
+op("mul", {"a * b": lambda a, b: a * b}, operands(a=(3, 4), b=(3, 4)),
+    forward(3, hint="out = Tensor(self.data * other.data, (self, other), '*')"),
+    backward(4, hint=BINARY_HINT.format(op="*", da="b", db="a")
+             + ": self.grad += other.data * out.grad"),
+    Check("broadcast", 4, "both", {"a * r": lambda a, r: a * r, "r * a": lambda a, r: r * a},
+          operands(a=(2, 3), r=(3,)),
+          hint="multiply first, then reduce: unbroadcast(out.grad * self.data, other.shape)"),
+    Check("reuse", 2, "grad", {"a * a": lambda a: a * a}, operands(a=(2, 3)),
+          hint=REUSE_HINT.format(case="a * a", want="2 * a * out.grad")))
 
-SUB_DIV: dict[str, Callable[..., Any]] = {
-    "a - b": lambda a, b: a - b,
-    "a / b": lambda a, b: a / b,
-    "-a": lambda a: -a,
-}
-op_check(
-    "lab1.sub_div.forward",
-    3,
-    SUB_DIV,
+programs("backward",
+    program("chain", 5, chain, operands(a=(), b=(), x=(2, 3), w=(3,)),
+            hint="order the graph with an iterative topological sort, reset the gradients of "
+            "intermediate nodes to zero, seed the output's grad (ones, or the given grad), then "
+            "call each node's _backward from the output back to the leaves; backward() with no "
+            "argument seeds 1 (only for one-element tensors)"),
+    program("reuse", 4, reuse, operands(a=(3,), x=(2, 2)),
+            hint="a node used twice gets two contributions: every _backward must ADD (+=) into "
+            ".grad, and a node's _backward may run only after all its users' (topological "
+            "order)"),
+    program("deep", 5, deep, operands(x=(3,)),
+            hint="a chain of 10,000 operations: a recursive graph walk hits Python's recursion "
+            "limit; build the topological order with an explicit stack instead"),
+    program("twice", 3, twice, operands(a=(2, 3), b=(2, 3)),
+            hint="calling backward() twice must add the same gradient to the leaves again (as "
+            "PyTorch does): reset intermediate nodes' grads to zero at the start of each "
+            "backward()"))
+
+op("pow", {"x ** 3": lambda x: x**3, "x ** 2": lambda x: x**2}, operands(x=(3, 4)),
+    forward(2, hint="out = Tensor(self.data ** k, (self,), f'**{k}') for a number k"),
+    backward(3, hint="d(x**k)/dx = k * x**(k - 1): one power less"))
+op("sub_div", {"a - b": lambda a, b: a - b, "a / b": lambda a, b: a / b, "-a": lambda a: -a},
     operands(a=(3, 4), b=((3, 4), "nonzero")),
-    want="out",
-    hint="derive them: -a is a * -1, a - b is a + (-b), a / b is a * b ** -1",
-)
-op_check(
-    "lab1.sub_div.backward",
-    3,
-    SUB_DIV,
-    operands(a=(3, 4), b=((3, 4), "nonzero")),
-    want="grad",
-    local=False,
-    hint="built from + * ** the gradients come for free once those and backward() work",
-)
+    forward(3, hint="derive them: -a is a * -1, a - b is a + (-b), a / b is a * b ** -1"),
+    backward(3, hint="built from + * ** the gradients come for free once those and backward() "
+             "work"),
+    Check("left", 2, "both", {"2.0 - a": lambda a: 2.0 - a, "2.0 / a": lambda a: 2.0 / a},
+          operands(a=((2, 3), "nonzero")),
+          hint="a number on the left calls a.__rsub__(2.0) or a.__rtruediv__(2.0): other - a "
+          "is other + (-a) and other / a is other * a ** -1, not a - other or a / other"),
+    local=False)
+op("sum", {"x.sum()": lambda x: x.sum()}, operands(x=(3, 4)),
+    forward(2, {"x.sum()": lambda x: x.sum(),
+                "x.sum(axis=0)": lambda x: x.sum(axis=0),
+                "x.sum(axis=1, keepdims=True)": lambda x: x.sum(axis=1, keepdims=True)},
+            hint="out = Tensor(self.data.sum(axis=axis, keepdims=keepdims), (self,), 'sum')"),
+    backward(2, hint="every element contributed once: x.grad += out.grad broadcast to x's "
+             "shape"),
+    Check("axis", 3, "grad",
+          {"x.sum(axis=1)": lambda x: x.sum(axis=1),
+           "x.sum(axis=0, keepdims=True)": lambda x: x.sum(axis=0, keepdims=True)},
+          hint="without keepdims the summed axis is gone: put it back with "
+          "np.expand_dims(out.grad, axis) before broadcasting to x's shape"))
 
-op_check(
-    "lab1.sub_div.left",
-    2,
-    {"2.0 - a": lambda a: 2.0 - a, "2.0 / a": lambda a: 2.0 / a},
-    operands(a=((2, 3), "nonzero")),
-    want="both",
-    local=False,
-    hint="a number on the left calls a.__rsub__(2.0) or a.__rtruediv__(2.0): other - a is "
-    "other + (-a) and other / a is other * a ** -1, not a - other or a / other",
-)
-
-op_check(
-    "lab1.sum.forward",
-    2,
-    {
-        "x.sum()": lambda x: x.sum(),
-        "x.sum(axis=0)": lambda x: x.sum(axis=0),
-        "x.sum(axis=1, keepdims=True)": lambda x: x.sum(axis=1, keepdims=True),
-    },
-    operands(x=(3, 4)),
-    want="out",
-    hint="out = Tensor(self.data.sum(axis=axis, keepdims=keepdims), (self,), 'sum')",
-)
-op_check(
-    "lab1.sum.backward",
-    2,
-    {"x.sum()": lambda x: x.sum()},
-    operands(x=(3, 4)),
-    want="grad",
-    hint="every element contributed once: x.grad += out.grad broadcast to x's shape",
-)
-op_check(
-    "lab1.sum.axis",
-    3,
-    {
-        "x.sum(axis=1)": lambda x: x.sum(axis=1),
-        "x.sum(axis=0, keepdims=True)": lambda x: x.sum(axis=0, keepdims=True),
-    },
-    operands(x=(3, 4)),
-    want="grad",
-    hint="without keepdims the summed axis is gone: put it back with np.expand_dims(out.grad, "
-    "axis) before broadcasting to x's shape",
-)
-
-program_check(
-    "lab1.zero_grad",
-    2,
-    zero_grad,
-    operands(a=(3,), b=(3,)),
-    hint="zero_grad() sets self.grad to zeros of data's shape and dtype",
-)
+programs("zero_grad",
+    program("", 2, zero_grad, operands(a=(3,), b=(3,)),
+            hint="zero_grad() sets self.grad to zeros of data's shape and dtype"))
+# fmt: on
 
 # ------------------------------------------- what each task attaches to Tensor (in order)
 DEFINED = {"Tensor": "Task 1"}
