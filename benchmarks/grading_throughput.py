@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.redteam.corpus import learner_notebook, load_labs
+from grader.redteam.learner import learner_notebook, load_labs
 
 REPO = Path(__file__).resolve().parents[1]
 CORES = os.cpu_count() or 1

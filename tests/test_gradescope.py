@@ -26,7 +26,7 @@ import pytest
 
 from grader import config
 from grader.redteam import apply_bug, bugs_for
-from grader.redteam.corpus import learner_notebook, load_labs
+from grader.redteam.learner import learner_notebook, load_labs
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "gradescope-results.schema.json").read_text())

@@ -247,7 +247,7 @@ def first_self_check(path: Path) -> int:
 def solved_lab1() -> Any:
     """Lab 1.7.1 as a learner who solved it would have it: the released notebook with the
     solution code in its solution cells."""
-    from grader.redteam.corpus import learner_notebook, load_labs
+    from grader.redteam.learner import learner_notebook, load_labs
 
     files = next(f for f in load_labs(config.SOLUTIONS, config.LABS_DIR) if f.lab.id == LAB.id)
     return learner_notebook(files)

@@ -21,7 +21,8 @@ import pytest
 
 from grader.labs import LABS, Lab
 from grader.redteam import REPO
-from grader.redteam.corpus import LabFiles, build, differences, learner_notebook, load_labs
+from grader.redteam.corpus import build, differences
+from grader.redteam.learner import LabFiles, learner_notebook, load_labs
 from grader.redteam.tamper import ACTIONS, CASES, EXPECTATIONS, ISOLATION_CASES
 
 SEED = 1234

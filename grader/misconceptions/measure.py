@@ -43,7 +43,7 @@ def named(nb: Any, lab_id: str, seed: int) -> dict[str, str]:
 
 def measure_lab(lab_id: str, seed: int = 0) -> dict[str, Any]:
     """The names given to a lab's solution, stub and planted bugs, and what each bug should get."""
-    from grader.redteam.corpus import learner_notebook, load_labs
+    from grader.redteam.learner import learner_notebook, load_labs
 
     (files,) = [f for f in load_labs(REPO / "solutions", REPO / "labs") if f.lab.id == lab_id]
     declared = {bug: m.id for m in catalogue(lab_id) for bug in m.planted}

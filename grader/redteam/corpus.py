@@ -1,10 +1,9 @@
 """Generate the red-team corpus: learner submissions built from the notebooks, and their grades.
 
 ``python -m grader.redteam.corpus OUT`` writes ``OUT/<student_id>/<notebook>.ipynb``
-and ``OUT/expected.json``. A submission is the RELEASED notebook with each
-solution cell's source replaced by the matching source cell's code (by
-grade_id, markers removed), possibly mutated: exactly what a learner who wrote
-that code would hand in. Students:
+and ``OUT/expected.json``. A submission is the learner's notebook of
+:mod:`grader.redteam.learner` (the released notebook with the source cells' code),
+possibly mutated: exactly what a learner who wrote that code would hand in. Students:
 
 * ``correct``: every lab solved (full marks); ``stub``: the released labs untouched (0);
 * ``bug-<lab>-<name>``: one planted bug (:mod:`grader.redteam.lab1` ...), losing its checks;
@@ -21,90 +20,27 @@ import copy
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from grader.config import REPO
 from grader.integrity import KINDS as INTEGRITY_KINDS
-from grader.labs import LABS, Lab
-from grader.notebook import Cell, check_ids, from_json, regions
-from grader.redteam import REPO, PlantedBug, apply_bug, bugs_for
+from grader.notebook import check_ids, regions
+from grader.redteam import bugs_for
+from grader.redteam.cells import cell_model
 from grader.redteam.evaluate import failing
+from grader.redteam.learner import LabFiles, learner_notebook, load_labs
+from grader.redteam.planted import PlantedBug, apply_bug
 from grader.redteam.tamper import CASES, NEEDS_REPO, TamperCase
-from grader.release import render
-from grader.spec import get_spec
 
 SIZE_CAP = 20 * 1024**2
 """Notebooks above this are ``ungradable:too-large`` (``grader.config.Limits.notebook_size``)."""
 
 
-def _cell(cell: Any) -> Cell:
-    """One nbformat cell as the notebook model sees it."""
-    return from_json({"cells": [cell]}).cells[0]
-
-
-@dataclass
-class LabFiles:
-    """One lab's source (solutions/) and released (labs/) notebooks and its checks' points."""
-
-    lab: Lab
-    source: Any
-    released: Any
-    checks: dict[str, float]
-    cells: dict[str, list[str]]
-
-    @property
-    def max_score(self) -> float:
-        return sum(self.checks.values())
-
-
-def load_labs(solutions: Path, labs: Path) -> list[LabFiles]:
-    """Every lab with a source notebook; released from ``labs`` (rendered when not released)."""
-    found = []
-    for lab in LABS.values():
-        if not (solutions / lab.notebook).is_file():
-            continue
-        source = nbformat.read(solutions / lab.notebook, as_version=4)
-        if (labs / lab.notebook).is_file():
-            released = nbformat.read(labs / lab.notebook, as_version=4)
-        else:
-            released = nbformat.reads(render(solutions=solutions, labs=[lab])[lab.notebook], 4)
-        cells = {
-            str(_cell(c).grade_id): check_ids(_cell(c)) for c in source.cells if _cell(c).is_test
-        }
-        checks = {i: float(get_spec(i).points) for ids in cells.values() for i in ids}
-        found.append(LabFiles(lab, source, released, checks, cells))
-    return found
-
-
-def strip_markers(source: str) -> str:
-    """A solution cell's code as a learner would write it: solution markers removed."""
-    marked = regions(source)
-    lines = source.splitlines()
-    keep = [
-        line
-        for number, line in enumerate(lines)
-        if not (number in marked.solution and line.strip().startswith("#") and "SOLUTION" in line)
-    ]
-    return "\n".join(keep)
-
-
-def learner_notebook(files: LabFiles, source: Any | None = None) -> Any:
-    """The released notebook with every solution cell's code taken from ``source``."""
-    source = files.source if source is None else source
-    code = {_cell(c).grade_id: c.source for c in source.cells if _cell(c).is_solution}
-    nb = copy.deepcopy(files.released)
-    for cell in nb.cells:
-        grade_id = _cell(cell).grade_id
-        if _cell(cell).is_solution and grade_id in code:
-            cell.source = strip_markers(code[grade_id])
-    return nb
-
-
 def solution_cells(nb: Any) -> list[Any]:
-    return [c for c in nb.cells if c.cell_type == "code" and _cell(c).is_solution]
+    return [c for c in nb.cells if c.cell_type == "code" and cell_model(c).is_solution]
 
 
 def lab_expectation(files: LabFiles, status: str, fails: set[str]) -> dict[str, Any]:
@@ -217,20 +153,20 @@ def tampered(files: LabFiles, case: TamperCase, nb: Any, code: str) -> Any:
     """Apply a notebook-level action (the file-level ones are handled when writing)."""
     cells = solution_cells(nb)
     target = cells[0] if case.cell == "first" else cells[-1]
-    tests = [c for c in nb.cells if _cell(c).is_test]
+    tests = [c for c in nb.cells if cell_model(c).is_test]
     if case.action == "append":
         target.source = target.source.rstrip("\n") + "\n" + code.strip("\n")
     elif case.action == "insert-in-region":
         source_cell = next(c for c in solution_cells(files.source) if regions(c.source).solution)
-        grade_id = _cell(source_cell).grade_id
-        cell = next(c for c in nb.cells if _cell(c).grade_id == grade_id)
+        grade_id = cell_model(source_cell).grade_id
+        cell = next(c for c in nb.cells if cell_model(c).grade_id == grade_id)
         cell.source = source_cell.source
         insert_in_region(cell, code)
     elif case.action == "edit-tests":
         bug = first_bug(files.lab.id)
         failing = set(bug.fails) if bug else set(files.checks)
         for cell in tests:
-            if failing & set(files.cells[str(_cell(cell).grade_id)]):
+            if failing & set(files.cells[str(cell_model(cell).grade_id)]):
                 cell.source = code
     elif case.action == "delete-test":
         nb.cells.remove(tests[0])
@@ -251,8 +187,8 @@ def expectation(files: LabFiles, case: TamperCase, nb: Any, base_fails: set[str]
     if case.expect in ("zero", "bug"):
         return lab_expectation(files, "graded", base_fails)
     if case.expect == "deleted":
-        first_test = next(c for c in files.source.cells if _cell(c).is_test)
-        return lab_expectation(files, "graded", set(check_ids(_cell(first_test))))
+        first_test = next(c for c in files.source.cells if cell_model(c).is_test)
+        return lab_expectation(files, "graded", set(check_ids(cell_model(first_test))))
     if case.expect == "simulated":
         sim = tampered(files, case, learner_notebook(files), case.simulate)
         fails = failing(sim, files.lab.id)[0] & set(files.checks)
@@ -269,8 +205,8 @@ def flag_text(files: LabFiles, case: TamperCase, flag: str, nb: Any) -> str:
     cells = solution_cells(nb)
     if case.action == "insert-in-region":
         first = next(c for c in solution_cells(files.source) if regions(c.source).solution)
-        grade_id = _cell(first).grade_id
-        target = next(c for c in cells if _cell(c).grade_id == grade_id)
+        grade_id = cell_model(first).grade_id
+        target = next(c for c in cells if cell_model(c).grade_id == grade_id)
     else:
         target = cells[0] if case.cell == "first" else cells[-1]
     return f"{flag} (cell {nb.cells.index(target)},"

@@ -1,6 +1,6 @@
 """Evaluate a lab's notebooks in one process: the solution, the stub and every planted bug.
 
-Like :func:`grader.redteam.evaluate_in_process`, but closer to the sandbox: the
+Like :func:`grader.redteam.inprocess.evaluate_in_process`, but closer to the sandbox: the
 learner's program runs once without torch (``import torch`` fails, as it does
 when grading), then every check of the lab runs at each seed asked for.
 
@@ -22,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from grader.check import run_spec
-from grader.redteam import REPO, apply_bug, bugs_for, run_program, tensor_methods_restored
+from grader.config import REPO
+from grader.redteam import bugs_for
+from grader.redteam.inprocess import run_program, tensor_methods_restored
+from grader.redteam.learner import learner_notebook, load_labs
+from grader.redteam.planted import apply_bug
 from grader.spec import load_lab
 
 
@@ -60,8 +64,6 @@ def evaluate_lab(
     lab_id: str, seeds: tuple[int, ...], *, solutions: Path, labs: Path
 ) -> dict[str, Any]:
     """Failing checks per seed of the solution, the stub and each planted bug (as lists)."""
-    from grader.redteam.corpus import learner_notebook, load_labs
-
     (files,) = [f for f in load_labs(solutions, labs) if f.lab.id == lab_id]
 
     def listed(result: dict[int, set[str]]) -> dict[str, list[str]]:

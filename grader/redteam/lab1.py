@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from grader.redteam import PlantedBug
+from grader.redteam.planted import lab_bugs
 
-
-def bug(
-    name: str, grade_id: str, old: str, new: str, fails: set[str], description: str
-) -> PlantedBug:
-    return PlantedBug(name, "lab1", grade_id, old, new, frozenset(fails), description)
-
-
-BUGS = [
-    bug(
+BUGS = lab_bugs(
+    "lab1",
+    (
         "init-no-float32",
         "init",
         "        if dtype is None and not numpy_float:\n"
@@ -21,7 +15,7 @@ BUGS = [
         {"lab1.init.dtype", "lab1.init.scalar"},
         "Numbers and lists are stored as numpy makes them (float64, int64), not float32.",
     ),
-    bug(
+    (
         "unbroadcast-leading-axes-only",
         "unbroadcast",
         "    for axis, size in enumerate(shape):  # axes of size 1 that it stretched\n"
@@ -36,7 +30,7 @@ BUGS = [
         },
         "unbroadcast sums away the added leading axes but forgets the stretched size-1 axes.",
     ),
-    bug(
+    (
         "add-no-unbroadcast",
         "add",
         "self.grad += unbroadcast(out.grad, self.shape)\n"
@@ -51,7 +45,7 @@ BUGS = [
         },
         "+ passes out.grad on unreduced: a broadcast input gets a gradient of the wrong shape.",
     ),
-    bug(
+    (
         "mul-no-unbroadcast",
         "mul",
         "self.grad += unbroadcast(other.data * out.grad, self.shape)\n"
@@ -68,7 +62,7 @@ BUGS = [
         },
         "* multiplies the gradients but never reduces them to the inputs' shapes.",
     ),
-    bug(
+    (
         "mul-grad-assigned",
         "mul",
         "self.grad += unbroadcast(other.data * out.grad, self.shape)\n"
@@ -84,7 +78,7 @@ BUGS = [
         },
         "* assigns (=) its gradients instead of adding (+=): a reused node loses contributions.",
     ),
-    bug(
+    (
         "recursive-topological-sort",
         "topo",
         "    order, visited = [], set()\n"
@@ -113,7 +107,7 @@ BUGS = [
         {"lab1.backward.deep"},
         "The quickstart's recursive topological sort: RecursionError on a 10,000-deep graph.",
     ),
-    bug(
+    (
         "backward-seeds-zeros",
         "backward",
         "grad = np.ones_like(self.data)",
@@ -121,7 +115,7 @@ BUGS = [
         {"lab1.backward.chain"},
         "backward() with no argument seeds the output's gradient with 0 instead of 1.",
     ),
-    bug(
+    (
         "backward-keeps-intermediate-grads",
         "backward",
         "    for node in order:\n"
@@ -131,7 +125,7 @@ BUGS = [
         {"lab1.backward.twice"},
         "Intermediate gradients are not reset: a second backward() adds stale values again.",
     ),
-    bug(
+    (
         "backward-wrong-order",
         "backward",
         "for node in reversed(order):",
@@ -149,7 +143,7 @@ BUGS = [
         },
         "backward() runs the closures inputs-first, before their outputs' gradients exist.",
     ),
-    bug(
+    (
         "pow-grad-one-power-too-many",
         "pow",
         "self.grad += k * self.data ** (k - 1) * out.grad",
@@ -163,7 +157,7 @@ BUGS = [
         },
         "The power rule without lowering the exponent: k * a**k instead of k * a**(k - 1).",
     ),
-    bug(
+    (
         "rsub-reversed",
         "derived-reflected",
         "return self._lift(other) + (-self)",
@@ -171,7 +165,7 @@ BUGS = [
         {"lab1.sub_div.left", "lab1.sub_div.numbers"},
         "2.0 - a computed as a - 2.0: the reflected method swaps the operands back wrongly.",
     ),
-    bug(
+    (
         "sum-grad-no-expand-dims",
         "sum",
         "        if axis is not None and not keepdims:\n"
@@ -180,4 +174,4 @@ BUGS = [
         {"lab1.sum.axis", "lab1.sum.negative_axis"},
         "sum's gradient is broadcast without restoring the summed axis: rows and columns mix up.",
     ),
-]
+)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from grader.redteam import PlantedBug
+from grader.redteam.planted import lab_bugs
 
-
-def bug(
-    name: str, grade_id: str, old: str, new: str, fails: set[str], description: str
-) -> PlantedBug:
-    return PlantedBug(name, "lab2", grade_id, old, new, frozenset(fails), description)
-
-
-BUGS = [
-    bug(
+BUGS = lab_bugs(
+    "lab2",
+    (
         "matmul-grad-not-transposed",
         "matmul",
         "a.grad += unbroadcast(g @ np.swapaxes(bd, -1, -2), ad.shape)",
@@ -25,7 +19,7 @@ BUGS = [
         },
         "d(a @ b)/da computed as g @ b instead of g @ b^T.",
     ),
-    bug(
+    (
         "matmul-no-unbroadcast",
         "matmul",
         "b.grad += unbroadcast(np.swapaxes(ad, -1, -2) @ g, bd.shape).reshape(b.shape)",
@@ -33,7 +27,7 @@ BUGS = [
         {"lab2.matmul.shared_weight"},
         "A weight matrix shared by a batch gets one gradient per batch item, not their sum.",
     ),
-    bug(
+    (
         "relu-passes-negative-gradient",
         "relu",
         "x.grad += out.grad * (x.data > 0)",
@@ -41,7 +35,7 @@ BUGS = [
         {"lab2.relu.backward", "lab2.relu.shapes"},
         "relu's backward forgets the mask: the gradient also flows where x < 0.",
     ),
-    bug(
+    (
         "transpose-grad-same-permutation",
         "transpose",
         "x.grad += out.grad.transpose(np.argsort(perm))",
@@ -49,7 +43,7 @@ BUGS = [
         {"lab2.transpose.axes"},
         "transpose's gradient permuted by axes itself, not by the inverse permutation.",
     ),
-    bug(
+    (
         "mean-divides-by-size",
         "mean",
         "return total * (total.data.size / x.data.size)",
@@ -57,7 +51,7 @@ BUGS = [
         {"lab2.mean.forward", "lab2.mean.axis", "lab2.mean.keepdims"},
         "mean over an axis divides by the size of the whole input.",
     ),
-    bug(
+    (
         "max-grad-to-every-tie",
         "amax",
         "share = winners / winners.sum(axis=axis, keepdims=True)",
@@ -65,7 +59,7 @@ BUGS = [
         {"lab2.max.tie", "lab2.max.ties"},
         "max sends the full gradient to every tied maximum instead of splitting it.",
     ),
-    bug(
+    (
         "getitem-buffered-add",
         "getitem",
         "np.add.at(x.grad, idx, out.grad)",
@@ -73,7 +67,7 @@ BUGS = [
         {"lab2.getitem.repeated"},
         "Indexing's gradient written with x.grad[idx] += g: a repeated index counts once.",
     ),
-    bug(
+    (
         "softmax-no-max-shift",
         "softmax",
         "e = np.exp(x.data - x.data.max(axis=axis, keepdims=True))",
@@ -81,7 +75,7 @@ BUGS = [
         {"lab2.softmax.stable", "lab2.softmax.large"},
         "The textbook softmax without the max shift: nan for large logits.",
     ),
-    bug(
+    (
         "log-softmax-grad-no-sum",
         "log-softmax",
         "x.grad += g - np.exp(out.data) * g.sum(axis=axis, keepdims=True)",
@@ -95,7 +89,7 @@ BUGS = [
         },
         "log_softmax's gradient multiplies softmax by g instead of by the sum of g.",
     ),
-    bug(
+    (
         "cross-entropy-sum",
         "cross-entropy",
         "return -mean(picked)",
@@ -103,4 +97,4 @@ BUGS = [
         {"lab2.cross_entropy.forward", "lab2.cross_entropy.backward", "lab2.cross_entropy.large"},
         "cross_entropy sums the losses of the batch instead of averaging them.",
     ),
-]
+)

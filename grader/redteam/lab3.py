@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from grader.redteam import PlantedBug
-
-
-def _bug(
-    name: str, grade_id: str, old: str, new: str, fails: set[str], description: str
-) -> PlantedBug:
-    return PlantedBug(name, "lab3", grade_id, old, new, frozenset(fails), description)
-
+from grader.redteam.planted import lab_bugs
 
 MLP = {"lab3.mlp.torch", "lab3.mlp.nested"}
 LINEAR_MIDDLE = (
@@ -22,8 +15,9 @@ LINEAR_MIDDLE = (
     "        out = "
 )
 
-BUGS = [
-    _bug(
+BUGS = lab_bugs(
+    "lab3",
+    (
         "call-drops-arguments",
         "module_class",
         "return self.forward(*args)",
@@ -31,7 +25,7 @@ BUGS = [
         {"lab3.module.call"},
         "__call__ passes only the first argument on to forward",
     ),
-    _bug(
+    (
         "modules-skip-lists",
         "module_modules",
         "elif isinstance(item, (list, tuple)):",
@@ -50,7 +44,7 @@ BUGS = [
         },
         "the module search never looks inside lists, so Sequential's layers are invisible",
     ),
-    _bug(
+    (
         "modules-no-seen-set",
         "module_modules",
         "            if id(item) in seen:\n                continue\n",
@@ -58,7 +52,7 @@ BUGS = [
         {"lab3.module.modules"},
         "a module shared by two parents is listed twice",
     ),
-    _bug(
+    (
         "parameters-not-nested",
         "module_parameters",
         "for module in self.modules():",
@@ -73,7 +67,7 @@ BUGS = [
         },
         "parameters() looks at the module's own attributes only, not inside its submodules",
     ),
-    _bug(
+    (
         "parameters-skip-containers",
         "module_parameters",
         "            if isinstance(value, dict):\n"
@@ -90,7 +84,7 @@ BUGS = [
         },
         "tensors kept in a list or dict attribute are not parameters",
     ),
-    _bug(
+    (
         "parameters-duplicates",
         "module_parameters",
         "if isinstance(item, Tensor) and id(item) not in seen:",
@@ -98,7 +92,7 @@ BUGS = [
         {"lab3.module.parameters_unique", "lab3.module.parameters_deep"},
         "a tied tensor is returned twice (an optimizer would update it twice)",
     ),
-    _bug(
+    (
         "train-not-recursive",
         "module_modes",
         "    for module in self.modules():\n        module.training = mode\n",
@@ -106,7 +100,7 @@ BUGS = [
         {"lab3.module.train_eval", "lab3.module.train_eval_deep", *MLP},
         "train()/eval() switch the top module only; the Dropout inside stays in training mode",
     ),
-    _bug(
+    (
         "linear-in-out-layout",
         "linear_class",
         "(out_features, in_features)).astype(np.float32))\n" + LINEAR_MIDDLE + "x @ self.weight.T",
@@ -122,7 +116,7 @@ BUGS = [
         },
         "weight stored as (in, out) and applied as x @ W: consistent, but not PyTorch's layout",
     ),
-    _bug(
+    (
         "linear-x-at-w",
         "linear_class",
         "out = x @ self.weight.T",
@@ -136,7 +130,7 @@ BUGS = [
         },
         "forward computes x @ W, which only works for a weight of layout (in, out)",
     ),
-    _bug(
+    (
         "linear-bias-in-features",
         "linear_class",
         "rng.uniform(-k, k, out_features)",
@@ -144,7 +138,7 @@ BUGS = [
         {"lab3.linear.init", "lab3.linear.init_sizes"},
         "the bias has one entry per input instead of one per output",
     ),
-    _bug(
+    (
         "linear-normal-init",
         "linear_class",
         "rng.uniform(-k, k, (out_features, in_features))",
@@ -152,7 +146,7 @@ BUGS = [
         {"lab3.linear.init", "lab3.linear.init_sizes"},
         "weights drawn from N(0, k^2) instead of U(-k, k)",
     ),
-    _bug(
+    (
         "linear-cuts-graph",
         "linear_class",
         "out = x @ self.weight.T",
@@ -160,7 +154,7 @@ BUGS = [
         {"lab3.linear.backward", "lab3.linear.batched", "lab3.linear.no_bias", *MLP},
         "the product is computed on numpy arrays, so backward never reaches x or the weight",
     ),
-    _bug(
+    (
         "dropout-not-scaled",
         "dropout_class",
         "return x * (self.mask / (1 - self.p))",
@@ -168,7 +162,7 @@ BUGS = [
         {"lab3.dropout.train", "lab3.dropout.backward", "lab3.dropout.rates"},
         "kept elements are not scaled by 1/(1-p), so the expected activation shrinks",
     ),
-    _bug(
+    (
         "dropout-active-in-eval",
         "dropout_class",
         "if not self.training or self.p == 0:",
@@ -176,7 +170,7 @@ BUGS = [
         {"lab3.dropout.eval", *MLP},
         "Dropout keeps dropping in evaluation mode",
     ),
-    _bug(
+    (
         "dropout-keeps-with-p",
         "dropout_class",
         "self.mask = rng.random(x.shape) >= self.p",
@@ -184,4 +178,4 @@ BUGS = [
         {"lab3.dropout.train", "lab3.dropout.backward", "lab3.dropout.rates"},
         "each element is kept with probability p instead of dropped with it",
     ),
-]
+)

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from grader.redteam import PlantedBug
-
-
-def _bug(
-    name: str, grade_id: str, old: str, new: str, fails: set[str], description: str
-) -> PlantedBug:
-    return PlantedBug(name, "lab4", grade_id, old, new, frozenset(fails), description)
-
+from grader.redteam.planted import lab_bugs
 
 MOMENTUM = {
     "lab4.sgd.momentum",
@@ -41,8 +34,9 @@ SGD_MOMENTUM = (
     "                g = g + self.momentum * buf if self.nesterov else buf\n"
 )
 
-BUGS = [
-    _bug(
+BUGS = lab_bugs(
+    "lab4",
+    (
         "zero-grad-rebinds-local",
         "optimizer_class",
         "p.grad = np.zeros_like(p.data)",
@@ -50,7 +44,7 @@ BUGS = [
         {"lab4.optimizer.zero_grad"},
         "zero_grad assigns zeros to a local name, so the gradients are never reset",
     ),
-    _bug(
+    (
         "momentum-buffer-not-kept",
         "sgd_class",
         "                self.buffers[i] = buf\n",
@@ -58,7 +52,7 @@ BUGS = [
         MOMENTUM,
         "the momentum buffer is never stored, so every step starts a new one",
     ),
-    _bug(
+    (
         "dampening-on-first-step",
         "sgd_class",
         "buf = g.copy() if buf is None",
@@ -66,7 +60,7 @@ BUGS = [
         {"lab4.sgd.dampening", "lab4.sgd.momentum_shapes"},
         "the first buffer is dampened too (as if it started at zeros); torch sets it to g",
     ),
-    _bug(
+    (
         "nesterov-steps-along-buffer",
         "sgd_class",
         "g = g + self.momentum * buf if self.nesterov else buf",
@@ -74,7 +68,7 @@ BUGS = [
         {"lab4.sgd.nesterov", "lab4.sgd.nesterov_weight_decay"},
         "Nesterov uses the buffer instead of g + momentum * buf",
     ),
-    _bug(
+    (
         "weight-decay-ignored",
         "sgd_class",
         SGD_DECAY,
@@ -86,7 +80,7 @@ BUGS = [
         },
         "the weight_decay option is stored but never used",
     ),
-    _bug(
+    (
         "weight-decay-after-momentum",
         "sgd_class",
         SGD_DECAY + SGD_MOMENTUM + "            p.data = p.data - self.lr * g\n",
@@ -94,7 +88,7 @@ BUGS = [
         {"lab4.sgd.weight_decay_momentum", "lab4.sgd.nesterov_weight_decay"},
         "weight decay added to the step after the momentum instead of to the gradient before it",
     ),
-    _bug(
+    (
         "adam-no-bias-correction",
         "adam_class",
         "m_hat = self.m[i] / (1 - b1**self.t)\n            v_hat = self.v[i] / (1 - b2**self.t)",
@@ -102,7 +96,7 @@ BUGS = [
         ADAM,
         "Adam without bias correction: the first steps are off by the factor (1 - b^t)",
     ),
-    _bug(
+    (
         "adam-v-without-sqrt",
         "adam_class",
         "(np.sqrt(v_hat) + self.eps)",
@@ -110,7 +104,7 @@ BUGS = [
         ADAM,
         "Adam divides by v instead of sqrt(v)",
     ),
-    _bug(
+    (
         "adam-eps-inside-sqrt",
         "adam_class",
         "(np.sqrt(v_hat) + self.eps)",
@@ -118,7 +112,7 @@ BUGS = [
         {"lab4.adam.bias_correction", "lab4.adam.betas_eps", "lab4.adamw.custom"},
         "eps added under the square root: only visible with small gradients or a large eps",
     ),
-    _bug(
+    (
         "adam-step-count-per-parameter",
         "adam_class",
         "        self.t += 1\n        b1, b2 = self.betas\n"
@@ -128,7 +122,7 @@ BUGS = [
         ADAM,
         "the step counter advances once per parameter instead of once per step",
     ),
-    _bug(
+    (
         "adamw-decay-through-gradient",
         "adamw_class",
         "p.data = p.data * (1 - self.lr * self.decay)",
@@ -136,4 +130,4 @@ BUGS = [
         {"lab4.adamw", "lab4.adamw.custom"},
         "AdamW adds the decay to the gradient (L2, i.e. Adam) instead of shrinking the weights",
     ),
-]
+)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from grader.redteam import PlantedBug
-
-
-def _bug(
-    name: str, grade_id: str, old: str, new: str, fails: set[str], description: str
-) -> PlantedBug:
-    return PlantedBug(name, "lab5", grade_id, old, new, frozenset(fails), description)
-
+from grader.redteam.planted import lab_bugs
 
 BATCHES = {"lab5.dataloader.batches", "lab5.dataloader.more_sizes"}
 EVALUATE = {"lab5.evaluate", "lab5.evaluate.heavy_dropout"}
 MODEL = {"lab5.model.accuracy", "lab5.model.per_class"}
 
-BUGS = [
-    _bug(
+BUGS = lab_bugs(
+    "lab5",
+    (
         "accuracy-compares-max-logit",
         "accuracy_fn",
         "predicted = scores.argmax(axis=1)",
@@ -24,7 +18,7 @@ BUGS = [
         {"lab5.accuracy", "lab5.accuracy.edge_cases"} | EVALUATE,
         "compares the largest logit itself with the label instead of its position (argmax)",
     ),
-    _bug(
+    (
         "loader-drops-last-batch",
         "loader_class",
         "for start in range(0, n, self.batch_size):",
@@ -32,7 +26,7 @@ BUGS = [
         BATCHES,
         "stops before the last, partial batch: the leftover rows are never trained on",
     ),
-    _bug(
+    (
         "loader-overlapping-batches",
         "loader_class",
         "idx = order[start : start + self.batch_size]",
@@ -40,7 +34,7 @@ BUGS = [
         BATCHES,
         "an off-by-one slice: each batch takes one row too many, so rows repeat across batches",
     ),
-    _bug(
+    (
         "loader-same-order-every-epoch",
         "loader_class",
         "self.rng.permutation(n)",
@@ -48,7 +42,7 @@ BUGS = [
         {"lab5.dataloader.reshuffle"},
         "re-creates the generator from the seed in every epoch: every epoch has the same order",
     ),
-    _bug(
+    (
         "loader-ignores-seed",
         "loader_class",
         "self.rng.permutation(n)",
@@ -56,7 +50,7 @@ BUGS = [
         {"lab5.dataloader.seeded"},
         "shuffles with numpy's global generator: the seed given to the loader changes nothing",
     ),
-    _bug(
+    (
         "no-zero-grad",
         "train_fn",
         "        optimizer.zero_grad()\n",
@@ -65,7 +59,7 @@ BUGS = [
         "forgets zero_grad: every batch's gradient is added to all the previous ones, and the "
         "model trains badly",
     ),
-    _bug(
+    (
         "step-before-backward",
         "train_fn",
         "loss.backward()\n        optimizer.step()",
@@ -74,7 +68,7 @@ BUGS = [
         | MODEL,
         "steps before backward: each step sees the zeroed gradients, so the model never learns",
     ),
-    _bug(
+    (
         "no-train-mode",
         "train_fn",
         "    model.train()\n",
@@ -82,7 +76,7 @@ BUGS = [
         {"lab5.train_epoch.train_mode"},
         "never switches back to training mode: after evaluate, Dropout stays off while training",
     ),
-    _bug(
+    (
         "mean-of-batch-means",
         "train_fn",
         "total += loss.item() * len(yb)\n        count += len(yb)",
@@ -90,7 +84,7 @@ BUGS = [
         {"lab5.train_epoch.partial_batch"},
         "averages the batches' mean losses: a small last batch counts as much as a full one",
     ),
-    _bug(
+    (
         "evaluate-in-train-mode",
         "evaluate_fn",
         "    model.eval()\n",
@@ -98,4 +92,4 @@ BUGS = [
         EVALUATE,
         "evaluates in training mode: Dropout stays on, so the loss and accuracy are random",
     ),
-]
+)

@@ -1,0 +1,64 @@
+"""Planted bugs as data: one learner's mistake as a text substitution in a solution cell.
+
+A lab's bugs (``grader/redteam/<lab>.py``) are built with :func:`lab_bugs`;
+:func:`apply_bug` plants one in a notebook.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from grader import notebook
+
+
+@dataclass(frozen=True)
+class PlantedBug:
+    """One realistic mistake.
+
+    Attributes:
+        name: short slug, e.g. ``grad-assign-not-accumulate``.
+        lab: ``lab1`` ... ``lab5``.
+        grade_id: the nbgrader ``grade_id`` of the solution cell to edit.
+        old: exact text in that cell (must occur exactly once).
+        new: its replacement.
+        fails: ids of the checks that must fail; all others must pass.
+        description: what the mistake is, in a learner's words.
+    """
+
+    name: str
+    lab: str
+    grade_id: str
+    old: str
+    new: str
+    fails: frozenset[str]
+    description: str = ""
+
+
+Row = tuple[str, str, str, str, set[str], str]
+"""One bug of a lab's table: ``(name, grade_id, old, new, fails, description)``."""
+
+
+def lab_bugs(lab: str, *rows: Row) -> list[PlantedBug]:
+    """The planted bugs of ``lab``, one per row of its table."""
+    return [
+        PlantedBug(name, lab, grade_id, old, new, frozenset(fails), description)
+        for name, grade_id, old, new, fails, description in rows
+    ]
+
+
+def apply_bug(nb: Any, bug: PlantedBug) -> Any:
+    """A copy of ``nb`` with ``bug`` applied (raises if its text is not found exactly once)."""
+    nb = copy.deepcopy(nb)
+    model = notebook.from_json(nb)
+    for cell, known in zip(nb.cells, model.cells, strict=True):
+        if known.grade_id == bug.grade_id:
+            if cell.source.count(bug.old) != 1:
+                raise ValueError(
+                    f"{bug.name}: expected the text once in cell {bug.grade_id}, "
+                    f"found it {cell.source.count(bug.old)} times: {bug.old!r}"
+                )
+            cell.source = cell.source.replace(bug.old, bug.new)
+            return nb
+    raise ValueError(f"{bug.name}: no cell with grade_id {bug.grade_id!r}")
