@@ -37,7 +37,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from grader import notebook
+from grader import cellsource, notebook
 from grader.labs import get_lab
 
 PACKAGE = "mylearner"
@@ -179,9 +179,9 @@ def _attaches(source: str) -> bool:
 def learner_code(nb: notebook.Notebook) -> str:
     """The learner's part of a lab: solution cells and attaching cells, in notebook order."""
     cells = [
-        notebook.program_text(c.source)
+        cellsource.program_text(c.source)
         for c in nb.program()
-        if c.is_solution or _attaches(notebook.program_text(c.source))
+        if c.is_solution or _attaches(cellsource.program_text(c.source))
     ]
     return "\n\n".join(cells) + "\n"
 

@@ -7,7 +7,7 @@ An AST walk over the learner's program cells flags imports of torch,
 (``np.testing.assert_allclose = ...``), ``sys.modules`` writes, and changes to
 IPython or interpreter hooks and to ``builtins``. A cell that does not parse is
 flagged ``syntax-error``; one nested past the parser's limits, ``scan-failed``.
-Cells are parsed under :func:`grader.notebook.parse`'s lock, so that the scan gives
+Cells are parsed under :func:`grader.cellsource.parse`'s lock, so that the scan gives
 the same answer in every thread of a batch. Flags go into the report; they never change a score
 (the sandbox, not this scan, keeps scores honest).
 """
@@ -18,7 +18,7 @@ import ast
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-from grader import notebook
+from grader import cellsource
 from grader.labs import LABS, blocked_modules
 from grader.notebook import Notebook
 
@@ -138,14 +138,14 @@ def scan(sources: list[str], *, lab: str | None = None, given: Collection[str] =
     optional import (the labs' guarded torch comparisons) and is not flagged.
     """
     blocked = blocked_modules(lab) if lab else REFERENCE_MODULES
-    skip = {notebook.normalised(source) for source in given}
+    skip = {cellsource.normalised(source) for source in given}
     flags: list[Flag] = []
     for index, source in enumerate(sources):
-        if skip and notebook.normalised(source) in skip:
+        if skip and cellsource.normalised(source) in skip:
             continue
         found: dict[tuple[int, str], str] = {}
         try:
-            tree = notebook.parse(notebook.program_text(source))
+            tree = cellsource.parse(cellsource.program_text(source))
             for line, kind, detail in _Scanner(blocked).run(tree):
                 found.setdefault((line, kind), detail)
         except SyntaxError as exc:

@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from grader import notebook
+from grader import cellsource, notebook
+from grader.cellsource import CheckCall
 from grader.labs import lab_of
-from grader.notebook import CheckCall, Notebook
+from grader.notebook import Notebook
 from grader.spec import get_spec
 
 
@@ -42,7 +43,7 @@ class TestCell:
     @property
     def visible_source(self) -> str:
         """The source as released to learners (hidden block removed)."""
-        return notebook.without_hidden(self.source)
+        return cellsource.without_hidden(self.source)
 
 
 @dataclass
@@ -166,7 +167,7 @@ def analyse(
         if grade_id is not None and grade_id in by_id:
             mine = by_id[grade_id]
             present.add(mine.grade_id)
-            if notebook.normalised(cell.source, drop_hidden=True) != notebook.normalised(
+            if cellsource.normalised(cell.source, drop_hidden=True) != cellsource.normalised(
                 mine.source, drop_hidden=True
             ):
                 edited.add(mine.grade_id)
@@ -175,9 +176,9 @@ def analyse(
         elif cell.is_test:
             flags.append(f"test-cell-unknown:{grade_id}")
         else:
-            program.append((cell.index, notebook.program_text(cell.source)))
+            program.append((cell.index, cellsource.program_text(cell.source)))
             original = given.get(grade_id) if grade_id is not None else None
-            if original is None or notebook.normalised(original) != notebook.normalised(
+            if original is None or cellsource.normalised(original) != cellsource.normalised(
                 cell.source
             ):
                 written.append(program[-1])

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+from grader.cellsource import MARKER, lines
 from grader.labs import Lab, lab_of
-from grader.notebook import MARKER, Notebook, lines
+from grader.notebook import Notebook
 
 MIN_SECRET_LENGTH = 12
 COMMON_LINES = frozenset(

@@ -15,9 +15,10 @@ import nbformat
 import pytest
 
 from grader.bundle import INSTRUCTOR_ONLY, write_bundle
+from grader.cellsource import check_calls, regions
 from grader.config import REPO
 from grader.labs import LABS, blocked_modules, get_lab
-from grader.notebook import check_calls, from_json, regions
+from grader.notebook import from_json
 from grader.release import ReleaseError, check_release, release
 from grader.sourcecheck import leaks, secret_lines, validate_source
 

@@ -9,7 +9,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from grader import scoring
-from grader.notebook import check_calls, from_json
+from grader.cellsource import check_calls
+from grader.notebook import from_json
 from grader.specs import fixture
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from grader import notebook
+from grader import cellsource, notebook
 
 
 def cell_model(cell: Any) -> notebook.Cell:
@@ -30,10 +30,10 @@ def stub_solutions(nb: Any) -> Any:
     """
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
-        cell.source = notebook.stub_solutions(cell.source)
+        cell.source = cellsource.stub_solutions(cell.source)
     return nb
 
 
 def program_source(nb: Any) -> list[str]:
     """The learner's program: every code cell except graded test cells, magics removed."""
-    return [notebook.program_text(cell.source) for cell in notebook.from_json(nb).program()]
+    return [cellsource.program_text(cell.source) for cell in notebook.from_json(nb).program()]

@@ -25,9 +25,10 @@ from typing import Any
 
 import nbformat
 
+from grader.cellsource import regions
 from grader.config import REPO
 from grader.integrity import KINDS as INTEGRITY_KINDS
-from grader.notebook import check_ids, regions
+from grader.notebook import check_ids
 from grader.redteam import bugs_for
 from grader.redteam.cells import cell_model
 from grader.redteam.evaluate import failing

@@ -14,8 +14,9 @@ from typing import Any
 
 import nbformat
 
+from grader.cellsource import regions
 from grader.labs import LABS, Lab
-from grader.notebook import check_ids, regions
+from grader.notebook import check_ids
 from grader.redteam.cells import cell_model
 from grader.release import render
 from grader.spec import get_spec
