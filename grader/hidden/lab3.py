@@ -8,70 +8,57 @@ import numpy as np
 
 from grader.compare import Row
 from grader.harness import data_of
-from grader.spec import Inputs, spec
+from grader.spec import Inputs
 from grader.specs import layers as L
 from grader.specs import trees as T
-from grader.specs.lab3 import INIT_HINT, LAYOUT, TRAIN_EVAL_HINT, ZERO_GRAD_HINT, tree_spec
+from grader.specs.lab3 import (
+    DROPOUT,
+    INIT_HINT,
+    LAYOUT,
+    LINEAR,
+    MLP,
+    TRAIN_EVAL_HINT,
+    ZERO_GRAD_HINT,
+    linear_checks,
+    tree_checks,
+)
+from grader.specs.shared import add_check, no_inputs, stat_row
 from micrograd_plus.tensor import Tensor
 
-tree_spec(
-    "lab3.module.modules_deep",
-    2,
-    T.DEEP,
-    T.search_sides(T.DEEP, "modules"),
-    "modules() must reach modules in lists inside dicts and four levels down",
-    hidden=True,
-)
-tree_spec(
-    "lab3.module.parameters_deep",
-    2,
-    T.DEEP,
-    T.search_sides(T.DEEP, "parameters"),
-    "parameters() must reach tensors in lists and dicts of deeply nested modules, once each",
-    hidden=True,
-)
-tree_spec(
-    "lab3.module.zero_grad_nested",
-    2,
-    T.CONTAINERS,
-    T.zero_grad_sides(T.CONTAINERS),
-    ZERO_GRAD_HINT,
-    hidden=True,
-)
-tree_spec(
-    "lab3.module.train_eval_deep",
-    2,
-    T.DEEP,
-    T.train_eval_sides(T.DEEP),
-    TRAIN_EVAL_HINT,
-    hidden=True,
-)
+HINTS = {
+    "module.modules_deep": (
+        "modules() must reach modules in lists inside dicts and four levels down"
+    ),
+    "module.parameters_deep": (
+        "parameters() must reach tensors in lists and dicts of deeply nested modules, once each"
+    ),
+    "module.zero_grad_nested": ZERO_GRAD_HINT,
+    "module.train_eval_deep": TRAIN_EVAL_HINT,
+    "linear.batched": f"inputs may have extra leading axes, (batch, time, in_features); {LAYOUT}",
+}
+"""The hints of the hidden checks written as table rows, by name."""
+
+# fmt: off
+tree_checks([
+    # name                      points  tree          method
+    ("module.modules_deep",      2,     T.DEEP,       "modules"),
+    ("module.parameters_deep",   2,     T.DEEP,       "parameters"),
+    ("module.zero_grad_nested",  2,     T.CONTAINERS, "zero_grad"),
+    ("module.train_eval_deep",   2,     T.DEEP,       "train_eval"),
+], HINTS, hidden=True)
+# fmt: on
 
 INIT_SIZES = [(1, 3000), (3000, 2), (7, 5)]
-init_learner, init_reference = L.init_sides(INIT_SIZES)
-spec(
-    id="lab3.linear.init_sizes",
-    points=2,
-    symbols=("Linear",),
-    inputs=lambda rng: {},
-    learner=init_learner,
-    reference=init_reference,
-    compare=L.init_compare(INIT_SIZES),
-    hint=INIT_HINT,
-    hidden=True,
+add_check(
+    "lab3.linear.init_sizes", 2, LINEAR, no_inputs, L.init_sides(INIT_SIZES), INIT_HINT, hidden=True
 )
 
-batched_learner, batched_reference = L.linear_sides("grads")
-spec(
-    id="lab3.linear.batched",
-    points=2,
-    symbols=("Linear",),
-    inputs=L.linear_inputs((2, 3), 5, 4),
-    learner=batched_learner,
-    reference=batched_reference,
-    hint=f"inputs may have extra leading axes, (batch, time, in_features); {LAYOUT}",
-    hidden=True,
-)
+# fmt: off
+linear_checks([
+    # name             points  output   x shape  in  out
+    ("linear.batched",  2,     "grads", (2, 3),  5,  4),
+], HINTS, hidden=True)
+# fmt: on
 
 no_bias_learner, no_bias_reference = L.linear_sides("grads", bias=False)
 
@@ -91,14 +78,13 @@ def _no_bias_reference(inputs: Inputs) -> dict[str, Any]:
     return out
 
 
-spec(
-    id="lab3.linear.no_bias",
-    points=2,
-    symbols=("Linear",),
-    inputs=L.linear_inputs((5,), 3, 6),
-    learner=_no_bias_learner,
-    reference=_no_bias_reference,
-    hint="Linear(in, out, bias=False) has self.bias = None and computes x @ W.T only",
+add_check(
+    "lab3.linear.no_bias",
+    2,
+    LINEAR,
+    L.linear_inputs((5,), 3, 6),
+    (_no_bias_learner, _no_bias_reference),
+    "Linear(in, out, bias=False) has self.bias = None and computes x @ W.T only",
     hidden=True,
 )
 
@@ -121,30 +107,25 @@ def _rates_compare(got: dict[str, Any], expected: dict[str, Any], inputs: Inputs
     same = np.asarray(got["p=0"])
     ok = same.shape == x.shape and np.array_equal(same, x)
     why = "with p = 0 nothing is dropped: the output is x"
-    rows.append(L.stat_row("p=0 in training: output = x", ok, "x", "x" if ok else "not x", why))
+    rows.append(stat_row("p=0 in training: output = x", ok, "x", "x" if ok else "not x", why))
     return rows
 
 
-spec(
-    id="lab3.dropout.rates",
-    points=2,
-    symbols=("Dropout",),
-    inputs=L.dropout_inputs((20, 50, 50)),
-    learner=_rates_learner,
-    reference=L.scales_reference(RATES),
-    compare=_rates_compare,
-    hint="drop with probability p (any p in [0, 1)), on inputs of any shape, scaling by 1/(1-p)",
+add_check(
+    "lab3.dropout.rates",
+    2,
+    DROPOUT,
+    L.dropout_inputs((20, 50, 50)),
+    (_rates_learner, L.scales_reference(RATES), _rates_compare),
+    "drop with probability p (any p in [0, 1)), on inputs of any shape, scaling by 1/(1-p)",
     hidden=True,
 )
-
-nested_learner, nested_reference = L.mlp_sides(nested=True)
-spec(
-    id="lab3.mlp.nested",
-    points=2,
-    symbols=("Sequential", "Linear", "ReLU", "Dropout"),
-    inputs=L.net_inputs((6, 16, 4)),
-    learner=nested_learner,
-    reference=nested_reference,
-    hint="a Sequential inside a Sequential: eval() must reach the Dropout two levels down",
+add_check(
+    "lab3.mlp.nested",
+    2,
+    MLP,
+    L.net_inputs((6, 16, 4)),
+    L.mlp_sides(nested=True),
+    "a Sequential inside a Sequential: eval() must reach the Dropout two levels down",
     hidden=True,
 )

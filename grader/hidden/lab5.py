@@ -1,5 +1,7 @@
-"""Hidden checks of lab 1.7.5: more batch sizes, edge cases of accuracy, heavier dropout,
-uneven batches, the training mode, and how the trained model does on every digit."""
+"""Hidden checks of lab 1.7.5: harder cases of each task, and the trained model on every digit.
+
+More batch sizes, edge cases of accuracy, heavier dropout, uneven batches, the
+training mode, and how the trained model does on every digit."""
 
 from __future__ import annotations
 
@@ -10,19 +12,24 @@ import numpy as np
 
 from grader.compare import Row
 from grader.harness import data_of
-from grader.spec import Inputs, spec
-from grader.specs.lab5 import EVALUATE_HINT, LOOP_HINT, train_spec
+from grader.spec import Inputs
+from grader.specs.lab5 import (
+    EVALUATE,
+    EVALUATE_HINT,
+    LOADER,
+    LOOP_HINT,
+    MODEL,
+    TRAIN_EPOCH,
+    model_sides,
+    train_checks,
+)
+from grader.specs.shared import add_check, no_inputs, stat_row
 from grader.specs.training import (
-    batches_learner,
-    batches_reference,
+    batches_sides,
     evaluate_sides,
     model_inputs,
     net_inputs,
-    no_inputs,
-    predicted_digits,
-    predictions_of,
     reference_mlp,
-    test_labels,
 )
 from micrograd_plus import optim
 from micrograd_plus.tensor import Tensor
@@ -66,17 +73,16 @@ def _edge_reference(inputs: Inputs) -> dict[str, Any]:
     return out
 
 
-spec(
-    id="lab5.accuracy.edge_cases",
-    points=4,
-    symbols=("accuracy",),
-    inputs=_edge_inputs,
-    learner=_edge_learner,
-    reference=_edge_reference,
-    rtol=1e-12,
-    hint="accept a Tensor or a numpy array of logits; argmax along axis 1 works for any number "
+add_check(
+    "lab5.accuracy.edge_cases",
+    4,
+    ("accuracy",),
+    _edge_inputs,
+    (_edge_learner, _edge_reference),
+    "accept a Tensor or a numpy array of logits; argmax along axis 1 works for any number "
     "of rows and classes; return 1.0 when all are right and 0.0 when none is",
     hidden=True,
+    rtol=1e-12,
 )
 
 # ---------------------------------------------------------------- DataLoader
@@ -85,31 +91,33 @@ MORE_CASES = ((10, 1), (10, 10), (10, 64), (12, 4), (1, 3), (130, 128))
 """Batches of one row, one batch exactly, a batch larger than the data, a single row, and
 a last batch of 2 after one of 128."""
 
-spec(
-    id="lab5.dataloader.more_sizes",
-    points=5,
-    symbols=("DataLoader",),
-    inputs=no_inputs,
-    learner=batches_learner(MORE_CASES),
-    reference=batches_reference(MORE_CASES),
-    hint="slice the order in steps of batch_size up to the end (range(0, N, batch_size)): the "
+add_check(
+    "lab5.dataloader.more_sizes",
+    5,
+    LOADER,
+    no_inputs,
+    batches_sides(MORE_CASES),
+    "slice the order in steps of batch_size up to the end (range(0, N, batch_size)): the "
     "last batch keeps the leftover rows, a batch_size above N gives one batch of N rows",
     hidden=True,
 )
 
 # ------------------------------------------------------ train_epoch / evaluate
 
-train_spec(
-    "lab5.train_epoch.partial_batch",
-    6,
-    (5, 7, 3),
-    (8, 8, 8, 3),
-    "SGD",
-    {"lr": 0.05, "momentum": 0.9},
-    LOOP_HINT + "; the mean loss weights each batch by its size (sum of loss * len(yb), divided "
-    "by the number of examples): the last batch here has 3 rows",
-    hidden=True,
-)
+HINTS = {
+    "train_epoch.partial_batch": (
+        LOOP_HINT + "; the mean loss weights each batch by its size (sum of loss * len(yb), "
+        "divided by the number of examples): the last batch here has 3 rows"
+    ),
+}
+"""The hints of the hidden checks written as table rows, by name."""
+
+# fmt: off
+train_checks([
+    # name                       points sizes   batch sizes   optimizer options
+    ("train_epoch.partial_batch", 6, (5, 7, 3), (8, 8, 8, 3), "SGD", dict(lr=0.05, momentum=0.9)),
+], HINTS, hidden=True)
+# fmt: on
 
 TRAIN_MODE = "modules in training mode after train_epoch"
 
@@ -129,29 +137,25 @@ def _train_mode_reference(inputs: Inputs) -> dict[str, Any]:
     return {TRAIN_MODE: np.ones(len(model.modules()))}
 
 
-spec(
-    id="lab5.train_epoch.train_mode",
-    points=4,
-    symbols=("train_epoch",),
-    inputs=net_inputs((6, 8, 3), 10),
-    learner=_train_mode_learner,
-    reference=_train_mode_reference,
-    hint="call model.train() at the start of train_epoch: evaluate() left the model in eval "
+add_check(
+    "lab5.train_epoch.train_mode",
+    4,
+    TRAIN_EPOCH,
+    net_inputs((6, 8, 3), 10),
+    (_train_mode_learner, _train_mode_reference),
+    "call model.train() at the start of train_epoch: evaluate() left the model in eval "
     "mode, and Dropout must be on while training",
     hidden=True,
 )
-
-_heavy_learner, _heavy_reference = evaluate_sides(0.9)
-spec(
-    id="lab5.evaluate.heavy_dropout",
-    points=4,
-    symbols=("evaluate",),
-    inputs=net_inputs((6, 16, 16, 5), 97),
-    learner=_heavy_learner,
-    reference=_heavy_reference,
-    rtol=1e-9,
-    hint=EVALUATE_HINT,
+add_check(
+    "lab5.evaluate.heavy_dropout",
+    4,
+    EVALUATE,
+    net_inputs((6, 16, 16, 5), 97),
+    evaluate_sides(0.9),
+    EVALUATE_HINT,
     hidden=True,
+    rtol=1e-9,
 )
 
 # --------------------------------------------------------------------- model
@@ -160,37 +164,24 @@ MIN_RECALL = 0.85
 """Every digit must be recognised at least this often in the test split."""
 
 
-def _per_class_compare(got: Any, expected: Any, inputs: Inputs) -> list[Row]:
-    pred, problem = predictions_of(got, expected)
-    if pred is None:
-        return [problem] if problem else []
-    truth = expected["true digits"]
+def per_class_rows(pred: np.ndarray, truth: np.ndarray) -> list[Row]:
+    """Is every digit recognised at least :data:`MIN_RECALL` of the time?"""
     rows = []
     for digit in range(10):
         mask = truth == digit
         recall = float(np.mean(pred[mask] == digit)) if mask.any() else 1.0
-        ok = recall >= MIN_RECALL
         why = f"{int(np.sum(pred[mask] == digit))} of {int(mask.sum())} images of a {digit} right"
-        rows.append(
-            Row(
-                f"digit {digit} recognised",
-                ok,
-                "" if ok else why,
-                expected=f">= {MIN_RECALL:.0%}",
-                got=f"{recall:.1%}",
-            )
-        )
+        expected, got = f">= {MIN_RECALL:.0%}", f"{recall:.1%}"
+        rows.append(stat_row(f"digit {digit} recognised", recall >= MIN_RECALL, expected, got, why))
     return rows
 
 
-spec(
-    id="lab5.model.per_class",
-    points=5,
-    symbols=("model",),
-    inputs=model_inputs,
-    learner=predicted_digits,
-    reference=test_labels,
-    compare=_per_class_compare,
-    hint="a trained model recognises every digit, not only the easy ones: train `model` fully",
+add_check(
+    "lab5.model.per_class",
+    5,
+    MODEL,
+    model_inputs,
+    model_sides(per_class_rows),
+    "a trained model recognises every digit, not only the easy ones: train `model` fully",
     hidden=True,
 )

@@ -1,4 +1,4 @@
-"""Lab 1.7.3 — layers: ``Module``, ``Linear``, ``ReLU``, ``Dropout``, ``Sequential``.
+"""Checks of lab 1.7.3 (layers): ``Module``, ``Linear``, ``ReLU``, ``Dropout``, ``Sequential``.
 
 Deterministic checks copy weights into ``torch.nn`` layers (float64) and compare
 outputs and every gradient. Parameter and module searches are compared with
@@ -9,35 +9,132 @@ checks are statistical, with tolerances far wider than the sampling noise.
 Checks call ``forward`` directly and set weights themselves where they can, so
 that, e.g., a ``Linear`` check does not fail only because ``Module.__call__``
 or the learner's initialisation is wrong.
+
+The checks that repeat a pattern are tables, one row per check (its id is
+``lab3.<name>``), with their hints in :data:`HINTS`; the table functions serve
+the hidden checks too. The sides live in :mod:`grader.specs.layers`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from grader.harness import data_of, learner_op
 from grader.refs import torch_op
-from grader.spec import Inputs, Spec, spec
+from grader.spec import Inputs
 from grader.specs import layers as L
 from grader.specs import trees as T
+from grader.specs.shared import Side, add_check, no_inputs
 from micrograd_plus.tensor import Tensor
 
+MODULE, LINEAR, DROPOUT = ("Module",), ("Linear",), ("Dropout",)
+MLP = ("Sequential", "Linear", "ReLU", "Dropout")
+DROPOUT_P = 0.3
+"""The rate of the visible Dropout checks."""
 
-def tree_spec(check_id: str, points: float, tree: Any, sides: Any, hint: str, **kw: Any) -> Spec:
-    """A check that builds ``tree`` from the learner's Module and from torch.nn."""
-    learner, reference = sides
-    return spec(
-        id=check_id,
-        points=points,
-        symbols=("Module",),
-        inputs=T.tree_inputs(tree),
-        learner=learner,
-        reference=reference,
-        hint=hint,
-        **kw,
-    )
+TreeRow = tuple[str, float, Any, str]
+"""(name, points, tree of modules and tensors (see :mod:`grader.specs.trees`), method)."""
+LinearRow = tuple[str, float, str, tuple[int, ...], int, int]
+"""(name, points, ``"out"`` or ``"grads"``, leading shape of x, in_features, out_features)."""
+DropoutRow = tuple[str, float, tuple[int, ...], str]
+"""(name, points, shape of x, behaviour: ``"train"``, ``"backward"`` or ``"eval"``)."""
+
+
+def tree_sides(tree: Any, method: str) -> tuple[Side, Side]:
+    """Sides that build ``tree`` from the learner's Module and from torch.nn and call ``method``
+    (``modules``, ``parameters``, ``zero_grad`` or ``train_eval``) on both."""
+    if method == "zero_grad":
+        return T.zero_grad_sides(tree)
+    if method == "train_eval":
+        return T.train_eval_sides(tree)
+    return T.search_sides(tree, method)
+
+
+def tree_checks(rows: Sequence[TreeRow], hints: Mapping[str, str], hidden: bool = False) -> None:
+    """One check of ``Module`` per row: ``method`` on the tree, against torch.nn."""
+    for name, points, tree, method in rows:
+        inputs, sides = T.tree_inputs(tree), tree_sides(tree, method)
+        add_check(f"lab3.{name}", points, MODULE, inputs, sides, hints[name], hidden=hidden)
+
+
+def linear_checks(
+    rows: Sequence[LinearRow], hints: Mapping[str, str], hidden: bool = False
+) -> None:
+    """One check of ``Linear.forward`` per row, with the check's weights: its output, or the
+    gradients of x, weight and bias."""
+    for name, points, want, shape, n_in, n_out in rows:
+        inputs, sides = L.linear_inputs(shape, n_in, n_out), L.linear_sides(want)
+        add_check(f"lab3.{name}", points, LINEAR, inputs, sides, hints[name], hidden=hidden)
+
+
+def dropout_checks(
+    rows: Sequence[DropoutRow], hints: Mapping[str, str], hidden: bool = False
+) -> None:
+    """One check of ``Dropout(DROPOUT_P)`` per row; in evaluation, the identity, it is exact."""
+    for name, points, shape, behaviour in rows:
+        inputs, sides = L.dropout_inputs(shape), L.dropout_sides(behaviour, DROPOUT_P)
+        exact = {"rtol": 0, "atol": 0} if behaviour == "eval" else {}
+        add_check(
+            f"lab3.{name}", points, DROPOUT, inputs, sides, hints[name], hidden=hidden, **exact
+        )
+
+
+# ------------------------------------------------- hints of the table rows
+
+ZERO_GRAD_HINT = (
+    "zero_grad() sets p.grad to zeros for every p in self.parameters(): an array of the "
+    "parameter's shape (np.zeros_like(p.data)), not None or 0, since backward adds into it"
+)
+TRAIN_EVAL_HINT = (
+    "train(mode=True) sets m.training = mode for every m in self.modules(), not only self; "
+    "eval() is train(False)"
+)
+LAYOUT = "weight has shape (out_features, in_features), like torch.nn.Linear: y = x @ W.T + b"
+INIT_HINT = (
+    "like torch.nn.Linear: weight (out, in) and bias (out,), both drawn from U(-k, k) with "
+    "k = 1/sqrt(in_features): rng.uniform(-k, k, size=...)"
+)
+HINTS = {
+    "module.modules": (
+        "modules() returns self and every Module reachable through attributes, lists and dicts, "
+        "each once (remember the id() of every module already found)"
+    ),
+    "module.parameters": (
+        "parameters() returns the Tensors held by this module AND by every module inside it (look "
+        "at the attributes of each m in self.modules()); strings, floats, arrays are not "
+        "parameters"
+    ),
+    "module.parameters_containers": (
+        "models keep layers and tensors in lists and dicts (self.layers = [...]): look inside "
+        "list, tuple and dict attributes, for modules in modules() and for tensors in parameters()"
+    ),
+    "module.parameters_unique": (
+        "a module or tensor used twice (shared or tied weights) is still one parameter: return "
+        "each Tensor once (compare id()s, not values)"
+    ),
+    "module.zero_grad": ZERO_GRAD_HINT,
+    "module.train_eval": TRAIN_EVAL_HINT,
+    "linear.forward": (
+        f"{LAYOUT} (the check sets layer.weight and layer.bias itself, then calls forward)"
+    ),
+    "linear.backward": (
+        "build the output with Tensor operations on x, self.weight and self.bias (@, .T, +), so "
+        "that backward reaches all three; wrapping numpy results in a new Tensor cuts the graph"
+    ),
+    "dropout.train": (
+        "in training: keep = rng.random(x.shape) >= p, return x * (keep / (1 - p)) (inverted "
+        "dropout: every element keeps its expected value)"
+    ),
+    "dropout.backward": (
+        "multiply x by the scaled mask with a Tensor operation (x * (keep / (1 - p))): the "
+        "gradient then flows through kept elements only, times 1/(1-p)"
+    ),
+    "dropout.eval": "when self.training is False, Dropout is the identity: return x itself",
+}
+"""The hints of the visible checks written as table rows, by name."""
 
 
 # ------------------------------------------------------------------ Module
@@ -73,104 +170,37 @@ def _call_reference(inputs: Inputs) -> dict[str, Any]:
     return {"model(a, b)": out.numpy(), "forward calls": np.array(1)}
 
 
-spec(
-    id="lab3.module.call",
-    points=3,
-    symbols=("Module",),
-    inputs=_call_inputs,
-    learner=_call_learner,
-    reference=_call_reference,
-    hint="__call__(self, *args) returns self.forward(*args): pass every argument through",
-)
-
-tree_spec(
-    "lab3.module.modules",
-    5,
-    T.MODULES,
-    T.search_sides(T.MODULES, "modules"),
-    "modules() returns self and every Module reachable through attributes, lists and dicts, "
-    "each once (remember the id() of every module already found)",
-)
-tree_spec(
-    "lab3.module.parameters",
-    6,
-    T.NESTED,
-    T.search_sides(T.NESTED, "parameters"),
-    "parameters() returns the Tensors held by this module AND by every module inside it (look "
-    "at the attributes of each m in self.modules()); strings, floats, arrays are not parameters",
-)
-tree_spec(
-    "lab3.module.parameters_containers",
-    5,
-    T.CONTAINERS,
-    T.search_sides(T.CONTAINERS, "parameters"),
-    "models keep layers and tensors in lists and dicts (self.layers = [...]): look inside list, "
-    "tuple and dict attributes, for modules in modules() and for tensors in parameters()",
-)
-tree_spec(
-    "lab3.module.parameters_unique",
+add_check(
+    "lab3.module.call",
     3,
-    T.SHARED,
-    T.search_sides(T.SHARED, "parameters"),
-    "a module or tensor used twice (shared or tied weights) is still one parameter: return "
-    "each Tensor once (compare id()s, not values)",
+    MODULE,
+    _call_inputs,
+    (_call_learner, _call_reference),
+    "__call__(self, *args) returns self.forward(*args): pass every argument through",
 )
 
-ZERO_GRAD_HINT = (
-    "zero_grad() sets p.grad to zeros for every p in self.parameters(): an array of the "
-    "parameter's shape (np.zeros_like(p.data)), not None or 0, since backward adds into it"
-)
-tree_spec("lab3.module.zero_grad", 4, T.FLAT, T.zero_grad_sides(T.FLAT), ZERO_GRAD_HINT)
-
-TRAIN_EVAL_HINT = (
-    "train(mode=True) sets m.training = mode for every m in self.modules(), not only self; "
-    "eval() is train(False)"
-)
-tree_spec("lab3.module.train_eval", 6, T.MODES, T.train_eval_sides(T.MODES), TRAIN_EVAL_HINT)
+# fmt: off
+tree_checks([
+    # name                           points  tree          method
+    ("module.modules",                5,     T.MODULES,    "modules"),
+    ("module.parameters",             6,     T.NESTED,     "parameters"),
+    ("module.parameters_containers",  5,     T.CONTAINERS, "parameters"),
+    ("module.parameters_unique",      3,     T.SHARED,     "parameters"),
+    ("module.zero_grad",              4,     T.FLAT,       "zero_grad"),
+    ("module.train_eval",             6,     T.MODES,      "train_eval"),
+], HINTS)
+# fmt: on
 
 # ------------------------------------------------------------------ Linear
 
-LAYOUT = "weight has shape (out_features, in_features), like torch.nn.Linear: y = x @ W.T + b"
-INIT_HINT = (
-    "like torch.nn.Linear: weight (out, in) and bias (out,), both drawn from U(-k, k) with "
-    "k = 1/sqrt(in_features): rng.uniform(-k, k, size=...)"
-)
-
-forward_learner, forward_reference = L.linear_sides("out")
-spec(
-    id="lab3.linear.forward",
-    points=6,
-    symbols=("Linear",),
-    inputs=L.linear_inputs((6,), 4, 3),
-    learner=forward_learner,
-    reference=forward_reference,
-    hint=f"{LAYOUT} (the check sets layer.weight and layer.bias itself, then calls forward)",
-)
-
-backward_learner, backward_reference = L.linear_sides("grads")
-spec(
-    id="lab3.linear.backward",
-    points=7,
-    symbols=("Linear",),
-    inputs=L.linear_inputs((6,), 4, 3),
-    learner=backward_learner,
-    reference=backward_reference,
-    hint="build the output with Tensor operations on x, self.weight and self.bias (@, .T, +), so "
-    "that backward reaches all three; wrapping numpy results in a new Tensor cuts the graph",
-)
-
-INIT_SIZES = [(400, 200)]
-init_learner, init_reference = L.init_sides(INIT_SIZES)
-spec(
-    id="lab3.linear.init",
-    points=7,
-    symbols=("Linear",),
-    inputs=lambda rng: {},
-    learner=init_learner,
-    reference=init_reference,
-    compare=L.init_compare(INIT_SIZES),
-    hint=INIT_HINT,
-)
+# fmt: off
+linear_checks([
+    # name              points  output   x shape  in  out
+    ("linear.forward",   6,     "out",   (6,),    4,  3),
+    ("linear.backward",  7,     "grads", (6,),    4,  3),
+], HINTS)
+# fmt: on
+add_check("lab3.linear.init", 7, LINEAR, no_inputs, L.init_sides([(400, 200)]), INIT_HINT)
 
 # ------------------------------------------------------------------- ReLU
 
@@ -179,72 +209,45 @@ def _relu_inputs(rng: np.random.Generator) -> Inputs:
     return {"x": rng.normal(size=(5, 7)), "g": rng.normal(size=(5, 7))}
 
 
+def _relu_learner(inputs: Inputs, ReLU: type) -> dict[str, Any]:
+    return learner_op(Tensor, lambda x: ReLU().forward(x), inputs)
+
+
 def _relu_reference(inputs: Inputs) -> dict[str, Any]:
     import torch
 
     return torch_op(torch.relu, inputs)
 
 
-spec(
-    id="lab3.relu.module",
-    points=3,
-    symbols=("ReLU",),
-    inputs=_relu_inputs,
-    learner=lambda inputs, ReLU: learner_op(Tensor, lambda x: ReLU().forward(x), inputs),
-    reference=_relu_reference,
-    hint="ReLU.forward(x) returns x.relu(), the operation of lab 1.7.2",
+add_check(
+    "lab3.relu.module",
+    3,
+    ("ReLU",),
+    _relu_inputs,
+    (_relu_learner, _relu_reference),
+    "ReLU.forward(x) returns x.relu(), the operation of lab 1.7.2",
 )
 
 # ---------------------------------------------------------------- Dropout
 
-DROPOUT_P = 0.3
-
-spec(
-    id="lab3.dropout.train",
-    points=6,
-    symbols=("Dropout",),
-    inputs=L.dropout_inputs((400, 250)),
-    learner=L.dropout_train_learner(DROPOUT_P),
-    reference=L.scales_reference((DROPOUT_P,)),
-    compare=L.dropout_train_compare(DROPOUT_P),
-    hint="in training: keep = rng.random(x.shape) >= p, return x * (keep / (1 - p)) (inverted "
-    "dropout: every element keeps its expected value)",
-)
-spec(
-    id="lab3.dropout.backward",
-    points=4,
-    symbols=("Dropout",),
-    inputs=L.dropout_inputs((200, 100)),
-    learner=L.dropout_backward_learner(DROPOUT_P),
-    reference=L.scales_reference((DROPOUT_P,)),
-    compare=L.dropout_backward_compare(DROPOUT_P),
-    hint="multiply x by the scaled mask with a Tensor operation (x * (keep / (1 - p))): the "
-    "gradient then flows through kept elements only, times 1/(1-p)",
-)
-eval_learner, eval_reference = L.dropout_eval_sides(DROPOUT_P)
-spec(
-    id="lab3.dropout.eval",
-    points=4,
-    symbols=("Dropout",),
-    inputs=L.dropout_inputs((30, 40)),
-    learner=eval_learner,
-    reference=eval_reference,
-    rtol=0,
-    atol=0,
-    hint="when self.training is False, Dropout is the identity: return x itself",
-)
+# fmt: off
+dropout_checks([
+    # name               points  x shape     behaviour
+    ("dropout.train",     6,     (400, 250), "train"),
+    ("dropout.backward",  4,     (200, 100), "backward"),
+    ("dropout.eval",      4,     (30, 40),   "eval"),
+], HINTS)
+# fmt: on
 
 # ------------------------------------------------------------- Sequential
 
-chain_learner, chain_reference = L.chain_sides()
-spec(
-    id="lab3.sequential.forward",
-    points=4,
-    symbols=("Sequential",),
-    inputs=L.net_inputs((5, 7, 3), batch=4),
-    learner=chain_learner,
-    reference=chain_reference,
-    hint="Sequential(*layers) keeps the layers in order; forward feeds each output to the next "
+add_check(
+    "lab3.sequential.forward",
+    4,
+    ("Sequential",),
+    L.net_inputs((5, 7, 3), batch=4),
+    L.chain_sides(),
+    "Sequential(*layers) keeps the layers in order; forward feeds each output to the next "
     "layer: for layer in self.layers: x = layer(x)",
 )
 
@@ -263,27 +266,24 @@ def _halves_reference(inputs: Inputs) -> dict[str, Any]:
     return T.parameters_found(torch.nn.Sequential(*halves).parameters())
 
 
-spec(
-    id="lab3.sequential.parameters",
-    points=3,
-    symbols=("Sequential", "Module"),
-    inputs=T.tree_inputs(("M", {"w": 3})),
-    learner=_halves_learner,
-    reference=_halves_reference,
-    hint="Sequential keeps its layers in a list attribute, so parameters() must look inside lists",
+add_check(
+    "lab3.sequential.parameters",
+    3,
+    ("Sequential", "Module"),
+    T.tree_inputs(("M", {"w": 3})),
+    (_halves_learner, _halves_reference),
+    "Sequential keeps its layers in a list attribute, so parameters() must look inside lists",
 )
 
 # ------------------------------------------------------ a whole small MLP
 
-mlp_learner, mlp_reference = L.mlp_sides(nested=False)
-spec(
-    id="lab3.mlp.torch",
-    points=6,
-    symbols=("Sequential", "Linear", "ReLU", "Dropout"),
-    inputs=L.net_inputs((6, 16, 4)),
-    learner=mlp_learner,
-    reference=mlp_reference,
-    hint="Sequential(Linear, ReLU, Dropout, Linear) in eval mode against torch.nn: model.eval() "
+add_check(
+    "lab3.mlp.torch",
+    6,
+    MLP,
+    L.net_inputs((6, 16, 4)),
+    L.mlp_sides(nested=False),
+    "Sequential(Linear, ReLU, Dropout, Linear) in eval mode against torch.nn: model.eval() "
     "must reach the Dropout inside Sequential's list, and model(x) must call forward",
 )
 

@@ -1,21 +1,27 @@
-"""Lab 1.7.4 — optimizers: ``Optimizer.zero_grad``, ``SGD`` (momentum, dampening, Nesterov,
-weight decay), ``Adam`` (bias correction, L2 weight decay) and ``AdamW`` (decoupled decay).
+"""Checks of lab 1.7.4 (optimizers): each optimizer step by step against ``torch.optim``.
+
+The optimizers: ``Optimizer.zero_grad``, ``SGD`` (momentum, dampening, Nesterov,
+weight decay), ``Adam`` (bias correction, L2 weight decay) and ``AdamW``
+(decoupled decay).
 
 Each optimizer check starts the learner's optimizer and ``torch.optim``'s from
 the same parameters, feeds both the same fixed sequence of gradients, and
 compares the parameters after EVERY step (float64, rtol 1e-6): the first index
 of a mismatch in the report is the step number (0 = after the first step).
+These checks are one table, a :class:`Run` per check, with their hints in
+:data:`HINTS`; the hidden checks are a table of the same rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from grader.spec import Inputs, Spec, spec
-from grader.specs.layers import torch_grad
+from grader.spec import Inputs
+from grader.specs.shared import Side, add_check, torch_grad
 from micrograd_plus.tensor import Tensor
 
 SHAPES = ((3, 4), (4,))
@@ -49,7 +55,7 @@ def trajectory_inputs(
 
 def trajectory_sides(
     torch_name: str, options: dict[str, Any], lrs: Sequence[float] | None = None
-) -> tuple[Callable[..., dict[str, Any]], Callable[[Inputs], dict[str, Any]]]:
+) -> tuple[Side, Side]:
     """Learner and reference sides: N steps of ``Optimizer(params, **options)``.
 
     With ``lrs``, the learning rate is set to ``lrs[t]`` before step t (``opt.lr`` for the
@@ -100,31 +106,41 @@ def trajectory_sides(
     return learner, reference
 
 
-def optimizer_spec(
-    check_id: str,
-    points: float,
-    symbol: str,
-    options: dict[str, Any],
-    hint: str,
-    *,
-    shapes: Sequence[tuple[int, ...]] = SHAPES,
-    steps: int = 20,
-    spread: float = 0.0,
-    lrs: Sequence[float] | None = None,
-    hidden: bool = False,
-) -> Spec:
-    """A step-by-step comparison of the learner's ``symbol`` with ``torch.optim.<symbol>``."""
-    learner, reference = trajectory_sides(symbol, options, lrs)
-    return spec(
-        id=check_id,
-        points=points,
-        symbols=(symbol,),
-        inputs=trajectory_inputs(shapes, len(lrs) if lrs is not None else steps, spread),
-        learner=learner,
-        reference=reference,
-        hint=hint,
-        hidden=hidden,
-    )
+@dataclass(frozen=True)
+class Run:
+    """One optimizer check: ``steps`` steps of ``optimizer(params, **options)`` against
+    ``torch.optim.<optimizer>``, on parameters of ``shapes``; its id is ``lab4.<name>``.
+
+    ``spread`` widens the range of gradient magnitudes (see :func:`trajectory_inputs`);
+    ``lrs``, one learning rate per step, changes the learning rate between steps.
+    """
+
+    name: str
+    points: float
+    optimizer: str
+    steps: int
+    options: dict[str, Any]
+    shapes: Sequence[tuple[int, ...]] = SHAPES
+    spread: float = 0.0
+    lrs: Sequence[float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.lrs is not None and len(self.lrs) != self.steps:
+            raise ValueError(f"{self.name}: {len(self.lrs)} learning rates for {self.steps} steps")
+
+
+def optimizer_checks(runs: Sequence[Run], hints: Mapping[str, str], hidden: bool = False) -> None:
+    """One step-by-step comparison with ``torch.optim`` per row of the table ``runs``."""
+    for run in runs:
+        add_check(
+            f"lab4.{run.name}",
+            run.points,
+            (run.optimizer,),
+            trajectory_inputs(run.shapes, run.steps, run.spread),
+            trajectory_sides(run.optimizer, run.options, run.lrs),
+            hints[run.name],
+            hidden=hidden,
+        )
 
 
 # --------------------------------------------------------------- zero_grad
@@ -158,109 +174,81 @@ def _zero_grad_reference(inputs: Inputs) -> dict[str, Any]:
     return out
 
 
-spec(
-    id="lab4.optimizer.zero_grad",
-    points=6,
-    symbols=("Optimizer",),
-    inputs=trajectory_inputs(SHAPES, 2),
-    learner=_zero_grad_learner,
-    reference=_zero_grad_reference,
-    hint="zero_grad() resets the gradient of every parameter in self.params to zeros of the "
+add_check(
+    "lab4.optimizer.zero_grad",
+    6,
+    ("Optimizer",),
+    trajectory_inputs(SHAPES, 2),
+    (_zero_grad_learner, _zero_grad_reference),
+    "zero_grad() resets the gradient of every parameter in self.params to zeros of the "
     "parameter's shape (np.zeros_like(p.data)); it leaves p.data alone",
 )
 
-# --------------------------------------------------------------------- SGD
-
-optimizer_spec(
-    "lab4.sgd.plain",
-    10,
-    "SGD",
-    {"lr": 0.1},
-    "plain SGD: p.data -= lr * p.grad for every parameter, at every step (update p.data in "
-    "place or assign a new array; never replace the Tensor itself)",
-)
-optimizer_spec(
-    "lab4.sgd.momentum",
-    10,
-    "SGD",
-    {"lr": 0.05, "momentum": 0.9},
-    "one buffer per parameter, kept between steps: buf = g at the first step, then "
-    "buf = momentum * buf + g; the update is p -= lr * buf",
-    steps=30,
-)
-optimizer_spec(
-    "lab4.sgd.dampening",
-    5,
-    "SGD",
-    {"lr": 0.05, "momentum": 0.9, "dampening": 0.5},
-    "with dampening d: buf = momentum * buf + (1 - d) * g, except at the FIRST step, where "
-    "torch sets buf = g (no dampening): a buffer started at zeros gets that step wrong",
-    steps=30,
-)
-optimizer_spec(
-    "lab4.sgd.nesterov",
-    8,
-    "SGD",
-    {"lr": 0.05, "momentum": 0.9, "nesterov": True},
-    "Nesterov: update the buffer as usual, then step along g + momentum * buf (not buf)",
-    steps=30,
-)
-optimizer_spec(
-    "lab4.sgd.weight_decay",
-    6,
-    "SGD",
-    {"lr": 0.1, "weight_decay": 0.1},
-    "weight decay adds wd * p to the gradient before anything else: g = p.grad + wd * p.data",
-)
-optimizer_spec(
-    "lab4.sgd.weight_decay_momentum",
-    5,
-    "SGD",
-    {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.1},
-    "the decayed gradient g = p.grad + wd * p.data goes INTO the momentum buffer; adding wd * p "
-    "after the momentum gives a different optimizer",
-    steps=30,
-)
-
-# -------------------------------------------------------------------- Adam
+# ------------------------------------------------------- SGD, Adam, AdamW
 
 ADAM_HINT = (
     "m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2 (elementwise, one m and v per parameter); "
     "t counts steps from 1; p -= lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), "
     "v_hat = v / (1 - b2^t)"
 )
-optimizer_spec("lab4.adam.default", 12, "Adam", {"lr": 0.01}, ADAM_HINT, steps=30)
-optimizer_spec(
-    "lab4.adam.bias_correction",
-    6,
-    "Adam",
-    {"lr": 0.01},
-    "without bias correction the first steps are far too small (m and v start at 0): divide "
-    "m by (1 - b1^t) and v by (1 - b2^t), with t = 1 at the first step; then even gradients "
-    "of size 1e-4 or 1e4 move each parameter by about lr",
-    steps=5,
-    spread=4.0,
-)
-optimizer_spec(
-    "lab4.adam.betas_eps",
-    6,
-    "Adam",
-    {"lr": 0.05, "betas": (0.5, 0.9), "eps": 1e-3},
-    "use the betas and eps you are given (self.betas, self.eps); eps goes OUTSIDE the square "
-    "root: sqrt(v_hat) + eps",
-)
-optimizer_spec(
-    "lab4.adam.weight_decay",
-    6,
-    "Adam",
-    {"lr": 0.01, "weight_decay": 0.1},
-    "Adam's weight_decay is L2, as in torch.optim.Adam: g = p.grad + wd * p.data, before m and v",
-)
-optimizer_spec(
-    "lab4.adamw",
-    8,
-    "AdamW",
-    {"lr": 0.01, "weight_decay": 0.1},
-    "AdamW decouples the decay: first p.data *= 1 - lr * wd, then a plain Adam step with the "
-    "raw gradient (the decay never enters m or v)",
-)
+HINTS = {
+    "sgd.plain": (
+        "plain SGD: p.data -= lr * p.grad for every parameter, at every step (update p.data in "
+        "place or assign a new array; never replace the Tensor itself)"
+    ),
+    "sgd.momentum": (
+        "one buffer per parameter, kept between steps: buf = g at the first step, then "
+        "buf = momentum * buf + g; the update is p -= lr * buf"
+    ),
+    "sgd.dampening": (
+        "with dampening d: buf = momentum * buf + (1 - d) * g, except at the FIRST step, where "
+        "torch sets buf = g (no dampening): a buffer started at zeros gets that step wrong"
+    ),
+    "sgd.nesterov": (
+        "Nesterov: update the buffer as usual, then step along g + momentum * buf (not buf)"
+    ),
+    "sgd.weight_decay": (
+        "weight decay adds wd * p to the gradient before anything else: g = p.grad + wd * p.data"
+    ),
+    "sgd.weight_decay_momentum": (
+        "the decayed gradient g = p.grad + wd * p.data goes INTO the momentum buffer; "
+        "adding wd * p after the momentum gives a different optimizer"
+    ),
+    "adam.default": ADAM_HINT,
+    "adam.bias_correction": (
+        "without bias correction the first steps are far too small (m and v start at 0): divide "
+        "m by (1 - b1^t) and v by (1 - b2^t), with t = 1 at the first step; then even gradients "
+        "of size 1e-4 or 1e4 move each parameter by about lr"
+    ),
+    "adam.betas_eps": (
+        "use the betas and eps you are given (self.betas, self.eps); eps goes OUTSIDE the square "
+        "root: sqrt(v_hat) + eps"
+    ),
+    "adam.weight_decay": (
+        "Adam's weight_decay is L2, as in torch.optim.Adam: g = p.grad + wd * p.data, "
+        "before m and v"
+    ),
+    "adamw": (
+        "AdamW decouples the decay: first p.data *= 1 - lr * wd, then a plain Adam step with the "
+        "raw gradient (the decay never enters m or v)"
+    ),
+}
+"""The hints of the optimizer checks, by name."""
+
+# fmt: off
+optimizer_checks([
+    #   name                        points optimizer steps options
+    Run("sgd.plain",                  10, "SGD",   20, dict(lr=0.1)),
+    Run("sgd.momentum",               10, "SGD",   30, dict(lr=0.05, momentum=0.9)),
+    Run("sgd.dampening",               5, "SGD",   30, dict(lr=0.05, momentum=0.9, dampening=0.5)),
+    Run("sgd.nesterov",                8, "SGD",   30, dict(lr=0.05, momentum=0.9, nesterov=True)),
+    Run("sgd.weight_decay",            6, "SGD",   20, dict(lr=0.1, weight_decay=0.1)),
+    Run("sgd.weight_decay_momentum",   5, "SGD",   30,
+        dict(lr=0.05, momentum=0.9, weight_decay=0.1)),
+    Run("adam.default",               12, "Adam",  30, dict(lr=0.01)),
+    Run("adam.bias_correction",        6, "Adam",   5, dict(lr=0.01), spread=4.0),
+    Run("adam.betas_eps",              6, "Adam",  20, dict(lr=0.05, betas=(0.5, 0.9), eps=1e-3)),
+    Run("adam.weight_decay",           6, "Adam",  20, dict(lr=0.01, weight_decay=0.1)),
+    Run("adamw",                       8, "AdamW", 20, dict(lr=0.01, weight_decay=0.1)),
+], HINTS)
+# fmt: on

@@ -3,7 +3,8 @@
 Each learner side runs the learner's class with numpy inputs only; each
 reference side builds the same computation with ``torch.nn`` in float64.
 Where weights matter, the check sets them itself (``layer.weight = Tensor(W)``),
-so a forward check does not depend on the learner's initialisation.
+so a forward check does not depend on the learner's initialisation. Each
+``*_sides`` function returns the tuple :func:`grader.specs.shared.add_check` takes.
 """
 
 from __future__ import annotations
@@ -18,20 +19,8 @@ import micrograd_plus.ops  # noqa: F401  (attaches @, .T and .tanh to Tensor)
 from grader.compare import Row, compare_arrays
 from grader.harness import data_of
 from grader.spec import Inputs
+from grader.specs.shared import Compare, Side, stat_row, torch_grad, torch_linear
 from micrograd_plus.tensor import Tensor
-
-Side = Callable[..., dict[str, Any]]
-
-
-def torch_grad(t: Any) -> np.ndarray:
-    """A copy of a torch tensor's gradient as numpy (zeros when backward never reached it)."""
-    return np.zeros(tuple(t.shape)) if t.grad is None else t.grad.numpy().copy()
-
-
-def stat_row(name: str, ok: bool, expected: str, got: str, why: str) -> Row:
-    """One row of a statistical check (``why`` is shown when it fails)."""
-    return Row(name, ok, "" if ok else why, expected=expected, got=got)
-
 
 # ------------------------------------------------------------------ Linear
 
@@ -75,12 +64,7 @@ def linear_sides(want: str, bias: bool = True) -> tuple[Side, Side]:
     def reference(inputs: Inputs) -> dict[str, Any]:
         import torch
 
-        n_out, n_in = inputs["W"].shape
-        layer = torch.nn.Linear(n_in, n_out, bias=bias, dtype=torch.float64)
-        with torch.no_grad():
-            layer.weight.copy_(torch.tensor(inputs["W"]))
-            if bias:
-                layer.bias.copy_(torch.tensor(inputs["b"]))
+        layer = torch_linear(inputs["W"], inputs["b"] if bias else None)
         x = torch.tensor(inputs["x"], requires_grad=True)
         out = layer(x)
         result: dict[str, Any] = {} if bias else {"bias is None": np.array(1.0)}
@@ -95,19 +79,18 @@ def linear_sides(want: str, bias: bool = True) -> tuple[Side, Side]:
     return learner, reference
 
 
-def init_sides(sizes: list[tuple[int, int]]) -> tuple[Side, Side]:
-    """Learner and reference of an initialisation check: ``Linear(n_in, n_out)`` for each size."""
+def init_sides(sizes: list[tuple[int, int]]) -> tuple[Side, Side, Compare]:
+    """An initialisation check of ``Linear(n_in, n_out)`` for each size: the learner's weights,
+    torch's shapes and bound k = 1/sqrt(in_features), and a statistical compare."""
 
     def learner(inputs: Inputs, Linear: type) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for n_in, n_out in sizes:
-            layer, again = Linear(n_in, n_out), Linear(n_in, n_out)
-            weight = data_of(layer.weight).astype(np.float64)
+            layer, again, key = Linear(n_in, n_out), Linear(n_in, n_out), f"{n_in}->{n_out}"
+            out[f"{key} weight"] = data_of(layer.weight).astype(np.float64)
             bias = layer.bias
-            bias = np.zeros(0) if bias is None else data_of(bias).astype(np.float64)
-            out[f"{n_in}->{n_out} weight"] = weight
-            out[f"{n_in}->{n_out} bias"] = bias
-            out[f"{n_in}->{n_out} again"] = data_of(again.weight)
+            out[f"{key} bias"] = np.zeros(0) if bias is None else data_of(bias).astype(np.float64)
+            out[f"{key} again"] = data_of(again.weight)
         return out
 
     def reference(inputs: Inputs) -> dict[str, Any]:
@@ -122,73 +105,46 @@ def init_sides(sizes: list[tuple[int, int]]) -> tuple[Side, Side]:
             out[f"{n_in}->{n_out} bound"] = np.array(fan_in**-0.5)
         return out
 
-    return learner, reference
-
-
-def init_compare(sizes: list[tuple[int, int]]) -> Callable[..., list[Row]]:
-    """Shapes exactly; values that look drawn from U(-k, k), k = 1/sqrt(in_features)."""
-
     def compare(got: dict[str, Any], expected: dict[str, Any], inputs: Inputs) -> list[Row]:
+        """Shapes exactly; values that look drawn from U(-k, k), k = 1/sqrt(in_features)."""
         rows: list[Row] = []
         for n_in, n_out in sizes:
             key = f"{n_in}->{n_out}"
             weight, bias = np.asarray(got[f"{key} weight"]), np.asarray(got[f"{key} bias"])
+            want = {name: expected[f"{key} {name}.shape"] for name in ("weight", "bias")}
             shapes = [
-                compare_arrays(
-                    f"Linear({key}) {name}.shape",
-                    np.array(value.shape),
-                    expected[f"{key} {name}.shape"],
-                    0,
-                    0,
-                )
-                for name, value in (("weight", weight), ("bias", bias))
+                compare_arrays(f"Linear({key}) {name}.shape", np.array(v.shape), want[name], 0, 0)
+                for name, v in (("weight", weight), ("bias", bias))
             ]
             rows += shapes
             k = float(expected[f"{key} bound"])
             if shapes[0].ok:
                 rows += uniform_rows(f"Linear({key}) weight", weight, k, variance=True)
                 same = np.array_equal(np.asarray(got[f"{key} again"]), weight)
-                rows.append(
-                    stat_row(
-                        f"Linear({key}) twice: different weights",
-                        not same,
-                        "different",
-                        "identical" if same else "different",
-                        "each Linear draws new random numbers",
-                    )
-                )
+                got_twice = "identical" if same else "different"
+                why = "each Linear draws new random numbers"
+                name = f"Linear({key}) twice: different weights"
+                rows.append(stat_row(name, not same, "different", got_twice, why))
             if shapes[1].ok:
                 rows += uniform_rows(f"Linear({key}) bias", bias, k, variance=False)
         return rows
 
-    return compare
+    return learner, reference, compare
 
 
 def uniform_rows(name: str, values: np.ndarray, k: float, variance: bool) -> list[Row]:
     """Do ``values`` fill [-k, k], and (for many values) have U(-k, k)'s variance k^2/3?"""
     peak = float(np.abs(values).max()) / k if values.size else 0.0
     floor = min(0.99, 1e-6 ** (1 / max(values.size, 1)))  # P(max below floor) <= 1e-6
-    rows = [
-        stat_row(
-            f"{name}: max |value| / k",
-            floor <= peak <= 1 + 1e-9,
-            f"in [{floor:g}, 1]",
-            f"{peak:.4g}",
-            f"values should fill [-k, k], k = 1/sqrt(in_features) = {k:.4g}",
-        )
-    ]
+    why = f"values should fill [-k, k], k = 1/sqrt(in_features) = {k:.4g}"
+    fills = floor <= peak <= 1 + 1e-9
+    rows = [stat_row(f"{name}: max |value| / k", fills, f"in [{floor:g}, 1]", f"{peak:.4g}", why)]
     if variance and values.size >= 1000:
         tol = 0.05 if values.size >= 20_000 else 0.12
         ratio = float(values.var()) / (k * k / 3)
-        rows.append(
-            stat_row(
-                f"{name}: variance / (k^2/3)",
-                abs(ratio - 1) <= tol,
-                f"1 ± {tol:g}",
-                f"{ratio:.4g}",
-                "U(-k, k) has variance k^2/3: draw uniformly, not from a normal",
-            )
-        )
+        why = "U(-k, k) has variance k^2/3: draw uniformly, not from a normal"
+        ok, got = abs(ratio - 1) <= tol, f"{ratio:.4g}"
+        rows.append(stat_row(f"{name}: variance / (k^2/3)", ok, f"1 ± {tol:g}", got, why))
     return rows
 
 
@@ -215,6 +171,7 @@ def dropout_scale(p: float) -> float:
 
 
 def scales_reference(ps: tuple[float, ...]) -> Side:
+    """The reference side of the Dropout checks: torch's scale of kept elements for each p."""
     return lambda inputs: {f"scale p={p:g}": np.array(dropout_scale(p)) for p in ps}
 
 
@@ -227,15 +184,29 @@ def rate_rows(label: str, out: np.ndarray, x: np.ndarray, p: float, scale: float
     tol = max(0.01, 6 * float(np.sqrt(p * (1 - p) / x.size)))
     ok = abs(rate - p) <= tol
     why = f"zero each element with probability p = {p:g} (keep it when rng.random() >= p)"
+    kept = x[~dropped] * scale
     return [
         stat_row(f"{label}: fraction zeroed", ok, f"{p:g} ± {tol:.3g}", f"{rate:.4f}", why),
-        compare_arrays(
-            f"{label}: kept = x / (1 - p)", out[~dropped], x[~dropped] * scale, 1e-6, 1e-12
-        ),
+        compare_arrays(f"{label}: kept = x / (1 - p)", out[~dropped], kept, 1e-6, 1e-12),
     ]
 
 
-def dropout_train_learner(p: float) -> Side:
+def dropout_sides(behaviour: str, p: float) -> tuple[Side, Side] | tuple[Side, Side, Compare]:
+    """The sides of one behaviour of ``Dropout(p)``: ``"train"`` (about p dropped, the rest
+    scaled, a new mask at every call), ``"backward"`` (the gradient flows through the kept
+    elements only, scaled) or ``"eval"`` (the identity, gradient included)."""
+    if behaviour == "train":
+        return _two_calls(p), scales_reference((p,)), _train_compare(p)
+    if behaviour == "backward":
+        return _forward_backward(p, training=True), scales_reference((p,)), _backward_compare(p)
+    if behaviour == "eval":
+        return _forward_backward(p, training=False), _identity_reference(p)
+    raise ValueError(f"no Dropout behaviour {behaviour!r}: train, backward or eval")
+
+
+def _two_calls(p: float) -> Side:
+    """Two forward calls of one ``Dropout(p)`` on x, in training."""
+
     def learner(inputs: Inputs, Dropout: type) -> dict[str, Any]:
         layer = Dropout(p)
         first = data_of(layer.forward(Tensor(inputs["x"])))
@@ -244,7 +215,9 @@ def dropout_train_learner(p: float) -> Side:
     return learner
 
 
-def dropout_train_compare(p: float) -> Callable[..., list[Row]]:
+def _train_compare(p: float) -> Compare:
+    """The first call drops about p and scales the rest; the second draws a new full mask."""
+
     def compare(got: dict[str, Any], expected: dict[str, Any], inputs: Inputs) -> list[Row]:
         x, scale = inputs["x"], float(expected[f"scale p={p:g}"])
         first, second = np.asarray(got["first call"]), np.asarray(got["second call"])
@@ -252,45 +225,38 @@ def dropout_train_compare(p: float) -> Callable[..., list[Row]]:
         if first.shape != x.shape or second.shape != x.shape:
             return rows
         differ, want = float(((first == 0) != (second == 0)).mean()), 2 * p * (1 - p)
-        rows.append(
-            stat_row(
-                "two calls: fraction of mask entries that differ",
-                abs(differ - want) <= 0.02,
-                f"{want:.3f} ± 0.02",
-                f"{differ:.4f}",
-                "draw a new random mask at every forward call",
-            )
-        )
+        name, ok = "two calls: fraction of mask entries that differ", abs(differ - want) <= 0.02
+        why = "draw a new random mask at every forward call"
+        rows.append(stat_row(name, ok, f"{want:.3f} ± 0.02", f"{differ:.4f}", why))
         dropped = first == 0
-        constant = max(
-            float((dropped.all(axis=0) | ~dropped.any(axis=0)).mean()),
-            float((dropped.all(axis=1) | ~dropped.any(axis=1)).mean()),
-        )
-        rows.append(
-            stat_row(
-                "rows or columns dropped as a whole",
-                constant <= 0.05,
-                "none",
-                f"{constant:.0%}",
-                "draw one random number per element: the mask has x's full shape",
-            )
-        )
+        whole = [float((dropped.all(axis=a) | ~dropped.any(axis=a)).mean()) for a in (0, 1)]
+        constant = max(whole)
+        name, ok = "rows or columns dropped as a whole", constant <= 0.05
+        why = "draw one random number per element: the mask has x's full shape"
+        rows.append(stat_row(name, ok, "none", f"{constant:.0%}", why))
         return rows
 
     return compare
 
 
-def dropout_backward_learner(p: float) -> Side:
+def _forward_backward(p: float, training: bool) -> Side:
+    """Forward x through ``Dropout(p)`` (in evaluation mode unless ``training``), backward g."""
+
     def learner(inputs: Inputs, Dropout: type) -> dict[str, Any]:
+        layer = Dropout(p)
+        if not training:
+            layer.training = False
         x = Tensor(inputs["x"])
-        out = Dropout(p).forward(x)
+        out = layer.forward(x)
         out.backward(inputs["g"])
         return {"out": data_of(out), "x.grad": x.grad}
 
     return learner
 
 
-def dropout_backward_compare(p: float) -> Callable[..., list[Row]]:
+def _backward_compare(p: float) -> Compare:
+    """About p dropped; the gradient is g times the scale where kept, zero where dropped."""
+
     def compare(got: dict[str, Any], expected: dict[str, Any], inputs: Inputs) -> list[Row]:
         x, g, scale = inputs["x"], inputs["g"], float(expected[f"scale p={p:g}"])
         out = np.asarray(got["out"])
@@ -303,16 +269,8 @@ def dropout_backward_compare(p: float) -> Callable[..., list[Row]]:
     return compare
 
 
-def dropout_eval_sides(p: float) -> tuple[Side, Side]:
-    """In evaluation (``training = False``) Dropout is the identity, gradient included."""
-
-    def learner(inputs: Inputs, Dropout: type) -> dict[str, Any]:
-        layer = Dropout(p)
-        layer.training = False
-        x = Tensor(inputs["x"])
-        out = layer.forward(x)
-        out.backward(inputs["g"])
-        return {"out": data_of(out), "x.grad": x.grad}
+def _identity_reference(p: float) -> Side:
+    """torch's dropout in evaluation (``training=False``): the identity, gradient included."""
 
     def reference(inputs: Inputs) -> dict[str, Any]:
         import torch
@@ -322,7 +280,7 @@ def dropout_eval_sides(p: float) -> tuple[Side, Side]:
         out.backward(torch.tensor(inputs["g"]))
         return {"out": out.detach().numpy(), "x.grad": torch_grad(x)}
 
-    return learner, reference
+    return reference
 
 
 # -------------------------------------------------------- Sequential, MLP
@@ -365,21 +323,6 @@ def net_inputs(sizes: tuple[int, ...], batch: int = 8) -> Callable[..., Inputs]:
     return inputs
 
 
-def torch_linears(inputs: Inputs, count: int) -> list[Any]:
-    """torch Linear layers holding ``W1, b1, ..., W<count>, b<count>`` (float64)."""
-    import torch
-
-    layers = []
-    for i in range(1, count + 1):
-        n_out, n_in = inputs[f"W{i}"].shape
-        layer = torch.nn.Linear(n_in, n_out, dtype=torch.float64)
-        with torch.no_grad():
-            layer.weight.copy_(torch.tensor(inputs[f"W{i}"]))
-            layer.bias.copy_(torch.tensor(inputs[f"b{i}"]))
-        layers.append(layer)
-    return layers
-
-
 def run_torch(model: Any, inputs: Inputs, layers: list[Any]) -> dict[str, Any]:
     """Forward x, backward g; the output and the gradients of x and of every layer."""
     import torch
@@ -416,7 +359,7 @@ def chain_sides() -> tuple[Side, Side]:
     def reference(inputs: Inputs) -> dict[str, Any]:
         import torch
 
-        layers = torch_linears(inputs, 2)
+        layers = [torch_linear(inputs[f"W{i}"], inputs[f"b{i}"]) for i in (1, 2)]
         return run_torch(torch.nn.Sequential(layers[0], torch.nn.Tanh(), layers[1]), inputs, layers)
 
     return learner, reference
@@ -432,25 +375,25 @@ def mlp_sides(nested: bool) -> tuple[Side, Side]:
             layer = Linear(n_in, n_out)
             layer.weight, layer.bias = Tensor(inputs[f"W{i}"]), Tensor(inputs[f"b{i}"])
             layers.append(layer)
-        if nested:
-            inner = Sequential(layers[0], ReLU(), Dropout(0.3))
-            model = Sequential(inner, Dropout(0.2), layers[1])
-        else:
-            model = Sequential(layers[0], ReLU(), Dropout(0.5), layers[1])
-        model.eval()
+        model = _mlp(nested, layers, Sequential, ReLU, Dropout)
         return run_learner(model, Tensor(inputs["x"]), inputs, layers)
 
     def reference(inputs: Inputs) -> dict[str, Any]:
         import torch
 
-        nn = torch.nn
-        layers = torch_linears(inputs, 2)
-        if nested:
-            inner = nn.Sequential(layers[0], nn.ReLU(), nn.Dropout(0.3))
-            model = nn.Sequential(inner, nn.Dropout(0.2), layers[1])
-        else:
-            model = nn.Sequential(layers[0], nn.ReLU(), nn.Dropout(0.5), layers[1])
-        model.eval()
+        layers = [torch_linear(inputs[f"W{i}"], inputs[f"b{i}"]) for i in (1, 2)]
+        model = _mlp(nested, layers, torch.nn.Sequential, torch.nn.ReLU, torch.nn.Dropout)
         return run_torch(model, inputs, layers)
 
     return learner, reference
+
+
+def _mlp(nested: bool, layers: list[Any], Sequential: Any, ReLU: Any, Dropout: Any) -> Any:
+    """Linear, ReLU, Dropout, Linear in eval mode, from the learner's classes or torch.nn's;
+    ``nested`` puts the first three in a Sequential of their own, with one more Dropout."""
+    if nested:
+        model = Sequential(Sequential(layers[0], ReLU(), Dropout(0.3)), Dropout(0.2), layers[1])
+    else:
+        model = Sequential(layers[0], ReLU(), Dropout(0.5), layers[1])
+    model.eval()
+    return model

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,11 +23,10 @@ import micrograd_plus.ops  # noqa: F401  (attaches @, .T, indexing, ... to Tenso
 from grader.compare import Row
 from grader.harness import data_of
 from grader.spec import Inputs
+from grader.specs.shared import Compare, Side, stat_row, torch_linear
 from micrograd_plus import nn, optim
 from micrograd_plus.data import SAMPLE_PATH, load_mnist
 from micrograd_plus.tensor import Tensor
-
-Side = Callable[..., dict[str, Any]]
 
 # ---------------------------------------------------------------- DataLoader
 
@@ -60,8 +59,9 @@ def first_visits(order: np.ndarray) -> np.ndarray:
     return order[np.sort(first)]
 
 
-def batches_learner(cases: Sequence[tuple[int, int]]) -> Side:
-    """Per (n, batch_size): len(loader), the batch sizes, and the rows and labels seen per epoch.
+def batches_sides(cases: Sequence[tuple[int, int]]) -> tuple[Side, Side]:
+    """Per (n, batch_size): len(loader), the batch sizes, and the rows and labels seen per epoch,
+    from the learner's DataLoader and from torch.utils.data.DataLoader (drop_last=False).
 
     Shuffled epochs are put in row order (rows sorted, labels by their row) so that they
     compare with torch's element by element; the labels show whether they stayed with
@@ -82,18 +82,7 @@ def batches_learner(cases: Sequence[tuple[int, int]]) -> Side:
                 order = np.argsort(rows, kind="stable") if shuffle else np.arange(len(rows))
                 seen.append(rows[order])
                 labels.append(labs[order] if len(labs) == len(rows) else labs)
-        return {
-            "len(loader), per case (unshuffled, shuffled)": np.array(lengths),
-            "batch sizes, one epoch after another": np.array(sizes),
-            "rows of an epoch (unshuffled in order; shuffled sorted)": np.concatenate(seen),
-            "labels of those rows (each row's label is its number)": np.concatenate(labels),
-        }
-
-    return learner
-
-
-def batches_reference(cases: Sequence[tuple[int, int]]) -> Side:
-    """What torch.utils.data.DataLoader gives for the same cases (drop_last=False)."""
+        return batch_outputs(lengths, sizes, np.concatenate(seen), np.concatenate(labels))
 
     def reference(inputs: Inputs) -> dict[str, Any]:
         import torch
@@ -109,37 +98,41 @@ def batches_reference(cases: Sequence[tuple[int, int]]) -> Side:
                 sizes += [len(rows) for rows in batches]
                 seen.append(np.sort(np.concatenate(batches)))
         rows = np.concatenate(seen)
-        return {
-            "len(loader), per case (unshuffled, shuffled)": np.array(lengths),
-            "batch sizes, one epoch after another": np.array(sizes),
-            "rows of an epoch (unshuffled in order; shuffled sorted)": rows,
-            "labels of those rows (each row's label is its number)": rows.copy(),
-        }
+        return batch_outputs(lengths, sizes, rows, rows.copy())
 
-    return reference
+    return learner, reference
 
 
-def no_inputs(rng: np.random.Generator) -> Inputs:
-    """Checks whose inputs are fixed (the data is built by the learner side)."""
-    return {}
+def batch_outputs(
+    lengths: list[int], sizes: list[int], rows: np.ndarray, labels: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The outputs of a batches check, named as the report shows them."""
+    return {
+        "len(loader), per case (unshuffled, shuffled)": np.array(lengths),
+        "batch sizes, one epoch after another": np.array(sizes),
+        "rows of an epoch (unshuffled in order; shuffled sorted)": rows,
+        "labels of those rows (each row's label is its number)": labels,
+    }
 
 
 Observe = Callable[[type], dict[str, np.ndarray]]
-Judge = Callable[[dict[str, np.ndarray]], Sequence[bool]]
+Judge = Callable[[dict[str, np.ndarray]], dict[str, bool]]
 
 
-def property_sides(
-    names: Sequence[str], observe: Observe, judge: Judge, why: str
-) -> tuple[Side, Side, Callable[..., list[Row]]]:
-    """A check of yes/no properties of the learner's ``DataLoader``.
+class Properties(NamedTuple):
+    """Yes/no properties of the learner's ``DataLoader``, decided from the visit orders of its
+    epochs: ``observe`` records them (the learner side), ``judge`` decides each property by
+    its name (the trusted side), ``why`` is shown when one fails."""
 
-    The learner side only records what the loader did (``observe``: the visit orders of
-    its epochs); the trusted side decides each property from those orders (``judge``),
-    so nothing that decides the check is computed where the learner's code runs.
+    observe: Observe
+    judge: Judge
+    why: str
 
-    Returns:
-        (learner side, reference side, compare).
-    """
+
+def property_sides(properties: Properties) -> tuple[Side, Side, Compare]:
+    """A check of yes/no properties of the learner's ``DataLoader``: nothing that decides it
+    is computed where the learner's code runs (the learner side only records orders)."""
+    observe, judge, why = properties
 
     def learner(inputs: Inputs, DataLoader: type) -> dict[str, Any]:
         return observe(DataLoader)
@@ -150,12 +143,12 @@ def property_sides(
     def compare(got: Any, expected: Any, inputs: Inputs) -> list[Row]:
         try:
             orders = {key: np.asarray(got[key], dtype=np.int64).ravel() for key in got}
-            flags = [bool(flag) for flag in judge(orders)]
+            flags = {name: bool(flag) for name, flag in judge(orders).items()}
         except (KeyError, TypeError, ValueError) as exc:
             return [Row("visit orders", False, f"the loader's epochs could not be read: {exc}")]
         return [
-            Row(name, flag, "" if flag else why, expected="yes", got="yes" if flag else "no")
-            for name, flag in zip(names, flags, strict=True)
+            stat_row(name, flag, "yes", "yes" if flag else "no", why)
+            for name, flag in flags.items()
         ]
 
     return learner, reference, compare
@@ -163,13 +156,6 @@ def property_sides(
 
 SHUFFLE_ROWS, SHUFFLE_BATCH = 60, 10
 """60 rows in 6 full batches: no partial batch, so only the order matters here."""
-
-
-SEEDED = (
-    "same seed: same order in epoch 1",
-    "same seed: same order in epoch 2",
-    "seeds 7 and 8: different orders",
-)
 
 
 def seeded_orders(DataLoader: type) -> dict[str, np.ndarray]:
@@ -188,20 +174,19 @@ def seeded_orders(DataLoader: type) -> dict[str, np.ndarray]:
     }
 
 
-def seeded_flags(orders: dict[str, np.ndarray]) -> list[bool]:
-    same = np.array_equal
-    return [
-        same(orders["seed 7, epoch 1"], orders["seed 7 again, epoch 1"]),
-        same(orders["seed 7, epoch 2"], orders["seed 7 again, epoch 2"]),
-        not same(orders["seed 7, epoch 1"], orders["seed 8, epoch 1"]),
-    ]
+def seeded_flags(orders: dict[str, np.ndarray]) -> dict[str, bool]:
+    """Loaders with the same seed visit the rows in the same orders; other seeds, other orders."""
+    a1, b1 = orders["seed 7, epoch 1"], orders["seed 7 again, epoch 1"]
+    a2, b2 = orders["seed 7, epoch 2"], orders["seed 7 again, epoch 2"]
+    return {
+        "same seed: same order in epoch 1": np.array_equal(a1, b1),
+        "same seed: same order in epoch 2": np.array_equal(a2, b2),
+        "seeds 7 and 8: different orders": not np.array_equal(a1, orders["seed 8, epoch 1"]),
+    }
 
 
-RESHUFFLE = (
-    "shuffle=True: epoch 1 is shuffled",
-    "epochs 1 and 2 differ",
-    "epochs 2 and 3 differ",
-    "shuffle=False: rows in order, every epoch",
+SEEDED = Properties(
+    seeded_orders, seeded_flags, "one generator per loader, seeded once in __init__"
 )
 
 
@@ -215,16 +200,22 @@ def reshuffle_orders(DataLoader: type) -> dict[str, np.ndarray]:
     return orders
 
 
-def reshuffle_flags(orders: dict[str, np.ndarray]) -> list[bool]:
+def reshuffle_flags(orders: dict[str, np.ndarray]) -> dict[str, bool]:
+    """A shuffling loader draws a new order every epoch; a plain one keeps the rows in order."""
     rows = np.arange(SHUFFLE_ROWS)
     e1, e2, e3 = (first_visits(orders[f"shuffled, epoch {e}"]) for e in (1, 2, 3))
     in_order = all(np.array_equal(first_visits(orders[f"plain, epoch {e}"]), rows) for e in (1, 2))
-    return [
-        not np.array_equal(e1, rows),
-        not np.array_equal(e1, e2),
-        not np.array_equal(e2, e3),
-        in_order,
-    ]
+    return {
+        "shuffle=True: epoch 1 is shuffled": not np.array_equal(e1, rows),
+        "epochs 1 and 2 differ": not np.array_equal(e1, e2),
+        "epochs 2 and 3 differ": not np.array_equal(e2, e3),
+        "shuffle=False: rows in order, every epoch": in_order,
+    }
+
+
+RESHUFFLE = Properties(
+    reshuffle_orders, reshuffle_flags, "a new permutation each epoch when shuffling"
+)
 
 
 # ------------------------------------------------------ train_epoch / evaluate
@@ -244,57 +235,52 @@ def net_inputs(sizes: Sequence[int], n: int) -> Callable[[np.random.Generator], 
 
 
 def layer_count(inputs: Inputs) -> int:
+    """The number of linear layers whose weights the inputs hold."""
     return sum(1 for key in inputs if key.startswith("W"))
 
 
 def reference_mlp(inputs: Inputs, dropout: float | None = None) -> tuple[Any, list[Any]]:
     """Linear-ReLU(-Dropout)-...-Linear from the reference layers, float64, weights from inputs."""
-    layers: list[Any] = []
     linears = []
-    count = layer_count(inputs)
-    for i in range(count):
+    for i in range(layer_count(inputs)):
         W = inputs[f"W{i}"]
         linear = nn.Linear(W.shape[1], W.shape[0], dtype=np.float64)
         linear.weight = Tensor(W.copy())
         linear.bias = Tensor(inputs[f"b{i}"].copy())
         linears.append(linear)
-        layers.append(linear)
-        if i < count - 1:
-            layers.append(nn.ReLU())
-            if dropout is not None:
-                layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers), linears
+    between = [nn.ReLU] if dropout is None else [nn.ReLU, lambda: nn.Dropout(dropout)]
+    return nn.Sequential(*mlp_layers(linears, between)), linears
 
 
 def torch_mlp(inputs: Inputs) -> tuple[Any, list[Any]]:
     """The same MLP in torch (float64); dropout is left out: torch runs it in eval mode."""
     import torch
 
+    linears = [torch_linear(inputs[f"W{i}"], inputs[f"b{i}"]) for i in range(layer_count(inputs))]
+    return torch.nn.Sequential(*mlp_layers(linears, [torch.nn.ReLU])), linears
+
+
+def mlp_layers(linears: Sequence[Any], between: Sequence[Callable[[], Any]]) -> list[Any]:
+    """The linear layers in order, with new layers made by ``between`` after all but the last."""
     layers: list[Any] = []
-    linears = []
-    count = layer_count(inputs)
-    for i in range(count):
-        W = inputs[f"W{i}"]
-        linear = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
-        with torch.no_grad():
-            linear.weight.copy_(torch.tensor(W))
-            linear.bias.copy_(torch.tensor(inputs[f"b{i}"]))
-        linears.append(linear)
+    for i, linear in enumerate(linears):
         layers.append(linear)
-        if i < count - 1:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers), linears
+        if i < len(linears) - 1:
+            layers += [make() for make in between]
+    return layers
 
 
-def parameter_outputs(weights: Sequence[Any], biases: Sequence[Any]) -> dict[str, np.ndarray]:
+def parameter_outputs(linears: Sequence[Any], array: Callable[[Any], Any]) -> dict[str, Any]:
+    """Each layer's weight and bias after the epoch, as float64 (``array`` reads a parameter)."""
     out = {}
-    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
-        out[f"layer {i} weight after the epoch"] = np.array(w, dtype=np.float64)
-        out[f"layer {i} bias after the epoch"] = np.array(b, dtype=np.float64)
+    for i, linear in enumerate(linears):
+        out[f"layer {i} weight after the epoch"] = np.array(array(linear.weight), dtype=np.float64)
+        out[f"layer {i} bias after the epoch"] = np.array(array(linear.bias), dtype=np.float64)
     return out
 
 
 def batch_bounds(sizes: Sequence[int]) -> list[tuple[int, int]]:
+    """(start, end) of each batch of the given sizes, one after another."""
     ends = np.cumsum(sizes)
     return [(int(end - size), int(end)) for size, end in zip(sizes, ends, strict=True)]
 
@@ -310,18 +296,11 @@ def train_sides(
     def learner(inputs: Inputs, train_epoch: Callable[..., Any]) -> dict[str, Any]:
         model, linears = reference_mlp(inputs)
         opt = getattr(optim, optimizer)(model.parameters(), **options)
-        X, y = inputs["X"], inputs["y"]
-        loader = [
-            (Tensor(X[a:b], requires_grad=False), y[a:b]) for a, b in batch_bounds(batch_sizes)
-        ]
+        X, y, bounds = inputs["X"], inputs["y"], batch_bounds(batch_sizes)
+        loader = [(Tensor(X[a:b], requires_grad=False), y[a:b]) for a, b in bounds]
         loss = train_epoch(model, loader, opt)
         out: dict[str, Any] = {"mean loss of the epoch": float(np.asarray(data_of(loss)))}
-        out.update(
-            parameter_outputs(
-                [lin.weight.data for lin in linears], [lin.bias.data for lin in linears]
-            )
-        )
-        return out
+        return out | parameter_outputs(linears, lambda t: t.data)
 
     def reference(inputs: Inputs) -> dict[str, Any]:
         import torch
@@ -337,9 +316,7 @@ def train_sides(
             opt.step()
             total += loss.item() * (b - a)
         out: dict[str, Any] = {"mean loss of the epoch": total / sum(batch_sizes)}
-        weights = [lin.weight.detach().numpy() for lin in linears]
-        out.update(parameter_outputs(weights, [lin.bias.detach().numpy() for lin in linears]))
-        return out
+        return out | parameter_outputs(linears, lambda t: t.detach().numpy())
 
     return learner, reference
 
@@ -373,7 +350,6 @@ def evaluate_sides(dropout: float) -> tuple[Side, Side]:
 
 TRUSTED_DATA = Path(SAMPLE_PATH).parent
 """The learner's data folder as the trusted side sees it, wherever the grader runs."""
-
 
 GRADING_SET = Path(__file__).resolve().parents[1] / "hidden" / "mnist_grading.npz"
 """2,000 digits that are not in the learner's sample (labels included): the instructor's only."""
@@ -416,18 +392,3 @@ def predicted_digits(inputs: Inputs, model: Any) -> dict[str, Any]:
 def test_labels(inputs: Inputs) -> dict[str, Any]:
     """The reference side of the model checks: the true digits of the same images."""
     return {"true digits": digits_to_grade()[1]}
-
-
-def predictions_of(got: Any, expected: Any) -> tuple[np.ndarray | None, Row | None]:
-    """The learner's predictions, or a row saying why they cannot be judged."""
-    pred = got.get("predicted digit of each test image")
-    truth = expected["true digits"]
-    pred = None if pred is None else np.asarray(pred)
-    if pred is None or pred.shape != truth.shape:
-        shape = "nothing" if pred is None else f"shape {pred.shape}"
-        why = (
-            f"the model's predictions have {shape}, the test split has {len(truth):,} digits: "
-            "was the notebook run with another dataset?"
-        )
-        return None, Row("predictions", False, why)
-    return pred, None
