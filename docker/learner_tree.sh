@@ -16,11 +16,11 @@ for path in pyproject.toml README.md QUICKSTART.md STUDY_GUIDE.md QUICK_REFERENC
 done
 # Hidden checks: keep only the empty package, so that a missing lab module reads as "none".
 rm -rf "$dest/grader/redteam"
-find "$dest/grader/hidden" -mindepth 1 ! -name __init__.py -exec rm -rf {} +
-# The instructor's tools, as the learner bundle leaves them out (grader/bundle.py's
+find "$dest/grader/checking/hidden" -mindepth 1 ! -name __init__.py -exec rm -rf {} +
+# The instructor's tools, as the learner bundle leaves them out (grader/assign/bundle.py's
 # INSTRUCTOR_ONLY: module names, or prefixes ending in a dot).
-if [ -f "$src/grader/bundle.py" ]; then
-    python3 - "$src/grader/bundle.py" "$dest" <<'PY'
+if [ -f "$src/grader/assign/bundle.py" ]; then
+    python3 - "$src/grader/assign/bundle.py" "$dest" <<'PY'
 import ast, shutil, sys
 from pathlib import Path
 bundle, dest = Path(sys.argv[1]), Path(sys.argv[2])
@@ -30,7 +30,7 @@ names = next(
 )
 for name in names:
     if name.endswith("."):
-        continue  # a prefix: grader.hidden. and grader.redteam are handled above
+        continue  # a prefix: grader.checking.hidden. and grader.redteam are handled above
     path = dest.joinpath(*name.split("."))
     if path.with_suffix(".py").is_file():
         path.with_suffix(".py").unlink()

@@ -9,6 +9,6 @@ In a notebook::
         check("lab2.relu.backward")
 """
 
-from grader.check import CheckFailed, check, checks
+from grader.checking.check import CheckFailed, check, checks
 
 __all__ = ["CheckFailed", "check", "checks"]

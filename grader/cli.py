@@ -21,7 +21,7 @@ class CommandError(Exception):
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from grader import bundle, release
+    from grader.assign import bundle, release
 
     if args.bundle is not None:
         if args.lab is None:
@@ -40,7 +40,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
-    from grader import autograde
+    from grader.pipeline import autograde
 
     if args.shard is not None and args.seed is None:
         raise CommandError("--shard needs --seed: every shard of a batch grades with one seed")
@@ -69,7 +69,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from grader import merge
+    from grader.pipeline import merge
 
     out = merge.merge(shards=args.shards, out=args.out, solutions=args.solutions)
     print(f"merged {len(args.shards)} shards into {out}")
@@ -77,7 +77,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
-    from grader import gradescope
+    from grader.outputs import gradescope
 
     zip_path = gradescope.build(
         lab=args.lab,
@@ -91,7 +91,7 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
 
 
 def _shard(text: str) -> Any:
-    from grader import shard
+    from grader.pipeline import shard
 
     try:
         return shard.Shard.parse(text)
@@ -100,7 +100,7 @@ def _shard(text: str) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from grader import validate
+    from grader.learner import validate
 
     result = validate.validate(
         notebook=args.notebook,
@@ -114,7 +114,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from grader import report
+    from grader.outputs import report
 
     if not (args.out / "grades.csv").exists():
         raise CommandError(f"{args.out / 'grades.csv'} not found: run autograde first")
@@ -125,7 +125,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_override(args: argparse.Namespace) -> int:
-    from grader import overrides, report
+    from grader.outputs import overrides, report
 
     decision = overrides.record(
         out=args.out,
@@ -140,7 +140,7 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 
 def cmd_assemble(args: argparse.Namespace) -> int:
-    from grader import assemble
+    from grader.learner import assemble
 
     return int(assemble.run(labs_dir=args.labs_dir, out=args.out))
 

@@ -90,15 +90,17 @@ ALLOWED_DISTRIBUTIONS = (
 
 LEARNER_GRADER_MODULES = (
     "__init__",
-    "check",
-    "compare",
-    "harness",
     "labs",
-    "outcome",
-    "refs",
-    "spec",
+    "checking/__init__",
+    "checking/check",
+    "checking/compare",
+    "checking/numpy_side",
+    "checking/outcome",
+    "checking/spec",
+    "checking/torch_side",
 )
-"""Modules of :mod:`grader` copied into the sandbox (the learner side of the checks)."""
+"""Modules of :mod:`grader` copied into the sandbox (the learner side of the checks), as paths
+below ``grader/`` without ``.py``."""
 
 GIVEN_MICROGRAD_MODULES = ("__init__", "value", "data")
 """``micrograd_plus`` modules every lab may import; the labs before the graded one are added."""

@@ -52,7 +52,7 @@ def get_lab(lab_id: str) -> Lab:
     if lab_id in LABS:
         return LABS[lab_id]
     if lab_id.startswith("fixture"):
-        importlib.import_module(f"grader.specs.{lab_id}")
+        importlib.import_module(f"grader.checking.specs.{lab_id}")
         if lab_id in FIXTURE_LABS:
             return FIXTURE_LABS[lab_id]
     raise KeyError(f"unknown lab {lab_id!r}; known: {', '.join(LABS)}")

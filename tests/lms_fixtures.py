@@ -16,7 +16,7 @@ from typing import Any
 
 import nbformat
 
-from grader.specs import fixture
+from grader.checking.specs import fixture
 
 NOTEBOOK = fixture.LAB.notebook
 ASSIGNMENT = fixture.LAB.assignment

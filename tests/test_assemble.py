@@ -14,8 +14,8 @@ import pytest
 import micrograd_plus.nn
 import micrograd_plus.optim
 from grader import cli, config
-from grader.assemble import assemble
 from grader.labs import get_lab
+from grader.learner.assemble import assemble
 from grader.redteam import apply_bug, bugs_for
 
 
@@ -51,7 +51,7 @@ def test_the_command_prints_the_table(tmp_path: Path, capsys: pytest.CaptureFixt
 TRAIN = """
 import numpy as np
 from pathlib import Path
-from grader.assemble import assemble
+from grader.learner.assemble import assemble
 from micrograd_plus.data import load_mnist
 
 mine = assemble(labs_dir=Path(LABS), out=Path(OUT))

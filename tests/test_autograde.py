@@ -21,7 +21,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from grader import cli
-from grader.specs import fixture
+from grader.checking.specs import fixture
 
 NOTEBOOK = fixture.LAB.notebook
 SOLUTIONS = fixture.SOURCE.parent

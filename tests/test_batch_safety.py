@@ -30,8 +30,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from grader import integrity
-from grader.specs import fixture
+from grader.checking.specs import fixture
+from grader.pipeline import integrity
 
 NOTEBOOK = fixture.LAB.notebook
 SOLUTIONS = fixture.SOURCE.parent

@@ -47,7 +47,7 @@ def released_lab(folder: Path) -> Path:
         return folder / NOTEBOOK
     if not (ROOT / "solutions" / NOTEBOOK).is_file():
         pytest.skip(f"neither labs/{NOTEBOOK} nor its source in solutions/ exists yet")
-    from grader.release import release
+    from grader.assign.release import release
 
     release(solutions=ROOT / "solutions", labs=folder, lab="1")
     return folder / NOTEBOOK

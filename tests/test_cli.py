@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from grader import cli, config
-from grader.specs import fixture
+from grader.checking.specs import fixture
 
 SOLUTIONS = fixture.SOURCE.parent
 
@@ -22,7 +22,7 @@ def test_release_options_reach_the_release_functions(
 ) -> None:
     """Do release, --check and --bundle call the release and bundle functions with keyword
     arguments?"""
-    from grader import bundle, release
+    from grader.assign import bundle, release
 
     calls: list[tuple[str, dict[str, Any]]] = []
 

@@ -177,17 +177,16 @@ def test_learner_tree_leaves_out_solutions_and_hidden_checks(tmp_path: Path) -> 
         timeout=60,
     )
     assert (tree / "micrograd_plus" / "tensor.py").is_file()
-    assert (tree / "grader" / "check.py").is_file()
+    assert (tree / "grader" / "checking" / "check.py").is_file()
     assert (tree / "data" / "mnist_sample.npz").is_file()
     assert (tree / "docker" / "entrypoint.sh").is_file()
     for absent in ("solutions", "tests", "grader/redteam", ".git", "benchmarks"):
         assert not (tree / absent).exists(), absent
-    assert [p.name for p in (tree / "grader" / "hidden").iterdir()] == ["__init__.py"]
-    for tool in ("cli.py", "autograde.py", "sandbox.py", "release.py"):
-        if (ROOT / "grader" / tool).exists():
-            assert not (tree / "grader" / tool).exists(), tool
-    if (ROOT / "grader" / "specs" / "lab1.py").exists():
-        assert (tree / "grader" / "specs" / "lab1.py").is_file()
+    assert [p.name for p in (tree / "grader" / "checking" / "hidden").iterdir()] == ["__init__.py"]
+    for tool in ("cli.py", "pipeline", "outputs", "assign", "sandbox"):
+        assert (ROOT / "grader" / tool).exists(), tool
+        assert not (tree / "grader" / tool).exists(), tool
+    assert (tree / "grader" / "checking" / "specs" / "lab1.py").is_file()
 
 
 def requirements_module() -> dict[str, Any]:

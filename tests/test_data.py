@@ -41,7 +41,7 @@ TEST_COUNTS = np.array([120, 135, 119, 124, 118, 104, 122, 128, 113, 117])
 """round(12%) of each digit, the sample's test split."""
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "data" / "README.md"
-GRADING_PATH = REPO / "grader" / "hidden" / "mnist_grading.npz"
+GRADING_PATH = REPO / "grader" / "checking" / "hidden" / "mnist_grading.npz"
 FASHION_ROOT = Path(data.FASHION_MNIST_ROOT)
 N_TRAIN, N_TEST = 20, 7
 REAL_IMPORT_TORCHVISION = data._import_torchvision

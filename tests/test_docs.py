@@ -140,8 +140,8 @@ def test_grader_commands_named_in_the_docs_exist() -> None:
 
 
 def visible_check_ids() -> set[str]:
+    from grader.checking.spec import load_lab
     from grader.labs import LABS
-    from grader.spec import load_lab
 
     ids = set()
     for lab in LABS:

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grader import cli
-from grader.specs import fixture
+from grader.checking.specs import fixture
 from tests.grader_strategies import (
     NOTEBOOK,
     SOLUTION,

@@ -13,11 +13,13 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader import autograde, config, misconceptions, sandbox
-from grader.grading import LabKey, ReferenceFailed, judge_run, load_key
+from grader import config, sandbox
+from grader.checking import misconceptions
+from grader.checking.spec import _REGISTRY, get_spec
+from grader.checking.specs import fixture
 from grader.labs import get_lab
-from grader.spec import _REGISTRY, get_spec
-from grader.specs import fixture
+from grader.pipeline import autograde
+from grader.pipeline.grading import LabKey, ReferenceFailed, judge_run, load_key
 
 CHECK = "lab2.relu.forward"
 

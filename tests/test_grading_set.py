@@ -1,6 +1,6 @@
 """The instructor's MNIST grading set never reaches a learner: not in labs/, a bundle or the image.
 
-``grader/hidden/mnist_grading.npz`` (2,000 digits that are not in the learner's sample, see
+``grader/checking/hidden/mnist_grading.npz`` (2,000 digits that are not in the learner's sample, see
 ``data/README.md``) is what lab 1.7.5's model accuracy is measured on. A learner who had it
 could fake that accuracy from its labels, so every way the course reaches a learner is
 checked for it, by name and by content.
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from grader.bundle import write_bundle
+from grader.assign.bundle import write_bundle
 from grader.config import REPO
 from grader.labs import LABS
 
-GRADING_PATH = REPO / "grader" / "hidden" / "mnist_grading.npz"
+GRADING_PATH = REPO / "grader" / "checking" / "hidden" / "mnist_grading.npz"
 GRADING_NAME = GRADING_PATH.stem
 RELEASED_LABS = [lab for lab in LABS.values() if (REPO / "labs" / lab.notebook).is_file()]
 

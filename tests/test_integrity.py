@@ -1,4 +1,4 @@
-"""Tests of the integrity scan of learner programs (grader.integrity)."""
+"""Tests of the integrity scan of learner programs (grader.pipeline.integrity)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.integrity import KINDS, Flag, instructor_sources, scan, scan_notebook, summary
 from grader.notebook import from_json
+from grader.pipeline.integrity import KINDS, Flag, instructor_sources, scan, scan_notebook, summary
 
 FLAGGED = [
     ("x = " + " + ".join(["1"] * 100_000), "scan-failed", 1),
@@ -38,9 +38,9 @@ FLAGGED = [
     ("y = eval('1 + 1')", "eval", 1),
     ("code = compile('x', '<s>', 'eval')", "compile", 1),
     ("import numpy as np\nnp.allclose = lambda *a, **k: True", "module-attr-assign", 2),
-    ("import grader.spec as s\ns._REGISTRY.update({})", "grader-internals", 2),
+    ("import grader.checking.spec as s\ns._REGISTRY.update({})", "grader-internals", 2),
     ("from grader import spec\nvars(spec)['_REGISTRY'].clear()", "grader-internals", 2),
-    ("import sys\nsys.modules['grader.spec']._REGISTRY['x'] = 1", "grader-internals", 2),
+    ("import sys\nsys.modules['grader.checking.spec']._REGISTRY['x'] = 1", "grader-internals", 2),
     ("import gc\nobjs = gc.get_objects()", "introspection", 2),
     ("import sys\nframe = sys._getframe(1)", "introspection", 2),
     ("import inspect\ng = inspect.currentframe().f_back.f_globals", "introspection", 2),

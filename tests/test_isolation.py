@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from grader import autograde, config, sandbox
+from grader import config, sandbox
+from grader.pipeline import autograde
 from grader.redteam.corpus import build, differences
 from grader.redteam.tamper import CASES, ISOLATION_CASES
 
@@ -179,8 +180,12 @@ def test_nothing_is_written_outside_the_sandbox(graded: dict[str, Any]) -> None:
 @pytest.mark.slow
 def test_feedback_shows_nothing_of_the_hidden_checks(graded: dict[str, Any]) -> None:
     """Does a learner who prints every file the sandbox can read see no hidden-check source?"""
-    hidden = (config.REPO / "grader" / "hidden" / "lab1.py").read_text(encoding="utf-8")
-    visible = "".join(p.read_text() for p in (config.REPO / "grader" / "specs").glob("*.py"))
+    hidden = (config.REPO / "grader" / "checking" / "hidden" / "lab1.py").read_text(
+        encoding="utf-8"
+    )
+    visible = "".join(
+        p.read_text() for p in (config.REPO / "grader" / "checking" / "specs").glob("*.py")
+    )
     secret = [
         line.strip()
         for line in hidden.splitlines()
@@ -208,8 +213,8 @@ def test_reduced_isolation_is_stated_everywhere(
     """Graded with --allow-reduced-isolation, do the log, grades.csv and the summary say so?"""
     import nbformat
 
+    from grader.checking.specs import fixture
     from grader.sandbox import launch
-    from grader.specs import fixture
 
     monkeypatch.setattr(sandbox, "isolation_problem", lambda: "bwrap is not installed")
     monkeypatch.setattr(launch, "isolation_problem", lambda: "bwrap is not installed")

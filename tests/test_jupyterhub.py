@@ -90,7 +90,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Course:
     if (config.LABS_DIR / LAB.notebook).is_file():
         shutil.copy(config.LABS_DIR / LAB.notebook, release / LAB.notebook)
     else:
-        from grader.release import release as render
+        from grader.assign.release import release as render
 
         render(solutions=config.SOLUTIONS, labs=release, lab=LAB.id)
     env = {

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
-from grader import autograde, config, release, validate
+from grader import config
+from grader.assign import release
 from grader.labs import LABS, resolve_lab
+from grader.learner import validate
+from grader.pipeline import autograde
 
 
 def _forms(number: int) -> list[str]:

@@ -15,11 +15,11 @@ from typing import Any
 import nbformat
 import pytest
 
-from grader.check import checks, evaluate, learner_error
+from grader.checking.check import checks, evaluate, learner_error
+from grader.checking.outcome import Outcome
+from grader.checking.spec import get_spec
 from grader.labs import LABS
-from grader.outcome import Outcome
 from grader.redteam import REPO, tensor_methods_restored
-from grader.spec import get_spec
 
 LAB1 = REPO / "solutions" / LABS["lab1"].notebook
 LAB2 = REPO / "solutions" / LABS["lab2"].notebook
@@ -97,7 +97,7 @@ def test_a_self_check_cell_reports_every_check_and_the_hint_that_names_the_mista
     assert "where `+=` belongs" in text
     assert last["error"].ename == "CheckFailed"
     assert "1 check(s) failed: lab1.mul.reuse" in last["error"].evalue
-    assert not any("grader/check.py" in line for line in last["error"].traceback)
+    assert not any("grader/checking/check.py" in line for line in last["error"].traceback)
 
 
 @pytest.mark.slow
@@ -231,7 +231,7 @@ raise SystemExit(main(["validate", {str(REPO / "labs" / LABS["lab1"].notebook)!r
 def test_validate_reads_the_lab_from_a_renamed_copy(tmp_path: Path) -> None:
     """Is Jupyter's copy `…-Copy1.ipynb` (or any name) recognised by its lab metadata?"""
     from grader.labs import resolve_lab
-    from grader.validate import lab_of_notebook
+    from grader.learner.validate import lab_of_notebook
 
     copy = tmp_path / "lab-1.7.1-core-tensor-implementation-Copy1.ipynb"
     copy.write_text((REPO / "labs" / LABS["lab1"].notebook).read_text())

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.specs import fixture
+from grader.checking.specs import fixture
 from tests import lms_fixtures
 
 pytestmark = pytest.mark.slow

@@ -1,7 +1,7 @@
 """Submission sources, late policy and feedback rendering, without grading (fast).
 
 Each LMS download is built by :mod:`tests.lms_fixtures` from the fixture lab's source
-notebook and read by :func:`grader.submissions.discover`.
+notebook and read by :func:`grader.pipeline.discover.discover`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import feedback, layouts
-from grader.course import load_course, load_roster
-from grader.specs import fixture
-from grader.submissions import Discovery, discover
+from grader.checking.specs import fixture
+from grader.outputs import feedback
+from grader.pipeline import layouts
+from grader.pipeline.course import load_course, load_roster
+from grader.pipeline.discover import Discovery, discover
 from tests import lms_fixtures
 
 NOTEBOOKS = {fixture.LAB.notebook: "fixture"}

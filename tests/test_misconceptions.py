@@ -2,7 +2,7 @@
 
 The fast tests check the catalogue against the checks and the red-team declarations, feed each
 wrong reference back as a learner's outputs, and feed random outputs of the right shape; the
-slow one measures the red-team corpus with ``python -m grader.misconceptions.measure``.
+slow one measures the red-team corpus with ``python -m grader.checking.misconceptions.measure``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.labs import LABS
-from grader.misconceptions import (
+from grader.checking.misconceptions import (
     Misconception,
     catalogue,
     cell,
@@ -28,10 +27,11 @@ from grader.misconceptions import (
     parse_cell,
     wrong_references,
 )
-from grader.outcome import Outcome, judge
+from grader.checking.outcome import Outcome, judge
+from grader.checking.spec import Inputs, Outputs, Spec, get_spec
+from grader.labs import LABS
+from grader.outputs.report import format_summary, summarize
 from grader.redteam import REPO, bugs_for
-from grader.report import format_summary, summarize
-from grader.spec import Inputs, Outputs, Spec, get_spec
 
 SEED = 0
 ALL = catalogue()
@@ -173,7 +173,7 @@ def test_the_summary_lists_the_cohorts_misconceptions_by_frequency(tmp_path: Pat
 def test_planted_bugs_are_diagnosed_and_nothing_else_is() -> None:
     """Are 90%+ of catalogued planted bugs named exactly, with no name on solutions or stubs?"""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "grader.misconceptions.measure", "--seed", str(SEED)]
+    command = [sys.executable, "-m", "grader.checking.misconceptions.measure", "--seed", str(SEED)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)

@@ -14,13 +14,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.bundle import INSTRUCTOR_ONLY, write_bundle
+from grader.assign.bundle import INSTRUCTOR_ONLY, write_bundle
+from grader.assign.release import ReleaseError, check_release, release
+from grader.assign.sourcecheck import leaks, secret_lines, validate_source
 from grader.cellsource import check_calls, regions
 from grader.config import REPO
 from grader.labs import LABS, blocked_modules, get_lab
 from grader.notebook import from_json
-from grader.release import ReleaseError, check_release, release
-from grader.sourcecheck import leaks, secret_lines, validate_source
 
 FIXTURE_SOLUTIONS = REPO / "tests" / "fixtures" / "solutions"
 FIXTURE_NOTEBOOK = "fixture-double.ipynb"
@@ -209,7 +209,7 @@ sys.path.append({sysconfig.get_paths()["purelib"]!r})
 import grader, micrograd_plus
 assert grader.__file__.startswith({str(bundle)!r}), grader.__file__
 from grader import check
-from grader.spec import load_lab
+from grader.checking.spec import load_lab
 print("specs", sorted(s.id for s in load_lab({lab_id!r}) if s.hidden))
 for name in {blocked_modules(lab_id)!r}:
     try:
@@ -232,7 +232,11 @@ def _assert_bundle(zip_path: Path, lab_id: str, notebook: str, tmp_path: Path) -
     modules = {n.removeprefix(f"{top}/").removesuffix(".py").replace("/", ".") for n in names}
     for blocked in blocked_modules(lab_id):
         assert blocked not in modules
-    bad = [m for m in modules if m.startswith(INSTRUCTOR_ONLY) and m != "grader.hidden.__init__"]
+    bad = [
+        m
+        for m in modules
+        if m.startswith(INSTRUCTOR_ONLY) and m != "grader.checking.hidden.__init__"
+    ]
     assert bad == []
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(tmp_path / "unzipped")
@@ -258,8 +262,8 @@ RELEASED_LABS = [lab for lab in LABS.values() if (REPO / "labs" / lab.notebook).
 @pytest.mark.parametrize("lab", RELEASED_LABS, ids=[lab.id for lab in RELEASED_LABS])
 def test_lab_bundle_leaves_out_this_lab_and_later_ones(lab: object, tmp_path: Path) -> None:
     """Does each released lab's bundle import its visible checks but none of its blocked modules?"""
+    from grader.checking.spec import load_lab
     from grader.labs import Lab
-    from grader.spec import load_lab
 
     assert isinstance(lab, Lab)
     visible = [s.id for s in load_lab(lab.id) if not s.hidden]

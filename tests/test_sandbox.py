@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import config, sandbox, scoring
+from grader import config, sandbox
+from grader.checking.spec import get_spec
+from grader.checking.specs import fixture
 from grader.notebook import from_json
+from grader.pipeline import scoring
 from grader.sandbox import results
-from grader.spec import get_spec
-from grader.specs import fixture
 
 FULL = pytest.mark.skipif(
     not sandbox.full_isolation_available(), reason="full isolation needs root with namespaces"
@@ -32,7 +33,7 @@ def _job(*extra: str, program: str = "solution") -> sandbox.Job:
     cells = scoring.analyse(from_json(nb), scoring.test_cells(source, "fixture")).program
     for offset, source in enumerate(extra):
         cells.insert(1 + offset, (100 + offset, source))
-    hidden_source = (config.REPO / "grader" / "hidden" / "fixture.py").read_text()
+    hidden_source = (config.REPO / "grader" / "checking" / "hidden" / "fixture.py").read_text()
     return sandbox.Job(
         "fixture",
         cells,
@@ -245,9 +246,10 @@ def test_replacing_a_check_in_the_registry_changes_nothing(isolation: str) -> No
     """Does a stub that swaps a check's learner side in the registry still fail that check?"""
     source = """
 import dataclasses, sys
-import grader.spec as spec
+import grader.checking.spec as spec
 forged = lambda inputs, fn: {"out": 2 * inputs["x"]}
-for registry in (spec._REGISTRY, vars(spec)["_REGISTRY"], sys.modules["grader.spec"]._REGISTRY):
+loaded = sys.modules["grader.checking.spec"]
+for registry in (spec._REGISTRY, vars(spec)["_REGISTRY"], loaded._REGISTRY):
     for check_id in ("fixture.double.value", "fixture.double.edge"):
         old = registry.get(check_id)
         if old is not None:

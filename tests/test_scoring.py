@@ -8,10 +8,10 @@ from textwrap import dedent
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader import scoring
 from grader.cellsource import check_calls
+from grader.checking.specs import fixture
 from grader.notebook import from_json
-from grader.specs import fixture
+from grader.pipeline import scoring
 
 
 def _test_cell(source: str, grade_id: str = "t", points: float = 3) -> dict:

@@ -22,10 +22,10 @@ from typing import Any
 import nbformat
 import pytest
 
-from grader.merge import merge
-from grader.results import MergeError
-from grader.shard import Shard, shard_of
-from grader.specs import fixture
+from grader.checking.specs import fixture
+from grader.outputs.results import MergeError
+from grader.pipeline.merge import merge
+from grader.pipeline.shard import Shard, shard_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SBATCH = ROOT / "deploy" / "slurm" / "grade.sbatch"

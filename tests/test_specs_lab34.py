@@ -20,7 +20,8 @@ import nbformat
 import pytest
 
 import micrograd_plus.ops  # noqa: F401  (attach Tensor's methods before any evaluation starts)
-from grader.check import run_learner
+from grader.checking.check import run_learner
+from grader.checking.spec import load_lab
 from grader.labs import LABS
 from grader.redteam import (
     REPO,
@@ -31,7 +32,6 @@ from grader.redteam import (
     program_source,
 )
 from grader.redteam import stub_solutions as stubbed
-from grader.spec import load_lab
 
 LAB_IDS = ("lab3", "lab4")
 SEEDS = (0, 20261126)

@@ -25,13 +25,13 @@ import pytest
 
 import micrograd_plus.ops  # noqa: F401  (attach Tensor's methods before any evaluation starts)
 from grader import config
-from grader.check import run_learner
+from grader.checking.check import run_learner
+from grader.checking.outcome import Outcome
+from grader.checking.spec import get_spec, load_lab
+from grader.checking.specs.training import model_inputs, predicted_digits
 from grader.labs import LABS
-from grader.outcome import Outcome
 from grader.redteam import REPO, PlantedBug, apply_bug, bugs_for, evaluate_in_process
 from grader.redteam import stub_solutions as stubbed
-from grader.spec import get_spec, load_lab
-from grader.specs.training import model_inputs, predicted_digits
 
 LAB = "lab5"
 NOTEBOOK = REPO / "solutions" / LABS[LAB].notebook

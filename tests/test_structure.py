@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 GRADER = REPO / "grader"
 MAX_LINES = 400
 REPEAT = 6  # lines
-TABLES = ("specs", "hidden")
+TABLES = ("checking/specs", "checking/hidden")
 
 
 def modules() -> dict[str, Path]:

@@ -27,8 +27,8 @@ import nbformat
 
 from grader.cellsource import regions
 from grader.config import REPO
-from grader.integrity import KINDS as INTEGRITY_KINDS
 from grader.notebook import check_ids
+from grader.pipeline.integrity import KINDS as INTEGRITY_KINDS
 from grader.redteam import bugs_for
 from grader.redteam.cells import cell_model
 from grader.redteam.evaluate import failing

@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from grader.check import run_spec
+from grader.checking.check import run_spec
+from grader.checking.spec import load_lab
 from grader.config import REPO
 from grader.redteam import bugs_for
 from grader.redteam.inprocess import run_program, tensor_methods_restored
 from grader.redteam.learner import learner_notebook, load_labs
 from grader.redteam.planted import apply_bug
-from grader.spec import load_lab
 
 
 @contextlib.contextmanager

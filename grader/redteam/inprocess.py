@@ -12,9 +12,9 @@ import io
 import warnings
 from typing import Any
 
-from grader.check import Outcome, run_spec
+from grader.checking.check import Outcome, run_spec
+from grader.checking.spec import load_lab
 from grader.redteam.cells import program_source
-from grader.spec import load_lab
 
 
 def run_program(nb: Any) -> dict[str, Any]:

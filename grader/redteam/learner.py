@@ -14,12 +14,12 @@ from typing import Any
 
 import nbformat
 
+from grader.assign.release import render
 from grader.cellsource import regions
+from grader.checking.spec import get_spec
 from grader.labs import LABS, Lab
 from grader.notebook import check_ids
 from grader.redteam.cells import cell_model
-from grader.release import render
-from grader.spec import get_spec
 
 
 @dataclass

@@ -165,8 +165,8 @@ class Runner:
         self.memory_error = False
         self.pid = os.getpid()
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        from grader.check import learner_error
-        from grader.compare import as_numeric
+        from grader.checking.check import learner_error
+        from grader.checking.compare import as_numeric
 
         self.learner_error, self.as_numeric = learner_error, as_numeric  # bound before any cell
 
@@ -278,7 +278,7 @@ class Runner:
 
 def hidden_module(lab: str, source: str) -> types.ModuleType:
     """The hidden checks' learner sides, sent after the learner's cells have run."""
-    name = f"grader.hidden.{lab}"
+    name = f"grader.checking.hidden.{lab}"
     module = types.ModuleType(name)
     module.__file__ = f"<hidden checks of {lab}>"
     sys.modules[name] = module
@@ -289,7 +289,7 @@ def hidden_module(lab: str, source: str) -> types.ModuleType:
 def install_noop_check() -> None:
     """Make ``check(...)`` in the learner's cells do nothing: scoring happens outside."""
     import grader
-    import grader.check as check_module
+    import grader.checking.check as check_module
 
     def check(check_id: str, *objs: Any, **kwargs: Any) -> float:
         return 0.0
@@ -308,7 +308,7 @@ def main(fd_arg: str) -> None:
     os.chdir(job["cwd"])
     runner = Runner(job, fds)
     try:
-        from grader import spec as spec_module
+        from grader.checking import spec as spec_module
 
         # Bind every visible check's learner side now; the registry is never read again.
         spec_module.load_lab(job["lab"])

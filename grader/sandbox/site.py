@@ -3,7 +3,7 @@
 It holds the allow-listed installed packages (numpy, matplotlib and its
 dependencies, tqdm, ...; their folders are bound in), a copy of the
 ``micrograd_plus`` modules of the labs before the graded one (plus ``value`` and
-``data``), the learner side of the visible checks (``grader.specs``) and the
+``data``), the learner side of the visible checks (``grader.checking.specs``) and the
 runner. torch, the reference modules of this lab and later ones, and the hidden
 checks are simply not there.
 """
@@ -49,9 +49,10 @@ def allowed_mgp_modules(lab_id: str) -> list[str]:
 
 
 def _copy_package(src: Path, dst: Path, modules: list[str]) -> None:
-    dst.mkdir(parents=True)
+    """Copy ``src/<module>.py`` to ``dst`` for each module (a path such as ``checking/spec``)."""
     for module in modules:
         if (src / f"{module}.py").exists():
+            (dst / module).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src / f"{module}.py", dst / f"{module}.py")
 
 
@@ -86,11 +87,12 @@ def build_site(site: Path, lab_id: str, *, mount_points: bool) -> list[tuple[Pat
     later = {lab.id for lab in LABS.values() if lab.number > number} | {"__init__"}
     helpers = [  # the lab's specs, earlier labs' specs and shared helper modules
         p.stem
-        for p in (grader_src / "specs").glob("*.py")
+        for p in (grader_src / "checking" / "specs").glob("*.py")
         if p.stem not in later and (not p.stem.startswith("fixture") or p.stem == lab_id)
     ]
-    _copy_package(grader_src / "specs", site / "grader" / "specs", ["__init__", *helpers])
-    _copy_package(grader_src / "hidden", site / "grader" / "hidden", ["__init__"])
+    checking = site / "grader" / "checking"
+    _copy_package(grader_src / "checking" / "specs", checking / "specs", ["__init__", *helpers])
+    _copy_package(grader_src / "checking" / "hidden", checking / "hidden", ["__init__"])
     mgp_src = Path(micrograd_plus.__file__).parent
     _copy_package(mgp_src, site / "micrograd_plus", allowed_mgp_modules(lab_id))
     # micrograd_plus.data falls back to <site>/data/mnist_sample.npz: the home's copy

@@ -10,15 +10,16 @@ from grader.redteam.tamper.case import TamperCase
 MONKEYPATCH = """
 import numpy as np
 import grader
-import grader.check
-import grader.compare
+import grader.checking.check
+import grader.checking.compare
 
 np.allclose = lambda *args, **kwargs: True
 np.testing.assert_allclose = lambda *args, **kwargs: None
 np.testing.assert_array_almost_equal = lambda *args, **kwargs: None
 grader.check = lambda *args, **kwargs: 1.0
-grader.check.run_spec = lambda spec, *args, **kwargs: grader.check.Outcome(spec, [])
-grader.compare.compare_arrays = lambda name, *args, **kwargs: grader.compare.Row(name, True)
+grader.check.run_spec = lambda spec, *args, **kwargs: grader.checking.outcome.Outcome(spec, [])
+import grader.checking.compare as _compare
+_compare.compare_arrays = lambda name, *args, **kwargs: _compare.Row(name, True)
 """
 
 READ_SOLUTIONS = """
@@ -45,7 +46,7 @@ for _root in list(_roots):
         _found += [str(p) for p in _folder.glob("solutions/*.ipynb")]
         _found += [str(p) for p in _folder.glob("gradebook.db")]
         _found += [str(p) for p in _folder.glob("*/gradebook.db")]
-        _found += [str(p) for p in _folder.glob("grader/hidden/*.py")]
+        _found += [str(p) for p in _folder.glob("grader/checking/hidden/*.py")]
 print("found:", sorted(set(_found)))
 for _path in sorted(set(_found)):
     if _path.endswith(".ipynb"):

@@ -1,0 +1,301 @@
+"""``check(id, ...)``: run one spec in this process and report like a good teacher.
+
+The same function serves the learner's visible self-checks, the hidden test
+cells nbgrader runs, and the project's own tests. (The trusted autograder uses
+the same specs, split across two processes: see :mod:`grader.sandbox`.)
+
+A passing check prints one line; a failing one prints its table, the learner's
+own line that raised (with the failing case's label) and the hint. Inside
+``with checks():`` every check of a cell runs and reports, and the cell fails
+once at the end.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+import sysconfig
+import traceback
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from grader.checking.compare import as_numeric
+from grader.checking.outcome import Outcome, judge
+from grader.checking.spec import Inputs, Outputs, Spec, get_spec
+
+DEFAULT_SEED = 0
+
+TORCH_MISSING = (
+    "the checks compare your code with PyTorch, which is not installed in this Python "
+    f"({sys.executable}): run `make lab` in the repository (it installs torch==2.13.0), or "
+    "`pip install torch==2.13.0`; the course's container already has it"
+)
+
+
+class CheckFailed(AssertionError):
+    """A check did not pass; the message holds the report."""
+
+
+class TorchMissing(CheckFailed):
+    """PyTorch, the reference of every check, cannot be imported here."""
+
+
+# ------------------------------------------------------------- the learner's line
+_LIBRARY_DIRS = tuple(
+    p.replace("\\", "/")
+    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]}
+    | {sysconfig.get_paths()["platlib"]}
+)
+
+
+def _is_learner_frame(filename: str) -> bool:
+    """A frame of the learner's code: not the grader's, numpy's or the standard library's."""
+    path = filename.replace("\\", "/")
+    if "/grader/" in path or path.startswith("<frozen"):
+        return False
+    return not any(path.startswith(d) for d in _LIBRARY_DIRS) and "site-packages" not in path
+
+
+def _where(filename: str) -> str:
+    """``cell In[12]`` for a notebook cell, else the file's name."""
+    shell = _ipython()
+    if shell is not None:
+        named = shell.compile.format_code_name(filename)
+        if named:
+            return f"cell {named[1]}"
+    return filename.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def learner_error(exc: BaseException) -> str:
+    """One readable line for an exception raised by the learner's code.
+
+    It names the innermost line of the learner's own code (a notebook cell, not numpy's
+    internals) and, when the check labels its cases, the case that raised.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if _is_learner_frame(f.filename)]
+    where = ""
+    if mine:
+        frame = mine[-1]
+        where = f" (in {frame.name}, {_where(frame.filename)}, line {frame.lineno}: "
+        where += f"{(frame.line or '').strip()})"
+    case = getattr(exc, "check_case", "")
+    case = f" in case `{case}`" if case else ""
+    if isinstance(exc, NotImplementedError):
+        return (
+            f"your code raised NotImplementedError{case}{where}: "
+            "replace the stub with your solution"
+        )
+    return f"your code raised {type(exc).__name__}{case}: {exc}{where}"
+
+
+# ------------------------------------------------------------- running a spec
+def run_learner(spec: Spec, objs: tuple[Any, ...], inputs: Inputs) -> tuple[Outputs | None, str]:
+    """Call the spec's learner side; never raises (the error is returned as text)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nbgrader zeroes a cell that writes to stderr
+            got = spec.learner(inputs, *objs)
+    except Exception as exc:
+        return None, learner_error(exc)
+    if not isinstance(got, Mapping):
+        return None, f"the check's learner side returned {type(got).__name__}, not a dict"
+    return got, ""
+
+
+def reference(spec: Spec, inputs: Inputs) -> Outputs:
+    """The spec's expected outputs; :class:`TorchMissing` when PyTorch is not installed."""
+    try:
+        return spec.reference(inputs)
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        raise TorchMissing(TORCH_MISSING) from None
+
+
+def diagnosed(
+    outcome: Outcome, inputs: Inputs, got: Outputs | None = None, expected: Outputs | None = None
+) -> Outcome:
+    """The outcome with the misconception it matches, where the catalogue is at hand (the
+    sandbox carries none: the trusted grader diagnoses its arrays)."""
+    try:
+        from grader.checking.misconceptions import diagnosed as diagnose
+    except ImportError:
+        return outcome
+    return diagnose(outcome, inputs, got, expected)
+
+
+def run_spec(spec: Spec, objs: tuple[Any, ...], seed: int = DEFAULT_SEED) -> Outcome:
+    """Run learner and reference in this process and compare them."""
+    inputs = spec.make_inputs(seed)
+    got, error = run_learner(spec, objs, {k: v.copy() for k, v in inputs.items()})
+    if got is None:
+        return diagnosed(Outcome(spec, error=error), inputs)
+    got = {k: as_numeric(v) if as_numeric(v) is not None else v for k, v in got.items()}
+    expected = reference(spec, inputs)
+    return diagnosed(Outcome(spec, judge(spec, got, expected, inputs)), inputs, got, expected)
+
+
+# ------------------------------------------------- methods lost to a re-run class cell
+def missing_methods(spec: Spec, objs: tuple[Any, ...]) -> str:
+    """Why a learner class lacks methods that earlier cells attached, or ``""``.
+
+    A lab's spec module may list, in notebook order, ``ATTACHED = [(task, class name,
+    attribute names, check topics), ...]`` and ``DEFINED = {class name: task}``. Running a
+    ``class`` cell again makes a new class without what later cells attached to the old one.
+    """
+    try:
+        module = importlib.import_module(f"grader.checking.specs.{spec.lab}")
+    except ModuleNotFoundError:
+        return ""
+    attached = getattr(module, "ATTACHED", ())
+    defined: Mapping[str, str] = getattr(module, "DEFINED", {})
+    parts = spec.id.split(".")[1:]
+    topics = {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
+    upto = next((i for i, entry in enumerate(attached) if topics & set(entry[3])), None)
+    if upto is None:
+        return ""
+    for cls_name, task in defined.items():
+        # the class itself, or a learner class built on it (Linear on Module)
+        found = [
+            c
+            for obj in objs
+            if isinstance(obj, type)
+            for c in obj.__mro__
+            if c.__name__ == cls_name
+        ]
+        if not found:
+            continue
+        cls = found[0]
+        lost = [
+            (name, where)
+            for where, owner, names, _ in attached[: upto + 1]
+            if owner == cls_name
+            for name in names
+            if not any(name in c.__dict__ for c in cls.__mro__)
+        ]
+        if lost:
+            names = ", ".join(name for name, _ in lost)
+            tasks = ", ".join(dict.fromkeys(where for _, where in lost))
+            return (
+                f"your {cls_name} has no {names} (attached in {tasks}): the `class {cls_name}` "
+                f"cell ({task}) ran again after those cells, and a class cell makes a new class "
+                f"without them. Re-run the cells after {task}, down to this one"
+            )
+    return ""
+
+
+# ------------------------------------------------------------- the notebook side
+def _ipython() -> Any:
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None)
+    return get() if get else None
+
+
+def _show_report_only(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None
+) -> None:
+    """IPython handler for a failed check: the one-line reason, not the grader's frames."""
+    shell._showtraceback(etype, value, [f"{etype.__name__}: {value}"])
+
+
+def _install_handler() -> None:
+    shell = _ipython()
+    if shell is not None and CheckFailed not in getattr(shell, "custom_exceptions", ()):
+        shell.set_custom_exc((CheckFailed,), _show_report_only)
+
+
+_deferred: list[list[str]] = []
+"""One list per open ``checks()`` block: the ids that failed in it."""
+
+
+@contextmanager
+def checks() -> Iterator[None]:
+    """Run every ``check(...)`` in the block, report each, then fail once if any failed.
+
+    ``with checks():`` around a self-check cell's calls shows every failing check of the
+    cell, so the first one does not hide the one whose hint names the mistake.
+    """
+    __tracebackhide__ = True
+    _install_handler()
+    failed: list[str] = []
+    _deferred.append(failed)
+    try:
+        yield
+    finally:
+        _deferred.pop()
+    if failed:
+        raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}; see above")
+
+
+def _resolve(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any]) -> tuple[Any, ...]:
+    if objs:
+        if len(objs) != len(spec.symbols):
+            raise TypeError(
+                f"check({spec.id!r}) takes {len(spec.symbols)} object(s) "
+                f"({', '.join(spec.symbols)}), got {len(objs)}"
+            )
+        return objs
+    missing = [name for name in spec.symbols if name not in namespace]
+    if missing:
+        return ()
+    return tuple(namespace[name] for name in spec.symbols)
+
+
+def evaluate(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any], seed: int) -> Outcome:
+    """The outcome of one check called from a notebook whose globals are ``namespace``."""
+    resolved = _resolve(spec, objs, namespace)
+    if not resolved and spec.symbols:
+        missing = [name for name in spec.symbols if name not in namespace]
+        return Outcome(
+            spec, error=f"not defined yet: {', '.join(missing)} (run the cells above first)"
+        )
+    lost = missing_methods(spec, resolved)
+    if lost:
+        return Outcome(spec, error=lost, show_hint=False)
+    return run_spec(spec, resolved, seed)
+
+
+def check(
+    check_id: str,
+    *objs: Any,
+    seed: int = DEFAULT_SEED,
+    quiet: bool = False,
+    verbose: bool = False,
+) -> float:
+    """Check your code against PyTorch.
+
+    Args:
+        check_id: which check, e.g. ``"lab2.relu.backward"``.
+        *objs: your function(s) or class(es) it exercises; when left out, they
+            are looked up by name in the calling notebook.
+        seed: seed of the random inputs.
+        quiet: print nothing when the check passes.
+        verbose: print the expected-vs-got table of a passing check too.
+
+    Returns:
+        The points earned.
+
+    Raises:
+        CheckFailed: (an AssertionError) after printing what differs; inside
+            ``with checks():`` the block raises once at its end instead.
+        TorchMissing: PyTorch is not installed (one line says how to install it).
+    """
+    __tracebackhide__ = True  # IPython and pytest show the report, not grader internals
+    _install_handler()
+    spec = get_spec(check_id)
+    caller = inspect.currentframe()
+    namespace = caller.f_back.f_globals if caller and caller.f_back else {}
+    outcome = evaluate(spec, objs, namespace, seed)
+    if not outcome.passed:
+        print(outcome.report(verbose))
+        if _deferred:
+            _deferred[-1].append(spec.id)
+            return 0.0
+        raise CheckFailed(f"{spec.id} failed; see the report above")
+    if not quiet:
+        print(outcome.report(verbose))
+    return outcome.score

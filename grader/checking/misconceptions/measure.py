@@ -1,0 +1,94 @@
+"""How well failing checks name planted mistakes: the red-team corpus, diagnosed in process.
+
+``python -m grader.checking.misconceptions.measure [LAB ...] [--seed 0]`` runs, for each lab, the
+solution, the released stub and every planted bug (as :mod:`grader.redteam.evaluate` does,
+without torch while the learner's program runs) and prints, as JSON, the misconceptions each
+one's failing checks named. A planted bug that a catalogued misconception declares
+(``planted=``) is *diagnosed* when its failing checks name that misconception and no other;
+any name on the solution, the stub or an undeclared bug is a *false diagnosis*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+from typing import Any
+
+from grader.checking.check import run_spec
+from grader.checking.misconceptions import catalogue
+from grader.checking.spec import load_lab
+from grader.labs import LABS
+from grader.redteam import REPO, apply_bug, bugs_for, run_program, tensor_methods_restored
+from grader.redteam.evaluate import torch_hidden
+
+
+def named(nb: Any, lab_id: str, seed: int) -> dict[str, str]:
+    """Failing check id -> the misconception it named, for one notebook."""
+    with tensor_methods_restored():
+        with torch_hidden():
+            namespace = run_program(nb)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            if "matplotlib.pyplot" in sys.modules:
+                sys.modules["matplotlib.pyplot"].close("all")
+            found = {}
+            for spec in load_lab(lab_id):
+                outcome = run_spec(spec, tuple(namespace.get(n) for n in spec.symbols), seed)
+                if not outcome.passed and outcome.diagnosis is not None:
+                    found[spec.id] = outcome.diagnosis.id
+            return found
+
+
+def measure_lab(lab_id: str, seed: int = 0) -> dict[str, Any]:
+    """The names given to a lab's solution, stub and planted bugs, and what each bug should get."""
+    from grader.redteam.learner import learner_notebook, load_labs
+
+    (files,) = [f for f in load_labs(REPO / "solutions", REPO / "labs") if f.lab.id == lab_id]
+    declared = {bug: m.id for m in catalogue(lab_id) for bug in m.planted}
+    bugs = {}
+    for bug in bugs_for(lab_id):
+        got = named(learner_notebook(files, apply_bug(files.source, bug)), lab_id, seed)
+        want = declared.get(bug.name)
+        names = set(got.values())
+        bugs[bug.name] = {
+            "misconception": want,
+            "named": got,
+            "diagnosed": want is not None and names == {want},
+            "false": sorted(names - {want}),
+        }
+    return {
+        "solution": named(learner_notebook(files), lab_id, seed),
+        "stub": named(files.released, lab_id, seed),
+        "bugs": bugs,
+    }
+
+
+def totals(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Planted bugs declared, diagnosed and falsely named, over every lab measured."""
+    bugs = [b for lab in results.values() for b in lab["bugs"].values()]
+    declared = [b for b in bugs if b["misconception"] is not None]
+    false = sum(len(b["false"]) > 0 for b in bugs)
+    false += sum(len(lab["solution"]) + len(lab["stub"]) for lab in results.values())
+    return {
+        "planted": len(bugs),
+        "catalogued": len(declared),
+        "diagnosed": sum(b["diagnosed"] for b in declared),
+        "false_diagnoses": false,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m grader.checking.misconceptions.measure [LAB ...]``: JSON on stdout."""
+    parser = argparse.ArgumentParser(prog="python -m grader.checking.misconceptions.measure")
+    parser.add_argument("labs", nargs="*", default=list(LABS))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    results = {lab: measure_lab(lab, args.seed) for lab in args.labs}
+    print(json.dumps({"labs": results, "totals": totals(results)}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""A tiny lab for the grader's own tests: ``double(x)`` and ``square(x)``.
+
+Its source notebook is ``tests/fixtures/solutions/fixture-double.ipynb``.
+The references use numpy so that these tests stay fast; the real labs use torch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.checking.spec import Inputs, spec
+from grader.labs import Lab, register_fixture_lab
+
+LAB = register_fixture_lab(
+    Lab("fixture", 0, "fixture-double.ipynb", "Fixture: double and square", ())
+)
+
+
+def _matrix(rng: np.random.Generator) -> Inputs:
+    return {"x": rng.normal(size=(3, 4))}
+
+
+def _apply(name: str) -> Callable[[Inputs, Callable[..., object]], dict[str, np.ndarray]]:
+    def learner(inputs: Inputs, fn: Callable[..., object]) -> dict[str, np.ndarray]:
+        return {"out": np.asarray(fn(inputs["x"]))}
+
+    learner.__name__ = f"learner_{name}"
+    return learner
+
+
+spec(
+    id="fixture.double.value",
+    points=2,
+    symbols=("double",),
+    inputs=_matrix,
+    learner=_apply("double"),
+    reference=lambda inputs: {"out": 2 * inputs["x"]},
+    hint="double(x) returns 2 * x, element-wise",
+)
+
+spec(
+    id="fixture.square.value",
+    points=1,
+    symbols=("square",),
+    inputs=_matrix,
+    learner=_apply("square"),
+    reference=lambda inputs: {"out": inputs["x"] ** 2},
+    hint="square(x) returns x * x, element-wise",
+)
+
+
+SOURCE = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "solutions" / LAB.notebook
+"""The fixture lab's source notebook (with solutions and hidden tests)."""
+
+
+def solution() -> Any:
+    """The fixture source notebook, as a learner who solved everything would submit it."""
+    import nbformat
+
+    return nbformat.read(SOURCE, as_version=4)
+
+
+def released() -> Any:
+    """The fixture notebook as released: solutions replaced by stubs, hidden tests removed."""
+    nb = solution()
+    for cell in nb.cells:
+        cell.source = re.sub(
+            r"( *)### BEGIN SOLUTION.*?### END SOLUTION",
+            r"\1# YOUR CODE HERE\n\1raise NotImplementedError()",
+            cell.source,
+            flags=re.S,
+        )
+        cell.source = re.sub(
+            r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", "", cell.source, flags=re.S
+        )
+    return nb

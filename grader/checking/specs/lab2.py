@@ -1,0 +1,269 @@
+"""Lab 1.7.2 checks: the learner's operations on lab 1's reference ``Tensor``, against PyTorch.
+
+The checks are a table (:mod:`grader.checking.specs.table`): one row per operation, naming the
+learner's function(s) it calls (``relu``, ``matmul``, ...), its labelled cases and inputs,
+and its forward, backward and edge-case checks. A case takes ``F`` first, ``{"relu(x)":
+lambda F, x: F.relu(x)}``: on the learner side ``F`` holds the learner's functions, on the
+reference side their torch equivalents (:data:`TORCH`, float64), so one expression serves
+both. Gradients go through the reference ``Tensor.backward``, so only the learner's
+operations are on trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from grader.checking.numpy_side import learner_cases
+from grader.checking.spec import Inputs, Outputs, Spec
+from grader.checking.specs.table import (
+    POOL,
+    Cases,
+    Check,
+    Draw,
+    Row,
+    backward,
+    draw,
+    forward,
+    operands,
+)
+from grader.checking.torch_side import torch_cases
+from micrograd_plus.tensor import Tensor
+
+
+# ------------------------------------------------------------ torch's side
+def as_torch(idx: Any) -> Any:
+    """A numpy index (or class targets) with torch tensors in place of integer arrays."""
+    import torch
+
+    if isinstance(idx, tuple):
+        return tuple(as_torch(i) for i in idx)
+    return torch.as_tensor(idx) if isinstance(idx, np.ndarray) else idx
+
+
+def torch_transpose(x: Any, *axes: Any) -> Any:
+    """numpy's ``transpose`` in torch: axes as ints or one tuple; none reverses them all."""
+    if len(axes) == 1 and isinstance(axes[0], tuple):
+        axes = axes[0]
+    return x.permute(*(axes or reversed(range(x.ndim))))
+
+
+def torch_cross_entropy(x: Any, t: np.ndarray) -> Any:
+    import torch.nn.functional as F
+
+    return F.cross_entropy(x, as_torch(t))
+
+
+TORCH = SimpleNamespace(
+    matmul=lambda a, b: a @ b,
+    exp=lambda x: x.exp(),
+    log=lambda x: x.log(),
+    relu=lambda x: x.relu(),
+    tanh=lambda x: x.tanh(),
+    sigmoid=lambda x: x.sigmoid(),
+    reshape=lambda x, *shape: x.reshape(*shape),
+    transpose=torch_transpose,
+    mean=lambda x, axis=None, keepdims=False: (
+        x.mean() if axis is None else x.mean(axis=axis, keepdims=keepdims)
+    ),
+    amax=lambda x, axis=None, keepdims=False: (
+        x.amax() if axis is None else x.amax(dim=axis, keepdim=keepdims)
+    ),
+    getitem=lambda x, idx: x[as_torch(idx)],
+    softmax=lambda x, axis=-1: x.softmax(axis),
+    log_softmax=lambda x, axis=-1: x.log_softmax(axis),
+    cross_entropy=torch_cross_entropy,
+)
+"""``F`` on the reference side: each of the learner's functions as torch computes it."""
+
+
+# ------------------------------------------------------------------ rows
+def fn(
+    topic: str,
+    cases: Cases,
+    inputs: Draw,
+    *checks: Check,
+    symbols: tuple[str, ...] = (),
+    hidden: bool = False,
+) -> list[Spec]:
+    """Register one row: the checks ``lab2.<topic>.*`` of the learner's functions ``symbols``
+    (by default the one named ``topic``). Integer inputs (indices, targets) are passed to the
+    cases as arrays, the others as float64 tensors."""
+    symbols = symbols or (topic,)
+
+    def learner(cases: Cases, inp: Inputs, want: str, *fns: Callable[..., Any]) -> Outputs:
+        F = SimpleNamespace(**dict(zip(symbols, fns, strict=True)))
+        return learner_cases(Tensor, bind(cases, F), inp, raw=integers(inp), want=want)
+
+    def reference(cases: Cases, inp: Inputs, want: str) -> Outputs:
+        return torch_cases(bind(cases, TORCH), inp, raw=integers(inp), want=want)
+
+    row = Row(f"lab2.{topic}", checks, cases, inputs, symbols, hidden)
+    return row.register(learner, reference)
+
+
+def bind(cases: Cases, F: Any) -> Cases:
+    """The cases with ``F`` given: what is left are the inputs they take."""
+    return {label: partial(case, F) for label, case in cases.items()}
+
+
+def integers(inputs: Inputs) -> list[str]:
+    """The inputs holding integer arrays."""
+    return [name for name, a in inputs.items() if a.dtype.kind in "iu"]
+
+
+# ---------------------------------------------------------------- inputs
+def with_ints(base: Draw, **ints: Callable[[np.random.Generator], Any]) -> Draw:
+    """``base``'s inputs and integer arrays (indices, targets) drawn by ``ints`` after them."""
+
+    def inputs(rng: np.random.Generator) -> Inputs:
+        return base(rng) | {name: np.asarray(make(rng)) for name, make in ints.items()}
+
+    return inputs
+
+
+def large_logits(rng: np.random.Generator, shape: tuple[int, ...] = (4, 5)) -> Inputs:
+    """Logits up to ±1e4: exp overflows without the max shift."""
+    return {"x": np.asarray(rng.uniform(-1e4, 1e4, shape)), "g": draw(rng, (POOL,))}
+
+
+def tied(rng: np.random.Generator) -> Inputs:
+    """A (4, 5) matrix whose rows and columns each hold a tied maximum."""
+    x = np.asarray(rng.integers(-3, 1, (4, 5)), dtype=np.float64)
+    for i in range(4):
+        j = rng.choice(5, size=2, replace=False)
+        x[i, j] = 2.0  # row maximum, twice; the global maximum appears 8 times
+    x[rng.choice(4, size=2, replace=False), 4] = 2.0  # and column 4 has a tie too
+    return {"x": x, "g": draw(rng, (POOL,))}
+
+
+def huge_logits(rng: np.random.Generator) -> Inputs:
+    """Logits of about ±1000 (the lesson's example), whatever the seed: a row holding 1000
+    (exp overflows to inf) and a row of values below -800 (every exp underflows to 0)."""
+    x = np.asarray(rng.uniform(-1000.0, 1000.0, (3, 5)))
+    x[0, rng.integers(5)] = 1000.0
+    x[1] = rng.uniform(-1000.0, -800.0, 5)
+    return large_logits(rng, (3, 5)) | {"x": x}
+
+
+# ================================================================ the table
+MATMUL = {"matmul(a, b)": lambda F, a, b: F.matmul(a, b)}
+MATMUL_HINT = "d(a @ b)/da = g @ b^T and d(a @ b)/db = a^T @ g (transpose the OTHER operand)"
+SOFTMAX = {"softmax(x)": lambda F, x: F.softmax(x)}
+LOG_SOFTMAX = {"log_softmax(x)": lambda F, x: F.log_softmax(x)}
+CROSS_ENTROPY = {"cross_entropy(x, t)": lambda F, x, t: F.cross_entropy(x, t)}
+CE_TARGETS = {"t": lambda rng: rng.integers(0, 5, 4)}
+
+# fmt: off
+fn("matmul", MATMUL, operands(a=(3, 4), b=(4, 5)),
+    forward(3, MATMUL | {"a @ b": lambda F, a, b: a @ b},
+            hint="out = Tensor(a.data @ b.data, (a, b), '@'), and Tensor.__matmul__ = matmul "
+            "for @"),
+    backward(3, hint=MATMUL_HINT),
+    Check("batched", 3, "both", inputs=operands(a=(2, 3, 4), b=(2, 4, 5)),
+          hint="for stacks of matrices transpose the last two axes only: np.swapaxes(b, -1, -2)"),
+    Check("vector", 3, "both", {"matmul(v, m)": lambda F, v, m: F.matmul(v, m),
+                                "matmul(n, v)": lambda F, n, v: F.matmul(n, v),
+                                "matmul(v, u)": lambda F, v, u: F.matmul(v, u)},
+          operands(v=(4,), u=(4,), m=(4, 3), n=(3, 4)),
+          hint="numpy treats a 1-D operand as a row (left) or a column (right) and then drops "
+          "that axis: add it back to the gradient (g[None, :] or g[:, None]) before the "
+          "products, and remove it from the result"))
+
+fn("exp", {"exp(x)": lambda F, x: F.exp(x)}, operands(x=(3, 4)),
+    forward(1, hint="out = Tensor(np.exp(x.data), (x,), 'exp')"),
+    backward(2, hint="d exp(x)/dx = exp(x), which is out.data: x.grad += out.data * out.grad"))
+fn("log", {"log(x)": lambda F, x: F.log(x)}, operands(x=((3, 4), "positive")),
+    forward(1, hint="out = Tensor(np.log(x.data), (x,), 'log')"),
+    backward(2, hint="d log(x)/dx = 1 / x: x.grad += out.grad / x.data"))
+fn("relu", {"relu(x)": lambda F, x: F.relu(x)}, operands(x=((3, 4), "nonzero")),
+    forward(2, hint="out = Tensor(np.maximum(x.data, 0), (x,), 'relu')"),
+    backward(2, hint="the gradient passes only where x > 0: x.grad += out.grad * (x.data > 0)"))
+fn("tanh", {"tanh(x)": lambda F, x: F.tanh(x)}, operands(x=(3, 4)),
+    forward(1, hint="out = Tensor(np.tanh(x.data), (x,), 'tanh')"),
+    backward(2, hint="d tanh(x)/dx = 1 - tanh(x)^2 = 1 - out.data**2"))
+fn("sigmoid", {"sigmoid(x)": lambda F, x: F.sigmoid(x)}, operands(x=(3, 4)),
+    forward(1, hint="sigmoid(x) = 1 / (1 + exp(-x))"),
+    backward(2, hint="d sigmoid(x)/dx = s * (1 - s) with s = out.data"))
+
+fn("reshape", {"reshape(x, 2, 6)": lambda F, x: F.reshape(x, 2, 6),
+               "reshape(x, 12)": lambda F, x: F.reshape(x, 12)}, operands(x=(3, 4)),
+    Check("", 2, "both", hint="the gradient is out.grad reshaped back to x's shape"))
+fn("transpose", {"transpose(x)": lambda F, x: F.transpose(x)}, operands(x=(3, 4)),
+    Check("default", 2, "both", hint="with no axes, reverse them (numpy's default); the "
+          "gradient is out.grad transposed back"),
+    Check("T", 2, "both", {"x.T": lambda F, x: x.T},
+          hint="attach the property: Tensor.T = property(transpose)"))
+
+fn("mean", {"mean(x)": lambda F, x: F.mean(x)}, operands(x=(3, 4)),
+    forward(2, {"mean(x)": lambda F, x: F.mean(x),
+                "mean(x, axis=0)": lambda F, x: F.mean(x, axis=0),
+                "mean(x, axis=1, keepdims=True)": lambda F, x: F.mean(x, axis=1, keepdims=True)},
+            hint="mean = sum over the axes / the number of elements summed (not x's whole size)"),
+    backward(2, hint="each element gets out.grad / n, n the number of elements averaged; derive "
+             "mean from sum and * and the gradient comes for free"),
+    Check("axis", 2, "grad", {"mean(x, axis=1)": lambda F, x: F.mean(x, axis=1),
+                              "mean(x, axis=0, keepdims=True)":
+                                  lambda F, x: F.mean(x, axis=0, keepdims=True)},
+          hint="n is the number of elements along the averaged axes: x.size // out.size"))
+
+fn("max", {"amax(x)": lambda F, x: F.amax(x)}, operands(x=(3, 4)),
+    forward(2, {"amax(x)": lambda F, x: F.amax(x),
+                "amax(x, axis=1)": lambda F, x: F.amax(x, axis=1),
+                "amax(x, axis=0, keepdims=True)": lambda F, x: F.amax(x, axis=0, keepdims=True)},
+            hint="out = Tensor(x.data.max(axis=axis, keepdims=keepdims), (x,), 'max')"),
+    backward(2, hint="only the maximum element gets the gradient: a mask x.data == max (with "
+             "keepdims)"),
+    Check("axis", 2, "grad", {"amax(x, axis=1)": lambda F, x: F.amax(x, axis=1),
+                              "amax(x, axis=0, keepdims=True)":
+                                  lambda F, x: F.amax(x, axis=0, keepdims=True)},
+          hint="compare x with the maximum kept as a size-1 axis (keepdims=True), and expand "
+          "out.grad the same way before multiplying by the mask"),
+    Check("tie", 2, "grad", {"amax(x)": lambda F, x: F.amax(x),
+                             "amax(x, axis=1)": lambda F, x: F.amax(x, axis=1)}, tied,
+          hint="when k elements tie for the maximum, each gets out.grad / k (like torch.amax), "
+          "not the whole of it: divide the mask by its count along the axis (keepdims=True)"),
+    symbols=("amax",))
+
+fn("getitem", {"x[1]": lambda F, x: F.getitem(x, 1),
+               "x[1:3]": lambda F, x: F.getitem(x, slice(1, 3)),
+               "x[:, 2]": lambda F, x: F.getitem(x, (slice(None), 2)),
+               "x[-1, 1:4]": lambda F, x: F.getitem(x, (-1, slice(1, 4)))}, operands(x=(4, 5)),
+    Check("basic", 3, "both", hint="out = Tensor(x.data[idx], ...); the gradient goes back to "
+          "the same positions: a zero array with out.grad written at [idx]"),
+    Check("array", 2, "both", {"x[idx]": lambda F, x, idx: F.getitem(x, idx)},
+          with_ints(operands(x=(4, 5)), idx=lambda rng: rng.permutation(4)[:3]),
+          hint="an integer array picks rows: x.data[idx]; its gradient goes back to those rows"),
+    Check("pairs", 2, "both",
+          {"x[rows, cols]": lambda F, x, rows, cols: F.getitem(x, (rows, cols))},
+          with_ints(operands(x=(4, 5)), rows=lambda rng: np.arange(4),
+                    cols=lambda rng: rng.integers(0, 5, 4)),
+          hint="a tuple of integer arrays picks single elements x[rows[i], cols[i]] "
+          "(cross_entropy uses it); pass the tuple through to numpy unchanged"))
+
+fn("softmax", SOFTMAX, operands(x=(3, 5)),
+    forward(2, hint="e = exp(x - max(x)) along the axis (keepdims=True), then e / e.sum(axis, "
+            "keepdims=True)"),
+    backward(3, hint="dx = s * (g - sum(g * s, axis, keepdims=True)) with s = out.data, "
+             "g = out.grad"),
+    Check("stable", 2, "both", inputs=huge_logits,
+          hint="exp(1000) overflows to inf and inf / inf is nan: subtract the maximum along "
+          "the axis first (softmax(x) = softmax(x - c) for any c)"))
+fn("log_softmax", LOG_SOFTMAX, operands(x=(3, 5)),
+    forward(2, hint="(x - m) - log(sum(exp(x - m))) with m = max(x) along the axis "
+            "(keepdims=True)"),
+    backward(3, hint="dx = g - softmax(x) * sum(g, axis, keepdims=True); softmax(x) = "
+             "exp(out.data)"),
+    Check("stable", 2, "both", inputs=huge_logits,
+          hint="log(softmax(x)) is log(0) = -inf for logits of ±1000: compute (x - m) - "
+          "log(sum(exp(x - m))) with m = max(x) directly"))
+fn("cross_entropy", CROSS_ENTROPY, with_ints(operands(x=(4, 5)), **CE_TARGETS),
+    forward(4, hint="the mean over rows of -log_softmax(x)[i, t[i]]: pick with "
+            "x[np.arange(n), t]"),
+    backward(4, hint="built from log_softmax, indexing and mean, its gradient is "
+             "(softmax(x) - onehot(t)) / n"))
+# fmt: on

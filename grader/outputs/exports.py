@@ -1,0 +1,220 @@
+"""Final scores and the files an LMS imports, all from ``OUT/grades.csv``.
+
+:func:`finalise` applies the course's late policy (``OUT/course.toml``), the instructor's
+overrides (``OUT/overrides.csv``) and the roster (``OUT/roster.csv``) to the rows of
+``grades.csv``: the check columns always hold what the autograder measured, and ``<lab>_raw``,
+``<lab>_penalty``, ``<lab>`` (final), ``raw_score``, ``penalty``, ``score`` and ``overrides``
+are derived from them afresh every time, so regrading, reporting and exporting agree.
+
+The imports (documented in ``docs/instructor-guide.md``, with their sources):
+
+* ``canvas.csv``: Canvas's gradebook import. Columns ``Student``, ``ID``, ``SIS User ID``,
+  ``SIS Login ID``, ``Section``, then one per lab; the second row is Canvas's
+  ``Points Possible`` row with each lab's points. ``ID`` is the Canvas user id.
+* ``moodle.csv``: Moodle's CSV grade import: an identifier column (``Email address``,
+  ``ID number`` or ``User ID``, whichever the roster fills for everyone) and one per lab.
+* ``lms.csv``: ``student_id,name,score,raw_score,penalty,max_score,percent``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+from grader.labs import get_lab
+from grader.outputs import overrides
+from grader.pipeline.course import Course, Person, load_course, load_roster
+from grader.pipeline.layouts import parse_time
+from grader.safetext import neutralise, write_csv
+
+COURSE, ROSTER = "course.toml", "roster.csv"
+CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+DERIVED_FLAGS = ("not-on-roster",)
+
+
+def fmt(points: float) -> str:
+    return f"{round(points, 4):g}"
+
+
+def read_rows(out: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def lab_column(lab: str, course: Course, system: str) -> str:
+    """The column a lab gets in an LMS import: the course file's choice, else its title."""
+    chosen = course.columns.get(lab, {}).get(system)
+    if chosen:
+        return chosen
+    info = get_lab(lab)
+    return info.title if info.number == 0 else f"Lab 1.7.{info.number}: {info.title}"
+
+
+def finalise(out: Path, header: list[str], rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows with late penalties, overrides and roster names applied (roster students with
+    no submission added as ``missing``); sorted by student id."""
+    meta = json.loads((out / "grading.json").read_text(encoding="utf-8"))
+    course = load_course(out / COURSE if (out / COURSE).is_file() else None)
+    roster = load_roster(out / ROSTER if (out / ROSTER).is_file() else None)
+    decisions = overrides.read(out)
+    labs: list[str] = meta["labs"]
+    checks: dict[str, str] = meta["check_labs"]
+    table = {row["student_id"]: row for row in rows}
+    for listed in roster.values():
+        student = neutralise(listed.id)
+        if student not in table:
+            table[student] = {h: "" for h in header}
+            table[student].update(student_id=student, status="missing", flags="")
+            for lab in labs:
+                table[student][f"{lab}_status"] = "missing"
+    for student, row in table.items():
+        _finalise_row(row, student, labs, checks, course, decisions)
+        flags = [f for f in row.get("flags", "").split("; ") if f and f not in DERIVED_FLAGS]
+        person = roster.get(student.removeprefix("'"))
+        if roster and person is None:
+            flags.append("not-on-roster")
+        row["flags"] = "; ".join(flags)
+        if person is not None and person.name:
+            row["name"] = person.name
+    return [table[s] for s in sorted(table)]
+
+
+def _finalise_row(
+    row: dict[str, str],
+    student: str,
+    labs: list[str],
+    checks: dict[str, str],
+    course: Course,
+    decisions: dict[tuple[str, str], overrides.Override],
+) -> None:
+    totals = {"score": 0.0, "raw_score": 0.0, "penalty": 0.0}
+    shown = []
+    for lab in labs:
+        status = row.get(f"{lab}_status", "missing")
+        raw = 0.0
+        for check, check_lab in checks.items():
+            if check_lab != lab:
+                continue
+            points = float(row.get(check) or 0) if status == "graded" else 0.0
+            decision = decisions.get((student, check))
+            if decision is not None:
+                points = decision.points
+                shown.append(f"{check}={fmt(points)}: {decision.comment}")
+            raw += points
+        decision = decisions.get((student, lab))
+        if decision is not None:
+            raw = decision.points
+            shown.append(f"{lab}={fmt(raw)}: {decision.comment}")
+        when = parse_time(row.get(f"{lab}_submitted") or "")
+        late = row.get(f"{lab}_late") == "late"
+        penalty, _ = course.penalty(student.lstrip("'"), lab, raw, when, late)
+        final = max(raw - penalty, 0.0)
+        row[f"{lab}_raw"], row[f"{lab}_penalty"], row[lab] = fmt(raw), fmt(penalty), fmt(final)
+        totals["score"] += final
+        totals["raw_score"] += raw
+        totals["penalty"] += penalty
+    row.update({key: fmt(value) for key, value in totals.items()})
+    row["overrides"] = "; ".join(shown)
+
+
+def late_reason(out: Path, row: dict[str, str], lab: str) -> str:
+    """Why a lab lost points for lateness (for the feedback page), or empty."""
+    course = load_course(out / COURSE if (out / COURSE).is_file() else None)
+    when = parse_time(row.get(f"{lab}_submitted") or "")
+    late = row.get(f"{lab}_late") == "late"
+    raw = float(row.get(f"{lab}_raw") or 0)
+    return course.penalty(row["student_id"].lstrip("'"), lab, raw, when, late)[1]
+
+
+def write_all(out: Path) -> list[Path]:
+    """Finalise ``grades.csv`` in place and write ``lms.csv``, ``canvas.csv``, ``moodle.csv``."""
+    header, rows = read_rows(out)
+    rows = finalise(out, header, rows)
+    write_csv(out / "grades.csv", header, ([row.get(h, "") for h in header] for row in rows))
+    meta = json.loads((out / "grading.json").read_text(encoding="utf-8"))
+    course = load_course(out / COURSE if (out / COURSE).is_file() else None)
+    roster = load_roster(out / ROSTER if (out / ROSTER).is_file() else None)
+    return [
+        write_lms(out, rows),
+        write_canvas(out, rows, meta, course, roster),
+        write_moodle(out, rows, meta, course, roster),
+    ]
+
+
+def write_lms(out: Path, rows: list[dict[str, str]]) -> Path:
+    lines = []
+    for row in rows:
+        top = float(row["max_score"] or 0) or 1.0
+        percent = 100 * float(row["score"] or 0) / top
+        cells = [row.get(k, "") for k in ("student_id", "name", "score", "raw_score", "penalty")]
+        lines.append([*cells, row["max_score"], f"{percent:.1f}"])
+    head = ["student_id", "name", "score", "raw_score", "penalty", "max_score", "percent"]
+    write_csv(out / "lms.csv", head, lines)
+    return out / "lms.csv"
+
+
+def _lab_cell(row: dict[str, str], lab: str) -> str:
+    """A lab's final score for an import; empty when nothing was handed in and no override
+    set it (so the import leaves the LMS's grade alone)."""
+    missing = row.get(f"{lab}_status") == "missing"
+    return "" if missing and lab not in row.get("overrides", "") else row.get(lab, "")
+
+
+def _person(roster: dict[str, Person], row: dict[str, str]) -> Person:
+    student = row["student_id"]
+    return roster.get(student.lstrip("'")) or Person(student, row.get("name", ""))
+
+
+def write_canvas(
+    out: Path, rows: list[dict[str, str]], meta: dict, course: Course, roster: dict[str, Person]
+) -> Path:
+    labs: list[str] = meta["labs"]
+    lab_max: dict[str, float] = meta.get("lab_max", {})
+    header = CANVAS_COLUMNS + [lab_column(lab, course, "canvas") for lab in labs]
+    points = ["Points Possible", "", "", "", ""] + [fmt(lab_max.get(lab, 0)) for lab in labs]
+    lines = [points]
+    for row in rows:
+        person = _person(roster, row)
+        name = person.name or row.get("name") or person.id
+        lines.append(
+            [name, person.id, person.sis_id, person.sis_login_id, person.section]
+            + [_lab_cell(row, lab) for lab in labs]
+        )
+    write_csv(out / "canvas.csv", header, lines)
+    return out / "canvas.csv"
+
+
+def moodle_identifier(people: list[Person]) -> tuple[str, str]:
+    """The identifier column Moodle maps users by: (header, Person attribute)."""
+    for header, attribute in (("Email address", "email"), ("ID number", "sis_id")):
+        if people and all(getattr(p, attribute) for p in people):
+            return header, attribute
+    return "User ID", "id"
+
+
+def write_moodle(
+    out: Path, rows: list[dict[str, str]], meta: dict, course: Course, roster: dict[str, Person]
+) -> Path:
+    labs: list[str] = meta["labs"]
+    people = [_person(roster, row) for row in rows]
+    column, attribute = moodle_identifier(people)
+    header = [column] + [lab_column(lab, course, "moodle") for lab in labs]
+    lines = [
+        [getattr(person, attribute)] + [_lab_cell(row, lab) for lab in labs]
+        for person, row in zip(people, rows, strict=True)
+    ]
+    write_csv(out / "moodle.csv", header, lines)
+    return out / "moodle.csv"
+
+
+def keep_course_files(out: Path, *, course: Path | None, roster: Path | None) -> None:
+    """Copy the course file and the roster into ``out``, where reports and regrades read them
+    (checked first: a file that does not parse is refused before anything is graded)."""
+    load_course(course)
+    load_roster(roster)
+    for source, name in ((course, COURSE), (roster, ROSTER)):
+        if source is not None:
+            shutil.copyfile(source, out / name)

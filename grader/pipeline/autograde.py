@@ -1,0 +1,289 @@
+"""Autograde a batch: discovery, parallel sandboxes, scores, CSV, feedback, gradebook.
+
+One bad submission never stops the others: every notebook ends with a status
+(``graded``, ``missing`` or ``ungradable:<reason>``) and the batch always
+completes. The seed of the random check inputs is drawn when not given and
+recorded in ``OUT/grading.json``; ``--seed`` reproduces a batch exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
+from pathlib import Path
+
+from grader import config, sandbox
+from grader.labs import LABS, get_lab, resolve_lab
+from grader.outputs import gradebook, results
+from grader.outputs.exports import keep_course_files
+from grader.outputs.results import Batch, StudentRow, csv_header, fmt, previous_batch
+from grader.pipeline.discover import discover
+from grader.pipeline.grading import (
+    LabKey,
+    LabResult,
+    ReferenceFailed,
+    grade_notebook,
+    in_background,
+    load_key,
+)
+from grader.pipeline.shard import Shard
+from grader.safetext import LogFormatter
+from grader.sandbox.bwrap import INSTALL_HINT
+
+log = logging.getLogger("grader")
+
+
+def batch_labs(labs: Sequence[str] | None, solutions: Path) -> list[str]:
+    """The labs to grade: those asked for (any form :func:`resolve_lab` takes), or every lab
+    whose source notebook exists."""
+    if labs:
+        return list(dict.fromkeys(resolve_lab(lab).id for lab in labs))
+    return [lab.id for lab in LABS.values() if (solutions / lab.notebook).exists()]
+
+
+def _log_result(student: str, result: LabResult) -> None:
+    run = result.run
+    where = f" [{run.isolation} isolation, {result.seconds:.1f} s]" if run else ""
+    log.info("%s %s: %s %s/%s%s", student, result.lab, result.status, fmt(result.score),
+             fmt(result.max_score), where)  # fmt: skip
+    if result.detail:
+        log.info("  %s", result.detail)
+    if result.flags:
+        log.info("  flags: %s", "; ".join(result.flags))
+    for cell in run.cells if run else []:
+        if cell.error:
+            log.info("  cell %d: %s", cell.index, cell.error.strip().splitlines()[-1][:200])
+
+
+DISCOVERY_DETAILS = {
+    "ungradable:too-large": "over the size cap",
+    "ungradable:unreadable": "the file could not be read (a broken zip member, not a file)",
+    "ungradable:symlink": "a symbolic link in the submissions is never followed",
+}
+
+
+def _grade_one(path: Path | str, key: LabKey, limits: config.Limits) -> LabResult:
+    if isinstance(path, str):  # a status decided at discovery
+        detail = DISCOVERY_DETAILS.get(path, "")
+        return LabResult(key.lab.id, path, max_score=key.max_score, detail=detail)
+    try:
+        return grade_notebook(path, key, limits=limits)
+    except ReferenceFailed:
+        raise  # the key is broken: no learner could be graded against it
+    except Exception as exc:  # a grader bug must not stop the batch
+        log.exception("GRADER ERROR on %s", path)
+        return LabResult(key.lab.id, "ungradable:crash", max_score=key.max_score, path=path,
+                         detail=f"grader error: {type(exc).__name__}: {exc}")  # fmt: skip
+
+
+def grade_all(
+    found: dict[str, dict[str, Path | str]],
+    keys: dict[str, LabKey],
+    *,
+    jobs: int,
+    limits: config.Limits,
+    progress: bool,
+) -> dict[tuple[str, str], LabResult]:
+    """Grade every (student, lab) notebook, ``jobs`` sandboxes at a time, with a progress bar."""
+    from tqdm import tqdm
+
+    tasks = [(s, lab, p) for s, labs in found.items() for lab, p in labs.items() if lab in keys]
+    results: dict[tuple[str, str], LabResult] = {}
+    with (
+        ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool,
+        tqdm(total=len(tasks), unit="notebook", file=sys.stderr, disable=not progress) as bar,
+    ):
+        futures = {pool.submit(_grade_one, p, keys[lab], limits): (s, lab) for s, lab, p in tasks}
+        for future in as_completed(futures):
+            student, lab = futures[future]
+            results[student, lab] = future.result()
+            _log_result(student, results[student, lab])
+            bar.update()
+    return results
+
+
+class IsolationUnavailable(RuntimeError):
+    """Full isolation cannot be had here and the instructor did not accept less."""
+
+
+def choose_isolation(allow_reduced: bool) -> str:
+    """``full`` where bubblewrap starts a sandbox; else ``reduced`` if allowed, else an error."""
+    problem = sandbox.isolation_problem()
+    if not problem:
+        return "full"
+    if allow_reduced:
+        return "reduced"
+    raise IsolationUnavailable(f"no full isolation on this machine: {problem}. {INSTALL_HINT}")
+
+
+def autograde(
+    *,
+    submissions: Path,
+    out: Path,
+    jobs: int = config.DEFAULT_JOBS,
+    timeout: float | None = None,
+    seed: int | None = None,
+    labs: Sequence[str] | None = None,
+    solutions: Path = config.SOLUTIONS,
+    progress: bool = True,
+    replace: bool = False,
+    allow_reduced_isolation: bool = False,
+    shard: Shard | None = None,
+    layout: str | None = None,
+    course: Path | None = None,
+    roster: Path | None = None,
+) -> Batch:
+    """Grade every submission under ``submissions`` and write the results into ``out``.
+
+    Args:
+        submissions: a folder of ``<student_id>/<notebook>.ipynb``, flat LMS
+            exports ``<student_id>_<anything>_<notebook>.ipynb``, or a zip of either.
+        out: results folder (created): grades.csv, lms.csv, feedback/, summary.md,
+            score_histogram.png, gradebook.db, grading.json, autograde.log. When it
+            already holds a batch, the students graded now replace their rows and
+            everyone else's stay (same labs and seed required; see ``replace``).
+        jobs: sandboxes run in parallel.
+        timeout: per-cell time budget in seconds (the notebook's limit follows from it).
+        seed: seed of the check inputs; the previous batch's in ``out``, or drawn at random
+            and recorded, when None.
+        labs: labs to grade (``2``, ``lab2``, ``1.7.2``, a notebook name; default: every lab
+            with a source notebook).
+        solutions: folder of the source notebooks (trusted test cells and points).
+        progress: show a progress bar on stderr.
+        replace: start ``out`` afresh instead of merging into the batch it holds.
+        allow_reduced_isolation: grade with resource limits only where bubblewrap cannot
+            start a sandbox (stated in the log, ``grades.csv`` and the summary).
+        shard: grade only this shard's students (:mod:`grader.pipeline.shard`); recorded in
+            ``grading.json`` so that ``python -m grader merge`` can combine the shards.
+        layout: the submissions' layout (:data:`~grader.pipeline.layouts.LAYOUTS`); detected
+            when None.
+        course: a ``course.toml`` (due dates, extensions, late policy), copied into ``out``.
+        roster: a ``roster.csv`` (ids, names, emails, SIS ids, sections), copied into ``out``.
+
+    Returns:
+        The batch graded now (``out`` holds it merged with the students kept).
+
+    Raises:
+        FileNotFoundError: no submissions, or no source notebooks.
+        MergeError: ``out`` holds a batch of other labs or another seed (and not ``replace``).
+        IsolationUnavailable: no full isolation here and ``allow_reduced_isolation`` is off.
+    """
+    isolation = choose_isolation(allow_reduced_isolation)
+    started = time.time()
+    if not submissions.exists():
+        raise FileNotFoundError(f"{submissions} does not exist")
+    lab_ids = batch_labs(labs, solutions)
+    if not lab_ids:
+        raise FileNotFoundError(f"no source notebooks in {solutions}")
+    kept = None if replace else previous_batch(out)
+    if kept is not None:
+        seed = kept.fit(seed, lab_ids)
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    keys = {
+        lab: load_key(lab, source=solutions / get_lab(lab).notebook, seed=seed, background=True)
+        for lab in lab_ids
+    }
+    if kept is not None:
+        kept.check_columns(csv_header(keys))
+    in_background(results.prepare)
+    out.mkdir(parents=True, exist_ok=True)
+    keep_course_files(out, course=course, roster=roster)
+    handler = logging.FileHandler(
+        out / "autograde.log", mode="w" if kept is None else "a", encoding="utf-8"
+    )
+    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        if kept is not None:
+            log.info(
+                "regrade into %s: %d student(s) kept from the batch there", out, len(kept.rows)
+            )
+        elif replace:
+            results.clear(out)
+        batch = _autograde(
+            submissions, out, jobs, timeout, seed, keys, progress, isolation, shard, layout
+        )
+        results.write_outputs(
+            batch,
+            started=started,
+            submissions=submissions,
+            jobs=jobs,
+            kept=kept.rows if kept else [],
+        )
+        if shard is not None:
+            from grader.pipeline.merge import record_shard
+
+            record_shard(out, shard)
+        return batch
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _autograde(
+    submissions: Path,
+    out: Path,
+    jobs: int,
+    timeout: float | None,
+    seed: int,
+    keys: dict[str, LabKey],
+    progress: bool,
+    isolation: str,
+    shard: Shard | None = None,
+    layout: str | None = None,
+) -> Batch:
+    limits = (
+        config.DEFAULT_LIMITS
+        if timeout is None
+        else replace(config.DEFAULT_LIMITS, cell_timeout=timeout)
+    )
+    lab_ids = list(keys)
+    if isolation == "reduced":
+        log.warning(
+            "REDUCED ISOLATION: %s; learner code runs with resource limits only and can read "
+            "this machine's files, other submissions and the grader's process",
+            sandbox.isolation_problem(),
+        )
+    log.info(
+        "seed %d, labs %s, isolation: %s, %d job(s)", seed, ", ".join(lab_ids), isolation, jobs
+    )
+    log.info("cell budget %g s, notebook limit %g s", limits.cell_timeout, limits.wall_clock)
+    notebooks = {get_lab(lab).notebook: lab for lab in lab_ids}
+    with tempfile.TemporaryDirectory(prefix="mgp-unpack-") as unpack_to:
+        found = discover(
+            submissions,
+            notebooks,
+            unpack_to=Path(unpack_to),
+            max_bytes=limits.notebook_size,
+            layout=layout,
+        )
+        print(f"layout: {found.layout}", file=sys.stderr)
+        for note in found.notes:
+            log.info("%s", note)
+        if shard is not None:
+            everyone = len(found.found)
+            found.found = {s: labs for s, labs in found.found.items() if shard.owns(s)}
+            log.info("shard %s: %d of %d students", shard, len(found.found), everyone)
+        results = grade_all(found.found, keys, jobs=jobs, limits=limits, progress=progress)
+        gradebook.keep_notebooks(out, found.found, keys)
+    rows = []
+    for student in sorted(found.found):
+        lab_results = {
+            lab: results.get((student, lab))
+            or LabResult(lab, "missing", max_score=keys[lab].max_score)
+            for lab in lab_ids
+        }
+        flags = found.flags.get(student, []) + (
+            ["reduced-isolation"] if isolation == "reduced" else []
+        )
+        handins = {lab: h for (s, lab), h in found.handins.items() if s == student}
+        name = found.names.get(student, "")
+        rows.append(StudentRow(student, lab_results, flags, name, handins))
+    return Batch(keys, rows, seed, out, isolation, limits)
