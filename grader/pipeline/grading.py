@@ -43,14 +43,15 @@ class ReferenceFailed(RuntimeError):
     so the batch stops rather than marking every learner ungradable."""
 
 
-_REFERENCES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mgp-references")
-"""Computes each key's references in the background, one lab after another, while the first
-sandboxes start (torch's import and the reference runs overlap the learners' code)."""
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mgp-background")
+"""The grader's background thread: each key's references, one lab after another, then the
+outputs' imports, while the first sandboxes run (torch's import and the reference runs
+overlap the learners' code)."""
 
 
 def in_background(fn: Callable[..., Any], *args: Any) -> Future[Any]:
     """Run ``fn(*args)`` in the grader's background thread, after the work queued before it."""
-    return _REFERENCES.submit(fn, *args)
+    return _BACKGROUND.submit(fn, *args)
 
 
 @dataclass
@@ -96,12 +97,7 @@ class LabKey:
             ReferenceFailed: a reference raised.
         """
         assert self._expected is not None
-        try:
-            return self._expected.result()[check_id]
-        except ReferenceFailed:
-            raise
-        except Exception as exc:
-            raise ReferenceFailed(f"{self.lab.id}: a reference failed: {exc!r}") from exc
+        return self._expected.result()[check_id]
 
     def wrong(self, check_id: str) -> dict[str, Outputs]:
         """The check's wrong references, misconception id -> outputs (computed on first use)."""
@@ -111,11 +107,6 @@ class LabKey:
                     get_spec(check_id), self.inputs[check_id], self.expected(check_id)
                 )
             return self._wrong[check_id]
-
-    def wait(self) -> None:
-        """Wait for every reference (raises :class:`ReferenceFailed` if one failed)."""
-        for check_id in self.inputs:
-            self.expected(check_id)
 
 
 def _references(inputs: dict[str, Inputs]) -> dict[str, Outputs]:
