@@ -1,4 +1,5 @@
-"""Autograde a batch: discovery, parallel sandboxes, scores, CSV, feedback, gradebook.
+"""Autograde a batch: discover the submissions, grade each notebook in parallel sandboxes,
+write the outputs (:mod:`grader.outputs.results`).
 
 One bad submission never stops the others: every notebook ends with a status
 (``graded``, ``missing`` or ``ungradable:<reason>``) and the batch always
