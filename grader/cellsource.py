@@ -159,3 +159,20 @@ def check_calls(source: str) -> list[CheckCall]:
         CheckCall(check_id or "", line, line - 1 in hidden, check_id is not None)
         for line, _, check_id in sorted(calls, key=lambda c: (c[0], c[1]))
     ]
+
+
+def imports(source: str) -> list[str]:
+    """Modules a cell imports at its top level (``from a import b`` gives ``a`` and ``a.b``,
+    since ``b`` may be a submodule); an empty list when the cell does not parse."""
+    try:
+        tree = parse(program_text(source))
+    except (SyntaxError, RecursionError, MemoryError):
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+            names += [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
+    return names

@@ -77,4 +77,4 @@ def test_a_failing_reference_stops_the_batch(tmp_path: Path, monkeypatch) -> Non
     notebook = tmp_path / fixture.LAB.notebook
     nbformat.write(fixture.solution(), notebook)
     with pytest.raises(ReferenceFailed):
-        autograde._grade_one(notebook, key, config.DEFAULT_LIMITS)
+        autograde._grade_one(notebook, key, config.DEFAULT_LIMITS, None)

@@ -14,6 +14,7 @@ import secrets
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
@@ -36,6 +37,7 @@ from grader.pipeline.grading import (
 from grader.pipeline.shard import Shard
 from grader.safetext import LogFormatter
 from grader.sandbox.bwrap import INSTALL_HINT
+from grader.sandbox.spares import Spares
 
 log = logging.getLogger("grader")
 
@@ -69,12 +71,14 @@ DISCOVERY_DETAILS = {
 }
 
 
-def _grade_one(path: Path | str, key: LabKey, limits: config.Limits) -> LabResult:
+def _grade_one(
+    path: Path | str, key: LabKey, limits: config.Limits, spares: Spares | None
+) -> LabResult:
     if isinstance(path, str):  # a status decided at discovery
         detail = DISCOVERY_DETAILS.get(path, "")
         return LabResult(key.lab.id, path, max_score=key.max_score, detail=detail)
     try:
-        return grade_notebook(path, key, limits=limits)
+        return grade_notebook(path, key, limits=limits, spares=spares)
     except ReferenceFailed:
         raise  # the key is broken: no learner could be graded against it
     except Exception as exc:  # a grader bug must not stop the batch
@@ -91,21 +95,29 @@ def grade_all(
     limits: config.Limits,
     progress: bool,
 ) -> dict[tuple[str, str], LabResult]:
-    """Grade every (student, lab) notebook, ``jobs`` sandboxes at a time, with a progress bar."""
+    """Grade every (student, lab) notebook, ``jobs`` sandboxes at a time, lab by lab, with a
+    progress bar; each next sandbox starts while the notebooks before it run
+    (:class:`grader.sandbox.spares.Spares`)."""
     from tqdm import tqdm
 
-    tasks = [(s, lab, p) for s, labs in found.items() for lab, p in labs.items() if lab in keys]
+    tasks = [(s, lab, labs[lab]) for lab in keys for s, labs in found.items() if lab in labs]
+    runs = Counter(lab for _, lab, path in tasks if not isinstance(path, str))
+    imports = {lab: key.imports for lab, key in keys.items()}
     results: dict[tuple[str, str], LabResult] = {}
     with (
+        Spares({lab: runs[lab] for lab in keys}, imports, limits=limits, ahead=jobs) as spares,
         ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool,
         tqdm(total=len(tasks), unit="notebook", file=sys.stderr, disable=not progress) as bar,
     ):
-        futures = {pool.submit(_grade_one, p, keys[lab], limits): (s, lab) for s, lab, p in tasks}
+        futures = {
+            pool.submit(_grade_one, p, keys[lab], limits, spares): (s, lab) for s, lab, p in tasks
+        }
         for future in as_completed(futures):
             student, lab = futures[future]
             results[student, lab] = future.result()
             _log_result(student, results[student, lab])
             bar.update()
+    log.info("%d of %d sandboxes started ahead of their notebook", spares.taken, runs.total())
     return results
 
 

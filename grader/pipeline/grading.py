@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader import config, sandbox
+from grader import cellsource, config, sandbox
 from grader.checking import misconceptions
 from grader.checking.outcome import Outcome, judge
 from grader.checking.spec import Inputs, Outputs, Spec, get_spec, load_lab
@@ -25,6 +25,7 @@ from grader.labs import Lab, get_lab
 from grader.notebook import REASONS as READ_REASONS
 from grader.notebook import Notebook, NotebookError, read
 from grader.pipeline import scoring
+from grader.sandbox.spares import Spares
 
 log = logging.getLogger("grader")
 
@@ -74,6 +75,8 @@ class LabKey:
     """The source's locked code cells (setup, self-checks): not scanned when left untouched."""
     hidden_source: str = ""
     """The learner side of the lab's hidden checks, sent into the sandbox after the cells ran."""
+    imports: tuple[str, ...] = ()
+    """What the source's locked cells import: the sandbox imports it while it waits."""
     _expected: Future[dict[str, Outputs]] | None = field(default=None, repr=False)
     _wrong: dict[str, dict[str, Outputs]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -161,7 +164,13 @@ def load_key(
         if not visible_only and hidden_module.is_file()
         else ""
     )
-    key = LabKey(lab, cells, seed, inputs, hidden, scoring.given_cells(nb), hidden_source)
+    given = scoring.given_cells(nb)
+    imports = tuple(
+        dict.fromkeys(name for cell in given.values() for name in cellsource.imports(cell))
+    )
+    key = LabKey(
+        lab, cells, seed, inputs, hidden, given, hidden_source, tuple(dict.fromkeys(imports))
+    )
     if background:
         key._expected = in_background(_references, inputs)
     else:
@@ -240,6 +249,7 @@ class Grading:
     limits: config.Limits
     result: LabResult
     submission: scoring.Submission | None = None
+    spares: Spares | None = None
 
     def stop(self, status: str, detail: str) -> None:
         """End the notebook's way here: ``ungradable:<status>`` with a sentence why."""
@@ -283,9 +293,10 @@ def run_sandbox(g: Grading) -> None:
         visible={i: key.inputs[i] for i in key.spec_ids if not key.hidden(i)},
         hidden={i: key.inputs[i] for i in key.spec_ids if key.hidden(i)},
         hidden_source=key.hidden_source,
+        preload=key.imports,
     )
     try:
-        g.result.run = run = sandbox.run(job, limits=g.limits)
+        g.result.run = run = sandbox.run(job, limits=g.limits, spares=g.spares)
     except sandbox.SandboxSetupError as exc:
         log.error("GRADER ERROR while grading %s: %s", g.path, exc)
         g.stop("crash", f"grader error: {exc}")
@@ -326,16 +337,26 @@ stage that makes the notebook ungradable ends its way."""
 
 
 def grade_notebook(
-    path: Path, key: LabKey, *, limits: config.Limits = config.DEFAULT_LIMITS
+    path: Path,
+    key: LabKey,
+    *,
+    limits: config.Limits = config.DEFAULT_LIMITS,
+    spares: Spares | None = None,
 ) -> LabResult:
     """Grade one learner notebook for one lab through :data:`STAGES`; never raises for
-    anything in the notebook."""
+    anything in the notebook. ``spares``: the batch's sandboxes started ahead."""
     start = time.monotonic()
-    g = Grading(path, key, limits, LabResult(key.lab.id, "graded", max_score=key.max_score,
-                                             path=path))  # fmt: skip
-    for stage in STAGES:
-        stage(g)
-        if g.result.status != "graded":
-            break
+    result = LabResult(key.lab.id, "graded", max_score=key.max_score, path=path)
+    g = Grading(path, key, limits, result, spares=spares)
+    try:
+        for stage in STAGES:
+            if stage is run_sandbox:
+                spares = None  # this notebook's sandbox is taken (or started) now
+            stage(g)
+            if g.result.status != "graded":
+                break
+    finally:
+        if spares is not None:  # it ended before its sandbox
+            spares.skip(key.lab.id)
     g.result.seconds = time.monotonic() - start
     return g.result

@@ -4,12 +4,15 @@
 - :mod:`grader.sandbox.bwrap` builds the bubblewrap sandbox around it;
 - :mod:`grader.sandbox.runner` runs inside: the learner's cells, then the checks'
   learner sides, phase by phase;
-- :mod:`grader.sandbox.launch` starts it, feeds it and stops it;
+- :mod:`grader.sandbox.boot` starts it: its folder, its process, its pipe;
+- :mod:`grader.sandbox.spares` starts the next notebooks' sandboxes while one runs;
+- :mod:`grader.sandbox.launch` gives it its job, feeds it and stops it;
 - :mod:`grader.sandbox.results` reads back what it produced, believing each report
   only in its own phase.
 """
 
-from grader.sandbox.launch import Job, full_isolation_available, isolation_problem, run
+from grader.sandbox.boot import full_isolation_available, isolation_problem
+from grader.sandbox.launch import Job, run
 from grader.sandbox.results import CellRun, RunResult, SandboxSetupError, SpecRun
 from grader.sandbox.site import allowed_mgp_modules, build_site
 

@@ -1,13 +1,15 @@
-"""Trusted side of the sandbox: start the runner, feed it phase by phase, read its results.
+"""Trusted side of the sandbox: give a started runner its job, feed it phase by phase,
+read its results.
 
 Each notebook runs in a fresh ``python -s -S`` process (:mod:`grader.sandbox.runner`)
 with a cleared environment and a ``site`` folder holding only what the learner may
-import (:mod:`grader.sandbox.site`). With full isolation (the default wherever
-bubblewrap works, root or not) that process lives in a bubblewrap sandbox
+import (:mod:`grader.sandbox.site`), started by :mod:`grader.sandbox.boot` (for a batch,
+ahead of its turn: :mod:`grader.sandbox.spares`). With full isolation (the default
+wherever bubblewrap works, root or not) that process lives in a bubblewrap sandbox
 (:mod:`grader.sandbox.bwrap`); with reduced isolation (only when the caller asks for
 it) it runs with resource limits alone. Either way the runner lowers its own limits
-(CPU, address space, file size, processes, core dumps) before any learner code runs,
-and a wall-clock timeout kills the whole sandbox.
+(CPU, address space, file size, processes, core dumps) when its job arrives, before any
+learner code runs, and a wall-clock timeout, counted from the job, kills the whole sandbox.
 
 The job reaches the runner over a pipe in three messages: the cells and visible check
 ids first; the visible checks' inputs once the runner says its cells are done; the
@@ -21,24 +23,21 @@ from __future__ import annotations
 import io
 import json
 import os
-import queue
-import secrets
 import select
 import shutil
-import signal
 import subprocess
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader import config
-from grader.sandbox import bwrap
-from grader.sandbox.results import Cuts, RunResult, collect
+from grader.sandbox.boot import Started, Writer, full_isolation_available, kill, start
+from grader.sandbox.results import Cuts, RunResult, SandboxSetupError, collect
 from grader.sandbox.runner import FRAME
-from grader.sandbox.site import RUNNER, build_site
+
+if TYPE_CHECKING:
+    from grader.sandbox.spares import Spares
 
 Inputs = dict[str, Any]
 
@@ -53,6 +52,8 @@ class Job:
         visible: visible check id -> its inputs (arrays drawn on the trusted side).
         hidden: hidden check id -> its inputs, sent only after the visible checks ran.
         hidden_source: the learner side of the lab's hidden checks (module source).
+        preload: modules the runner imports while it waits for the job (those the lab's
+            own notebook imports), before any learner code runs.
     """
 
     lab: str
@@ -60,35 +61,7 @@ class Job:
     visible: dict[str, Inputs]
     hidden: dict[str, Inputs] = field(default_factory=dict)
     hidden_source: str = ""
-
-
-def isolation_problem() -> str:
-    """Empty when full isolation works on this machine; otherwise why not."""
-    return bwrap.available()
-
-
-def full_isolation_available() -> bool:
-    return not isolation_problem()
-
-
-def _environment(home: str) -> dict[str, str]:
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": home,
-        "TMPDIR": "/tmp" if home == "/home" else home,
-        "LANG": "C.UTF-8",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": f"{home}/.matplotlib",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONNOUSERSITE": "1",
-        "PYTHONSAFEPATH": "1",
-        "PYTHONIOENCODING": "utf-8",
-        "TQDM_DISABLE": "1",
-    }
+    preload: tuple[str, ...] = ()
 
 
 def _rlimits(limits: config.Limits) -> dict[str, tuple[int, int]]:
@@ -119,28 +92,12 @@ def arrays_frame(inputs: dict[str, Inputs]) -> bytes:
     return frame(buffer.getvalue())
 
 
-class Writer(threading.Thread):
-    """Writes messages to the runner's control pipe, in order, without blocking the caller."""
-
-    def __init__(self, fd: int) -> None:
-        super().__init__(daemon=True)
-        self.fd = fd
-        self.queue: queue.Queue[bytes | None] = queue.Queue()
-
-    def run(self) -> None:
-        try:
-            while (data := self.queue.get()) is not None:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self.fd, view) :]
-        except OSError:
-            pass  # the sandbox is gone
-        finally:
-            os.close(self.fd)
-
-
 def run(
-    job: Job, *, limits: config.Limits = config.DEFAULT_LIMITS, isolation: str | None = None
+    job: Job,
+    *,
+    limits: config.Limits = config.DEFAULT_LIMITS,
+    isolation: str | None = None,
+    spares: Spares | None = None,
 ) -> RunResult:
     """Run one notebook's program and its checks' learner sides in a fresh sandbox.
 
@@ -148,6 +105,8 @@ def run(
         job: the cells and checks.
         limits: time budgets, resource limits and caps.
         isolation: ``full`` or ``reduced``; by default full when available.
+        spares: sandboxes started ahead (:class:`grader.sandbox.spares.Spares`): one made
+            for this job's lab, limits and isolation is used, when there is one.
 
     Returns:
         What happened; never raises for anything the learner's code does.
@@ -157,93 +116,43 @@ def run(
     """
     if isolation is None:
         isolation = "full" if full_isolation_available() else "reduced"
-    base = Path(tempfile.mkdtemp(prefix="mgp-sandbox-"))
-    try:
-        return _run_in(base, job, limits, isolation)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    started = None if spares is None else spares.take(job.lab, job.preload, limits, isolation)
+    if started is None:
+        started = start(job.lab, limits=limits, isolation=isolation, preload=job.preload)
+    return finish(started, job)
 
 
-def _open(path: Path) -> int:
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-
-
-def _run_in(base: Path, job: Job, limits: config.Limits, isolation: str) -> RunResult:
-    full = isolation == "full"
-    (base / "site").mkdir()
-    (base / "home").mkdir()
-    mounts = build_site(base / "site", job.lab, mount_points=full)
-    ctl_in_r, ctl_in_w = os.pipe()
-    ctl_out_r, ctl_out_w = os.pipe()
-    child_fds = [
-        ctl_in_r,
-        ctl_out_w,
-        _open(base / "events.jsonl"),
-        _open(base / "visible.npz"),
-        _open(base / "hidden.npz"),
-    ]
-    site, home = ("/site", "/home") if full else (str(base / "site"), str(base / "home"))
-    inner = [
-        str(bwrap.interpreter()),
-        "-s",
-        "-S",
-        f"{site}/{RUNNER}",
-        ",".join(map(str, child_fds)),
-    ]
-    sample = config.DATA / "mnist_sample.npz"
-    if full:
-        low, high = config.SANDBOX_UID_RANGE
-        argv = bwrap.command(
-            site=base / "site",
-            mounts=mounts,
-            data=[(sample, "/home/data/mnist_sample.npz")] if sample.exists() else [],
-            scratch=limits.scratch,
-            uid=low + secrets.randbelow(high - low) if os.geteuid() == 0 else None,
-            env=_environment(home),
-            argv=inner,
-        )
-        cwd = base
-    else:
-        (base / "home" / "data").mkdir()
-        if sample.exists():
-            shutil.copy2(sample, base / "home" / "data" / sample.name)
-        (base / "data").symlink_to("home/data", target_is_directory=True)  # for root="../data"
-        argv, cwd = inner, base / "home"
+def finish(started: Started, job: Job) -> RunResult:
+    """Give a started sandbox its job, answer it phase by phase, read back what it produced.
+    The wall-clock limit counts from the moment the job is sent."""
+    if started.lab != job.lab:  # its site holds another lab's modules
+        started.discard()
+        raise SandboxSetupError(f"a sandbox started for {started.lab} was given {job.lab}'s job")
+    base, limits = started.base, started.limits
     job_message = {
         "lab": job.lab,
         "cells": [{"index": i, "source": s} for i, s in job.cells],
         "visible": list(job.visible),
-        "site": site,
-        "cwd": home,
+        "site": started.site,
+        "cwd": started.home,
         "cell_timeout": limits.cell_timeout,
         "cell_output": limits.cell_output,
         "total_output": limits.total_output,
         "limits": _rlimits(limits),
     }
-    start = time.monotonic()
-    with open(base / "stdout.txt", "wb") as out, open(base / "stderr.txt", "wb") as err:
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                cwd=cwd,
-                env=_environment(home),
-                pass_fds=tuple(child_fds),
-                start_new_session=True,
-            )
-        finally:
-            for fd in child_fds:
-                os.close(fd)
-        writer = Writer(ctl_in_w)
-        writer.start()
-        writer.queue.put(frame(json.dumps(job_message).encode()))
-        cuts, killed = _converse(proc, ctl_out_r, writer, base, job, limits)
-        writer.queue.put(None)
-    seconds = time.monotonic() - start
-    expected = (list(job.visible), list(job.hidden))
-    return collect(base, proc.returncode, killed, seconds, isolation, limits, cuts, expected)
+    start_time = time.monotonic()
+    try:
+        started.writer.queue.put(frame(json.dumps(job_message).encode()))
+        cuts, killed = _converse(started.proc, started.ctl_out, started.writer, base, job, limits)
+        started.writer.queue.put(None)
+        seconds = time.monotonic() - start_time
+        expected = (list(job.visible), list(job.hidden))
+        return collect(
+            base, started.proc.returncode, killed, seconds, started.isolation, limits, cuts,
+            expected,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _size(path: Path) -> int:
@@ -290,7 +199,7 @@ def _converse(
                 killed = True
     finally:
         os.close(ctl)
-        _kill(proc)
+        kill(proc)
     return cuts, killed
 
 
@@ -310,12 +219,3 @@ def _answer(
         writer.queue.put(arrays_frame(job.hidden))
     else:
         cuts.tampered = True
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the sandbox's process group (bubblewrap takes everything inside with it)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()

@@ -3,7 +3,9 @@
 Copied into the sandbox's ``site`` folder and started as ``python -s -S runner.py FDS``
 with a cleared environment, so it sees the standard library, the ``site`` folder
 (numpy, matplotlib, the visible checks' learner sides, the ``micrograd_plus``
-modules this lab may use) and nothing else. It talks to the trusted side through
+modules this lab may use) and nothing else. While it waits for its job it loads the
+lab's checks and imports what the lab's own notebook imports (the grader may start
+it while another notebook still runs). It talks to the trusted side through
 inherited file descriptors, in three phases:
 
 1. It reads the job (the learner's cells, the visible check ids, budgets) from the
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import importlib
 import io
 import json
 import linecache
@@ -298,20 +301,34 @@ def install_noop_check() -> None:
     check_module.check = check
 
 
-def main(fd_arg: str) -> None:
-    """Run the job sent on the control pipe; always ends the process with ``os._exit``."""
+def warm_up(site: str, lab: str, preload: list[str]) -> None:
+    """Before the job: load the lab's checks and import ``preload``, each import best effort
+    and silent (whatever fails here simply fails again when a cell imports it)."""
+    sys.path.append(site)
+    with captured(CappedText(0)), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ["grader.checking.spec", *preload]:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+        with contextlib.suppress(Exception):
+            sys.modules["grader.checking.spec"].load_lab(lab)
+
+
+def main(fd_arg: str, lab: str, site: str, preload: str) -> None:
+    """Warm up for ``lab``, then run the job sent on the control pipe; always ends the
+    process with ``os._exit``."""
     names = ("ctl_in", "ctl_out", "events", "visible", "hidden")
     fds = dict(zip(names, map(int, fd_arg.split(",")), strict=True))
+    warm_up(site, lab, [name for name in preload.split(",") if name])
     job = json.loads(read_frame(fds["ctl_in"]))
     apply_limits(job["limits"])
-    sys.path.append(job["site"])
     os.chdir(job["cwd"])
     runner = Runner(job, fds)
     try:
         from grader.checking import spec as spec_module
 
         # Bind every visible check's learner side now; the registry is never read again.
-        spec_module.load_lab(job["lab"])
+        spec_module.load_lab(job["lab"])  # loaded while warming up; this binds what it holds
         bound = dict(spec_module._REGISTRY)
         visible = {check_id: bound.get(check_id) for check_id in job["visible"]}
         spec_module._REGISTRY.clear()
@@ -342,4 +359,4 @@ def main(fd_arg: str) -> None:
 if __name__ == "__main__":
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]  # the script's own folder (Python < 3.11 has no PYTHONSAFEPATH)
-    main(sys.argv[1])
+    main(*sys.argv[1:5])
