@@ -214,10 +214,10 @@ def test_reduced_isolation_is_stated_everywhere(
     import nbformat
 
     from grader.checking.specs import fixture
-    from grader.sandbox import launch
+    from grader.sandbox import boot
 
     monkeypatch.setattr(sandbox, "isolation_problem", lambda: "bwrap is not installed")
-    monkeypatch.setattr(launch, "isolation_problem", lambda: "bwrap is not installed")
+    monkeypatch.setattr(boot, "isolation_problem", lambda: "bwrap is not installed")
     (tmp_path / "subs" / "ada").mkdir(parents=True)
     nbformat.write(fixture.solution(), tmp_path / "subs" / "ada" / fixture.LAB.notebook)
     out = tmp_path / "out"
