@@ -248,3 +248,28 @@ def test_quickstart_does_not_hand_over_the_iterative_sort() -> None:
     code = text.split("## 3.")[1].split("## 4.")[0].split("```python")[1].split("```")[0]
     assert "stack" not in code and "children_done" not in text and "inputs_done" not in text
     assert "topological order" in text
+
+
+def test_a_rerun_self_check_reuses_its_reference_and_a_new_spec_gets_its_own() -> None:
+    """Is a check's reference computed once per process and seed (read-only, so no check can
+    change it), and is a spec replaced in the registry compared with its own reference?"""
+    import dataclasses
+
+    from grader.checking.check import expected_outputs
+
+    spec = get_spec("lab2.relu.forward")
+    calls = []
+
+    def counted(inputs: dict[str, Any]) -> dict[str, Any]:
+        calls.append(1)
+        return spec.reference(inputs)
+
+    mine = dataclasses.replace(spec, reference=counted)
+    inputs = mine.make_inputs(11)
+    first = expected_outputs(mine, inputs, 11)
+    assert expected_outputs(mine, inputs, 11) is first and len(calls) == 1
+    expected_outputs(mine, mine.make_inputs(12), 12)
+    assert len(calls) == 2  # another seed
+    assert all(not value.flags.writeable for value in first.values())
+    other = dataclasses.replace(spec, reference=lambda inputs: {"relu(x)": inputs["x"] * 0 - 1})
+    assert (expected_outputs(other, inputs, 11)["relu(x)"] != first["relu(x)"]).all()

@@ -159,14 +159,15 @@ def test_diamond_graph_gradient() -> None:
     assert x.grad == 24.0
 
 
-def test_a_chain_of_100000_operations_backpropagates() -> None:
-    """Does backward() walk a 100,000-operation chain without a RecursionError?"""
+def test_a_chain_of_20000_operations_backpropagates() -> None:
+    """Does backward() walk a 20,000-operation chain (20 times Python's recursion limit)
+    without a RecursionError?"""
     x = Tensor(np.array(0.5))
     y = x
-    for _ in range(50_000):
+    for _ in range(10_000):
         y = y * 1.0 + 1.0
     y.backward()
-    assert y.item() == 50_000.5
+    assert y.item() == 10_000.5
     assert x.grad == 1.0
 
 
