@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import logging
 import os
+import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
@@ -25,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from grader.safetext import neutralise
 
 AUTOGRADED = "autograded"
+
+log = logging.getLogger("grader")
 
 if TYPE_CHECKING:
     from grader.pipeline.grading import LabKey
@@ -78,8 +83,27 @@ def _alembic_head() -> str:
     return str(scripts.get_current_head())
 
 
+Plan = list[dict[str, Any]]
+"""What the gradebook needs of a batch's keys, as JSON: per lab its ``assignment`` and its
+``cells``, each ``[grade id, points, [check ids]]``."""
+
+
+def plan(keys: dict[str, LabKey]) -> Plan:
+    """The gradebook's view of the batch's labs (see :data:`Plan`)."""
+    return [
+        {
+            "lab": lab,
+            "assignment": key.lab.assignment,
+            "cells": [[c.grade_id, c.points, [call.id for call in c.checks]] for c in key.cells],
+        }
+        for lab, key in keys.items()
+    ]
+
+
 def write(path: Path, keys: dict[str, LabKey], rows: list[dict[str, str]]) -> dict[str, str]:
-    """Write the gradebook at ``path`` afresh from the rows of ``grades.csv``.
+    """Write the gradebook at ``path`` afresh from the rows of ``grades.csv``: by the helper
+    process when :func:`start_helper` started one (it has imported nbgrader meanwhile), else
+    here.
 
     Each student's test cells earn the points of their checks' columns when the lab's
     status is ``graded``, else 0; a lab ``missing`` has no submission.
@@ -87,6 +111,18 @@ def write(path: Path, keys: dict[str, LabKey], rows: list[dict[str, str]]) -> di
     Returns:
         Student id -> the error that kept their entry out (empty when all were written).
     """
+    global _helper
+    helper, _helper = _helper, None
+    if helper is not None:
+        try:
+            return helper.write(path, plan(keys), rows)
+        except HelperFailed as exc:
+            log.warning("the gradebook helper failed (%s); writing gradebook.db here", exc)
+    return write_plan(path, plan(keys), rows)
+
+
+def write_plan(path: Path, labs: Plan, rows: list[dict[str, str]]) -> dict[str, str]:
+    """:func:`write` from a :data:`Plan`, in this process."""
     api = import_nbgrader_api()
     Gradebook = api.Gradebook
 
@@ -99,19 +135,19 @@ def write(path: Path, keys: dict[str, LabKey], rows: list[dict[str, str]]) -> di
         Gradebook(f"sqlite:///{path.resolve()}") as gb,
     ):
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes inside nbgrader
-        for key in keys.values():
-            assignment = notebook = key.lab.assignment
-            gb.update_or_create_assignment(assignment)
-            gb.update_or_create_notebook(notebook, assignment)
-            for cell in key.cells:
+        for lab in labs:
+            name = lab["assignment"]
+            gb.update_or_create_assignment(name)
+            gb.update_or_create_notebook(name, name)
+            for grade_id, points, _ in lab["cells"]:
                 gb.update_or_create_grade_cell(
-                    cell.grade_id, notebook, assignment, max_score=cell.points, cell_type="code"
+                    grade_id, name, name, max_score=points, cell_type="code"
                 )
         gb.db.commit()
         for row in rows:
             student = neutralise(row.get("student_id", ""))
             try:
-                _student(gb, keys, student, row)
+                _student(gb, labs, student, row)
                 gb.db.commit()
             except Exception as exc:  # one student's entry, never the whole gradebook
                 gb.db.rollback()
@@ -119,18 +155,85 @@ def write(path: Path, keys: dict[str, LabKey], rows: list[dict[str, str]]) -> di
     return errors
 
 
-def _student(gb: Any, keys: dict[str, LabKey], student: str, row: dict[str, str]) -> None:
+def _student(gb: Any, labs: Plan, student: str, row: dict[str, str]) -> None:
     gb.update_or_create_student(student)
-    for lab, key in keys.items():
-        status = row.get(f"{lab}_status", "missing")
+    for lab in labs:
+        status = row.get(f"{lab['lab']}_status", "missing")
         if status == "missing":
             continue
-        name = key.lab.assignment
+        name = lab["assignment"]
         gb.update_or_create_submission(name, student)
-        for cell in key.cells:
-            grade = gb.find_grade(cell.grade_id, name, name, student)
-            earned = sum(float(row.get(call.id) or 0) for call in cell.checks)
+        for grade_id, _, check_ids in lab["cells"]:
+            grade = gb.find_grade(grade_id, name, name, student)
+            earned = sum(float(row.get(check_id) or 0) for check_id in check_ids)
             grade.auto_score = earned if status == "graded" else 0.0
+
+
+class HelperFailed(RuntimeError):
+    """The helper process did not write the gradebook (the caller writes it itself)."""
+
+
+class Helper:
+    """A process that imports nbgrader as soon as a batch starts, then writes its gradebook.
+
+    Importing nbgrader's gradebook takes about a second of the interpreter's time; in a
+    process of its own it runs beside the grading instead of after it. It is sent the
+    plan and the rows as JSON on stdin and answers the errors as JSON on stdout.
+    """
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[2])
+        code = "import sys; sys.path.insert(0, sys.argv[1]); from grader.outputs import gradebook"
+        code += "; gradebook.serve()"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, root],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+
+    def write(self, path: Path, labs: Plan, rows: list[dict[str, str]]) -> dict[str, str]:
+        request = json.dumps({"path": str(path.resolve()), "labs": labs, "rows": rows})
+        try:
+            out, err = self.proc.communicate(request, timeout=HELPER_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            self.proc.kill()
+            self.proc.communicate()
+            raise HelperFailed(f"{type(exc).__name__}: {exc}") from exc
+        if self.proc.returncode != 0:
+            raise HelperFailed(f"exit code {self.proc.returncode}: {err.strip()[-500:]}")
+        try:
+            errors = json.loads(out)
+        except ValueError as exc:
+            raise HelperFailed(f"unreadable answer {out[-200:]!r}") from exc
+        return {str(k): str(v) for k, v in errors.items()}
+
+
+HELPER_TIMEOUT = 300.0
+"""Seconds the helper may take to write the gradebook once asked."""
+
+_helper: Helper | None = None
+
+
+def start_helper() -> None:
+    """Start the gradebook's helper process for the batch about to be graded (one at a time;
+    one left by a batch that stopped early is used by the next)."""
+    global _helper
+    if _helper is None or _helper.proc.poll() is not None:
+        _helper = Helper()
+
+
+def serve() -> None:
+    """The helper's side: import nbgrader, then write the gradebook it is asked for."""
+    prepare()
+    text = sys.stdin.read()
+    if not text:
+        return  # the batch ended without writing outputs
+    request = json.loads(text)
+    errors = write_plan(Path(request["path"]), request["labs"], request["rows"])
+    sys.stdout.write(json.dumps(errors))
 
 
 def keep_notebooks(

@@ -205,12 +205,11 @@ def clear(out: Path) -> None:
 
 
 def prepare() -> None:
-    """Import what writing the outputs needs (nbgrader's gradebook, matplotlib, mistune) while
-    the sandboxes run, so that the batch's last step only writes."""
+    """Import what writing the outputs needs here (matplotlib, mistune) while the sandboxes
+    run, so that the batch's last step only writes; nbgrader's gradebook is imported by its
+    own helper process meanwhile (:func:`grader.outputs.gradebook.start_helper`)."""
     import matplotlib.figure  # noqa: F401
     import mistune  # noqa: F401
-
-    gradebook.prepare()
 
 
 def write_outputs(

@@ -9,6 +9,7 @@ recorded in ``OUT/grading.json``; ``--seed`` reproduces a batch exactly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import sys
@@ -121,6 +122,12 @@ def grade_all(
     return results
 
 
+def _import_torch() -> None:
+    """Import PyTorch (the references need it; where it is missing they say so themselves)."""
+    with contextlib.suppress(ImportError):
+        import torch  # noqa: F401
+
+
 class IsolationUnavailable(RuntimeError):
     """Full isolation cannot be had here and the instructor did not accept less."""
 
@@ -187,8 +194,9 @@ def autograde(
         MergeError: ``out`` holds a batch of other labs or another seed (and not ``replace``).
         IsolationUnavailable: no full isolation here and ``allow_reduced_isolation`` is off.
     """
-    isolation = choose_isolation(allow_reduced_isolation)
     started = time.time()
+    in_background(_import_torch)  # the references' first need, before anything else is read
+    isolation = choose_isolation(allow_reduced_isolation)
     if not submissions.exists():
         raise FileNotFoundError(f"{submissions} does not exist")
     lab_ids = batch_labs(labs, solutions)
@@ -204,6 +212,7 @@ def autograde(
     }
     if kept is not None:
         kept.check_columns(csv_header(keys))
+    gradebook.start_helper()
     in_background(results.prepare)
     out.mkdir(parents=True, exist_ok=True)
     keep_course_files(out, course=course, roster=roster)
