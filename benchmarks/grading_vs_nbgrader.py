@@ -15,7 +15,7 @@ checks that both gave every submission full marks, and prints the throughput
 ratio (grader submissions per minute / nbgrader's) per lab and overall. The
 figures come last.
 
-    python benchmarks/grading_vs_nbgrader.py [--copies 2] [--repeats 1] [--lab 2 ...]
+    python benchmarks/grading_vs_nbgrader.py [--copies 6] [--repeats 1] [--lab 2 ...]
 
 Both tools run with the same per-cell time budget (``--timeout``, the grader's
 default) and see the repository the same way (``micrograd_plus`` and ``grader``
@@ -171,7 +171,12 @@ def default_jobs() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=2, help="submissions per lab (default 2)")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=6,
+        help="submissions per lab (default 6: with fewer, both tools' start-up dominates)",
+    )
     parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds (default 1)")
     parser.add_argument("--lab", action="append", help="only this lab, e.g. 1.7.2 (repeatable)")
     parser.add_argument("--timeout", type=float, default=120.0, help="per-cell budget, seconds")
