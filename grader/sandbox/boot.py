@@ -87,6 +87,7 @@ class Started:
         proc: bubblewrap (or, with reduced isolation, the runner itself).
         writer: the control pipe into the runner.
         ctl_out: the runner's pipe back (``cells-done``, ``visible-done``).
+        home: the learner's home as the runner sees it (its working folder).
     """
 
     lab: str
@@ -97,7 +98,6 @@ class Started:
     proc: subprocess.Popen[bytes]
     writer: Writer
     ctl_out: int
-    site: str
     home: str
 
     def alive(self) -> bool:
@@ -191,7 +191,7 @@ def _start_in(
                 os.close(fd)
     writer = Writer(ctl_in_w)
     writer.start()
-    return Started(lab, limits, isolation, preload, base, proc, writer, ctl_out_r, site, home)
+    return Started(lab, limits, isolation, preload, base, proc, writer, ctl_out_r, home)
 
 
 def kill(proc: subprocess.Popen[bytes]) -> None:

@@ -133,7 +133,6 @@ def finish(started: Started, job: Job) -> RunResult:
         "lab": job.lab,
         "cells": [{"index": i, "source": s} for i, s in job.cells],
         "visible": list(job.visible),
-        "site": started.site,
         "cwd": started.home,
         "cell_timeout": limits.cell_timeout,
         "cell_output": limits.cell_output,
