@@ -168,9 +168,7 @@ def load_key(
     imports = tuple(
         dict.fromkeys(name for cell in given.values() for name in cellsource.imports(cell))
     )
-    key = LabKey(
-        lab, cells, seed, inputs, hidden, given, hidden_source, tuple(dict.fromkeys(imports))
-    )
+    key = LabKey(lab, cells, seed, inputs, hidden, given, hidden_source, imports)
     if background:
         key._expected = in_background(_references, inputs)
     else:

@@ -44,20 +44,28 @@ def torch_hidden() -> Iterator[None]:
         sys.modules.update(saved)
 
 
-def failing(nb: Any, lab_id: str, seeds: tuple[int, ...] = (0,)) -> dict[int, set[str]]:
-    """The checks of ``lab_id`` that ``nb`` fails at each seed (its program runs once)."""
+@contextlib.contextmanager
+def program_run(nb: Any) -> Iterator[dict[str, Any]]:
+    """The namespace of ``nb``'s program, run once without torch (as in the sandbox); inside,
+    its figures are closed and output is silenced, and the reference Tensor is restored on exit."""
     with tensor_methods_restored():
         with torch_hidden():
             namespace = run_program(nb)
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             if "matplotlib.pyplot" in sys.modules:
                 sys.modules["matplotlib.pyplot"].close("all")
-            specs = load_lab(lab_id)
-            objs = {spec.id: tuple(namespace.get(n) for n in spec.symbols) for spec in specs}
-            return {
-                seed: {spec.id for spec in specs if not run_spec(spec, objs[spec.id], seed).passed}
-                for seed in seeds
-            }
+            yield namespace
+
+
+def failing(nb: Any, lab_id: str, seeds: tuple[int, ...] = (0,)) -> dict[int, set[str]]:
+    """The checks of ``lab_id`` that ``nb`` fails at each seed (its program runs once)."""
+    with program_run(nb) as namespace:
+        specs = load_lab(lab_id)
+        objs = {spec.id: tuple(namespace.get(n) for n in spec.symbols) for spec in specs}
+        return {
+            seed: {spec.id for spec in specs if not run_spec(spec, objs[spec.id], seed).passed}
+            for seed in seeds
+        }
 
 
 def evaluate_lab(

@@ -1,7 +1,9 @@
 """Runs INSIDE the sandbox: the learner's program, then each check's learner side.
 
-Copied into the sandbox's ``site`` folder and started as ``python -s -S runner.py FDS``
-with a cleared environment, so it sees the standard library, the ``site`` folder
+Copied into the sandbox's ``site`` folder and started as
+``python -s -S runner.py FDS LAB SITE PRELOAD`` (the inherited file descriptors, the graded
+lab, the ``site`` folder as seen inside, the modules to import while waiting) with a cleared
+environment, so it sees the standard library, the ``site`` folder
 (numpy, matplotlib, the visible checks' learner sides, the ``micrograd_plus``
 modules this lab may use) and nothing else. While it waits for its job it loads the
 lab's checks and imports what the lab's own notebook imports (the grader may start
@@ -307,11 +309,11 @@ def warm_up(site: str, lab: str, preload: list[str]) -> None:
     sys.path.append(site)
     with captured(CappedText(0)), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name in ["grader.checking.spec", *preload]:
+        with contextlib.suppress(Exception):
+            importlib.import_module("grader.checking.spec").load_lab(lab)
+        for name in preload:
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
-        with contextlib.suppress(Exception):
-            sys.modules["grader.checking.spec"].load_lab(lab)
 
 
 def main(fd_arg: str, lab: str, site: str, preload: str) -> None:

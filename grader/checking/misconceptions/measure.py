@@ -11,34 +11,26 @@ any name on the solution, the stub or an undeclared bug is a *false diagnosis*.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
-import sys
 from typing import Any
 
 from grader.checking.check import run_spec
 from grader.checking.misconceptions import catalogue
 from grader.checking.spec import load_lab
 from grader.labs import LABS
-from grader.redteam import REPO, apply_bug, bugs_for, run_program, tensor_methods_restored
-from grader.redteam.evaluate import torch_hidden
+from grader.redteam import REPO, apply_bug, bugs_for
+from grader.redteam.evaluate import program_run
 
 
 def named(nb: Any, lab_id: str, seed: int) -> dict[str, str]:
     """Failing check id -> the misconception it named, for one notebook."""
-    with tensor_methods_restored():
-        with torch_hidden():
-            namespace = run_program(nb)
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            if "matplotlib.pyplot" in sys.modules:
-                sys.modules["matplotlib.pyplot"].close("all")
-            found = {}
-            for spec in load_lab(lab_id):
-                outcome = run_spec(spec, tuple(namespace.get(n) for n in spec.symbols), seed)
-                if not outcome.passed and outcome.diagnosis is not None:
-                    found[spec.id] = outcome.diagnosis.id
-            return found
+    with program_run(nb) as namespace:
+        found = {}
+        for spec in load_lab(lab_id):
+            outcome = run_spec(spec, tuple(namespace.get(n) for n in spec.symbols), seed)
+            if not outcome.passed and outcome.diagnosis is not None:
+                found[spec.id] = outcome.diagnosis.id
+        return found
 
 
 def measure_lab(lab_id: str, seed: int = 0) -> dict[str, Any]:
