@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.redteam.planted import lab_bugs
+from grader.redteam.planted import assigned_bugs, lab_bugs
 
 BUGS = lab_bugs(
     "lab1",
@@ -152,6 +152,7 @@ BUGS = lab_bugs(
             "lab1.sub_div.left",
             "lab1.pow.backward",
             "lab1.pow.exponents",
+            "lab1.pow.reuse",
             "lab1.sub_div.backward",
             "lab1.sub_div.numbers",
         },
@@ -174,4 +175,9 @@ BUGS = lab_bugs(
         {"lab1.sum.axis", "lab1.sum.negative_axis"},
         "sum's gradient is broadcast without restoring the summed axis: rows and columns mix up.",
     ),
+)
+BUGS += assigned_bugs(
+    "lab1",
+    ("pow", "pow", "self.grad += k * self.data ** (k - 1) * out.grad"),
+    ("sum", "sum", "self.grad += np.broadcast_to(g, self.shape)"),
 )

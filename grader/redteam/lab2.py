@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.redteam.planted import lab_bugs
+from grader.redteam.planted import assigned_bugs, lab_bugs
 
 BUGS = lab_bugs(
     "lab2",
@@ -16,6 +16,7 @@ BUGS = lab_bugs(
             "lab2.matmul.batched",
             "lab2.matmul.vector",
             "lab2.matmul.shared_weight",
+            "lab2.matmul.reuse",
         },
         "d(a @ b)/da computed as g @ b instead of g @ b^T.",
     ),
@@ -32,7 +33,7 @@ BUGS = lab_bugs(
         "relu",
         "x.grad += out.grad * (x.data > 0)",
         "x.grad += out.grad",
-        {"lab2.relu.backward", "lab2.relu.shapes"},
+        {"lab2.relu.backward", "lab2.relu.shapes", "lab2.relu.reuse"},
         "relu's backward forgets the mask: the gradient also flows where x < 0.",
     ),
     (
@@ -84,6 +85,7 @@ BUGS = lab_bugs(
             "lab2.log_softmax.stable",
             "lab2.log_softmax.backward",
             "lab2.log_softmax.large",
+            "lab2.log_softmax.reuse",
             "lab2.cross_entropy.backward",
             "lab2.cross_entropy.large",
         },
@@ -96,5 +98,36 @@ BUGS = lab_bugs(
         "return -picked.sum()",
         {"lab2.cross_entropy.forward", "lab2.cross_entropy.backward", "lab2.cross_entropy.large"},
         "cross_entropy sums the losses of the batch instead of averaging them.",
+    ),
+)
+BUGS += assigned_bugs(
+    "lab2",
+    (
+        "matmul",
+        "matmul",
+        "a.grad += unbroadcast(g @ np.swapaxes(bd, -1, -2), ad.shape).reshape(a.shape)\n"
+        "        b.grad += unbroadcast(np.swapaxes(ad, -1, -2) @ g, bd.shape).reshape(b.shape)",
+    ),
+    ("exp", "exp", "x.grad += out.data * out.grad"),
+    ("log", "log", "x.grad += out.grad / x.data"),
+    ("relu", "relu", "x.grad += out.grad * (x.data > 0)"),
+    ("tanh", "tanh", "x.grad += out.grad * (1 - out.data**2)"),
+    ("sigmoid", "sigmoid", "x.grad += out.grad * out.data * (1 - out.data)"),
+    ("reshape", "reshape", "x.grad += out.grad.reshape(x.shape)"),
+    ("transpose", "transpose", "x.grad += out.grad.transpose(np.argsort(perm))"),
+    ("max", "amax", "x.grad += share * g"),
+    ("softmax", "softmax", "x.grad += s * (g - (g * s).sum(axis=axis, keepdims=True))"),
+    ("log_softmax", "log-softmax", "x.grad += g - np.exp(out.data) * g.sum(axis=axis, keepdims=True)"),
+)
+BUGS += lab_bugs(
+    "lab2",
+    (
+        "getitem-grad-assigned",
+        "getitem",
+        "np.add.at(x.grad, idx, out.grad)",
+        "grad = np.zeros_like(x.data)\n        np.add.at(grad, idx, out.grad)\n        x.grad = grad",
+        {"lab2.getitem.reuse"},
+        "getitem's rule assigns (=) its gradient instead of adding it (+=): an input used twice "
+        "keeps only the last contribution.",
     ),
 )

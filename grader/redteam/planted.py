@@ -62,3 +62,22 @@ def apply_bug(nb: Any, bug: PlantedBug) -> Any:
             cell.source = cell.source.replace(bug.old, bug.new)
             return nb
     raise ValueError(f"{bug.name}: no cell with grade_id {bug.grade_id!r}")
+
+
+def assigned_bugs(lab: str, *rules: tuple[str, str, str]) -> list[PlantedBug]:
+    """The accumulation mistake planted in each of ``rules``, ``(topic, grade_id, rule text)``:
+    every ``.grad +=`` of the rule written ``.grad =``. Each fails its ``<lab>.<topic>.reuse``
+    check and nothing else (one input used twice is the only case where the two differ)."""
+    return [
+        PlantedBug(
+            f"{topic.replace('_', '-')}-grad-assigned",
+            lab,
+            grade_id,
+            rule,
+            rule.replace(".grad +=", ".grad ="),
+            frozenset({f"{lab}.{topic}.reuse"}),
+            f"{topic}'s rule assigns (=) its gradient instead of adding it (+=): an input used "
+            "twice keeps only the last contribution.",
+        )
+        for topic, grade_id, rule in rules
+    ]

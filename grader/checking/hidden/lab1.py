@@ -41,6 +41,27 @@ def diamond(t: Any) -> Mapping[str, Any]:
     return {"a": a, "b": b}
 
 
+def pow_reuse(t: Any) -> Mapping[str, Any]:
+    """Two powers of one tensor, each node's rule run alone: ``x ** 3`` then ``x ** 2``."""
+    x = t.leaf("x")
+    t.local(x**3)
+    t.local(x**2)
+    return {"x": x}
+
+
+def sum_reuse(t: Any) -> Mapping[str, Any]:
+    """Two sums of one tensor, each node's rule run alone: over axis 0, then over all."""
+    x = t.leaf("x")
+    t.local(x.sum(axis=0))
+    t.local(x.sum())
+    return {"x": x}
+
+
+REUSE_HINT = (
+    "x feeds two {op} nodes, so x.grad must hold both contributions: add (+=) into .grad in "
+    "{op}'s _backward, never assign (=), or the second node's rule erases the first's"
+)
+
 OPERATORS = {"add": ("+", operator.add), "mul": ("*", operator.mul)}
 
 
@@ -117,5 +138,12 @@ op("sum", {"x.sum(axis=-1)": lambda x: x.sum(axis=-1),
           operands(x=(2, 3, 4), s=()),
           hint="with keepdims=True the gradient already has x's number of axes: only broadcast "
           "it"),
+    hidden=True)
+
+programs("pow",
+    program("reuse", 1, pow_reuse, operands(x=(3, 4)), hint=REUSE_HINT.format(op="**")),
+    hidden=True)
+programs("sum",
+    program("reuse", 1, sum_reuse, operands(x=(3, 4)), hint=REUSE_HINT.format(op="sum")),
     hidden=True)
 # fmt: on

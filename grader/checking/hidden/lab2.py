@@ -14,7 +14,21 @@ from grader.checking.specs.lab2 import (
     tied,
     with_ints,
 )
-from grader.checking.specs.table import Check, draw, operands
+from grader.checking.specs.table import Cases, Check, Draw, draw, operands
+
+REUSE_HINT = (
+    "the input feeds two {op} nodes, so its .grad must hold both contributions: add (+=) "
+    "into .grad in {op}'s _backward, never assign (=), or the second node's rule erases the "
+    "first's"
+)
+
+
+def reuse(topic: str, cases: Cases, inputs: Draw, symbol: str = "") -> None:
+    """Register ``lab2.<topic>.reuse``: an operation applied twice to the same input(s), so
+    a rule that assigns its gradient (=) instead of adding it (+=) keeps half of it."""
+    symbol = symbol or topic
+    fn(topic, cases, inputs, Check("reuse", 1, "grad", hint=REUSE_HINT.format(op=symbol)),
+       symbols=(symbol,), hidden=True)
 
 # fmt: off
 fn("matmul", {"matmul(x, w)": lambda F, x, w: F.matmul(x, w),
@@ -105,4 +119,28 @@ fn("cross_entropy", CROSS_ENTROPY, with_ints(large_logits, **CE_TARGETS),
     Check("large", 4, "both", hint="build cross_entropy on the stable log_softmax, never on "
           "log(softmax(x))"),
     hidden=True)
+
+# every gradient rule with its input used twice: `=` for `+=` in any one of them shows
+reuse("matmul", {"matmul(a, b) + matmul(a, b)": lambda F, a, b: F.matmul(a, b) + F.matmul(a, b)},
+      operands(a=(3, 4), b=(4, 2)))
+reuse("exp", {"exp(x) + exp(x)": lambda F, x: F.exp(x) + F.exp(x)}, operands(x=(3, 4)))
+reuse("log", {"log(x) + log(x)": lambda F, x: F.log(x) + F.log(x)},
+      operands(x=((3, 4), "positive")))
+reuse("relu", {"relu(x) + relu(x)": lambda F, x: F.relu(x) + F.relu(x)},
+      operands(x=((3, 4), "nonzero")))
+reuse("tanh", {"tanh(x) + tanh(x)": lambda F, x: F.tanh(x) + F.tanh(x)}, operands(x=(3, 4)))
+reuse("sigmoid", {"sigmoid(x) + sigmoid(x)": lambda F, x: F.sigmoid(x) + F.sigmoid(x)},
+      operands(x=(3, 4)))
+reuse("reshape", {"reshape(x, 2, 6) + reshape(x, 2, 6)":
+                  lambda F, x: F.reshape(x, 2, 6) + F.reshape(x, 2, 6)}, operands(x=(3, 4)))
+reuse("transpose", {"transpose(x) + transpose(x)":
+                    lambda F, x: F.transpose(x) + F.transpose(x)}, operands(x=(3, 4)))
+reuse("max", {"amax(x, axis=1) + amax(x, axis=1)":
+              lambda F, x: F.amax(x, axis=1) + F.amax(x, axis=1)}, operands(x=(3, 4)), "amax")
+reuse("getitem", {"x[1:3] + x[1:3]": lambda F, x: F.getitem(x, slice(1, 3))
+                  + F.getitem(x, slice(1, 3))}, operands(x=(4, 5)))
+reuse("softmax", {"softmax(x) + softmax(x)": lambda F, x: F.softmax(x) + F.softmax(x)},
+      operands(x=(3, 5)))
+reuse("log_softmax", {"log_softmax(x) + log_softmax(x)":
+                      lambda F, x: F.log_softmax(x) + F.log_softmax(x)}, operands(x=(3, 5)))
 # fmt: on

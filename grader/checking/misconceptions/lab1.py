@@ -7,7 +7,13 @@ from typing import Any
 import numpy as np
 
 from grader.checking.misconceptions import Misconception
-from grader.checking.misconceptions.rules import class_attribute, local, rerun, tensor_method
+from grader.checking.misconceptions.rules import (
+    assigned_method,
+    class_attribute,
+    local,
+    rerun,
+    tensor_method,
+)
 from grader.checking.spec import Inputs, Outputs, Spec
 
 # ------------------------------------------------------------- unbroadcast
@@ -154,7 +160,13 @@ def _assigned(spec: Spec, inputs: Inputs) -> Outputs:
             "a.grad": grad((a + a) * (a + a).detach(), a),  # b.grad = b g, once
             "x.grad": grad(x * x.detach(), x),  # the + rule's g overwritten
         }
+    if spec.id in REUSE_METHODS:
+        return assigned_method(REUSE_METHODS[spec.id])(spec, inputs)
     raise KeyError(spec.id)
+
+
+REUSE_METHODS = {"lab1.pow.reuse": "__pow__", "lab1.sum.reuse": "sum"}
+"""The accumulation checks of single operations, with the method whose rule they test."""
 
 
 SIDE = ("grader.checking.specs.lab1", "TorchSide", "backward")
@@ -207,12 +219,12 @@ MISCONCEPTIONS = [
     ),
     Misconception(
         "lab1.backward.grad_assigned",
-        ("lab1.backward.chain", "lab1.backward.reuse"),
+        ("lab1.backward.chain", "lab1.backward.reuse", *REUSE_METHODS),
         "An operation assigns (=) its input's gradient instead of adding to it (+=), so a "
         "tensor used twice keeps only the last contribution. The chain rule sums the "
         "contributions of every path. Think about what .grad already holds when a rule runs.",
         wrong=lambda spec, inputs: _assigned(spec, inputs),
-        planted=("mul-grad-assigned",),
+        planted=("mul-grad-assigned", "pow-grad-assigned", "sum-grad-assigned"),
     ),
     Misconception(
         "lab1.backward.recursive_sort",

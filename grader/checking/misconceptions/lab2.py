@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from grader.checking.misconceptions import Misconception
-from grader.checking.misconceptions.rules import attribute, local, rerun, tensor_method
+from grader.checking.misconceptions.rules import (
+    assigned_function,
+    attribute,
+    local,
+    rerun,
+    tensor_method,
+)
 from grader.checking.spec import Inputs, Outputs, Spec
 
 MATMUL = ("lab2.matmul.backward", "lab2.matmul.batched", "lab2.matmul.vector")
@@ -17,6 +23,10 @@ CROSS_ENTROPY = (
     "lab2.cross_entropy.backward",
     "lab2.cross_entropy.large",
 )
+
+REUSED = ("matmul", "exp", "log", "relu", "tanh", "sigmoid", "reshape", "transpose", "max")
+REUSED += ("getitem", "softmax", "log_softmax")
+"""The operations whose ``lab2.<topic>.reuse`` check uses an input twice."""
 
 
 # ------------------------------------------------------------------ rules
@@ -250,5 +260,14 @@ MISCONCEPTIONS = [
         "about what a learning rate would mean if the loss scaled with the batch.",
         wrong=rerun(attribute(F, "cross_entropy", _cross_entropy("sum"))),
         planted=("cross-entropy-sum",),
+    ),
+    Misconception(
+        "lab2.backward.grad_assigned",
+        tuple(f"lab2.{topic}.reuse" for topic in REUSED),
+        "Your operation's rule assigns (=) its input's gradient instead of adding to it (+=), "
+        "so an input used twice keeps only the last contribution. The chain rule sums the "
+        "contributions of every path. Think about what .grad already holds when a rule runs.",
+        wrong=assigned_function,
+        planted=tuple(f"{topic.replace('_', '-')}-grad-assigned" for topic in REUSED),
     ),
 ]

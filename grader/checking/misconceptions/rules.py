@@ -98,3 +98,59 @@ def with_inputs(change: Callable[[Inputs], Inputs]) -> Callable[[Spec, Inputs], 
         return spec.reference(change(inputs))
 
     return wrong
+
+
+# ------------------------------------------------- accumulation: `=` where `+=` belongs
+def assigning(op: Callable[..., Any]) -> Callable[..., Any]:
+    """``op`` (a reference operation) whose gradient rule assigns (=) into its inputs' ``.grad``
+    instead of adding to it (+=): each input keeps only what the rule that ran last put there."""
+    import numpy as np
+
+    def wrong_op(*args: Any, **kwargs: Any) -> Any:
+        out = op(*args, **kwargs)
+        rule = out._backward
+
+        def _backward() -> None:
+            for child in out._prev:
+                child.grad = np.zeros_like(child.grad)
+            rule()
+
+        out._backward = _backward
+        return out
+
+    return wrong_op
+
+
+def reference_ops() -> Any:
+    """``micrograd_plus.ops``, imported without changing the methods a learner's notebook may
+    have attached to the reference ``Tensor`` in this process."""
+    from micrograd_plus.tensor import Tensor
+
+    saved = dict(vars(Tensor))
+    ops = importlib.import_module("micrograd_plus.ops")
+    for name in set(vars(Tensor)) - set(saved):
+        delattr(Tensor, name)
+    for name, value in saved.items():
+        if vars(Tensor).get(name) is not value:
+            setattr(Tensor, name, value)
+    return ops
+
+
+def assigned_function(spec: Spec, inputs: Inputs) -> Outputs:
+    """The wrong reference of a check of one function (lab 1.7.2's ``symbols``): the check's
+    learner side run on the reference operation, its rule made to assign (:func:`assigning`)."""
+    ops = reference_ops()
+    return spec.learner(inputs, *(assigning(getattr(ops, name)) for name in spec.symbols))
+
+
+def assigned_method(method: str) -> Callable[[Spec, Inputs], Outputs]:
+    """The wrong reference of a check of the learner's ``Tensor``: the check's learner side run
+    on the reference ``Tensor``, its ``method``'s rule made to assign (:func:`assigning`)."""
+
+    def wrong(spec: Spec, inputs: Inputs) -> Outputs:
+        from micrograd_plus.tensor import Tensor
+
+        with patched([(Tensor, method, assigning(getattr(Tensor, method)))]):
+            return spec.learner(inputs, Tensor)
+
+    return wrong

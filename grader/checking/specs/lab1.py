@@ -111,6 +111,11 @@ class LearnerSide:
         else:
             out.backward()
 
+    def local(self, out: Any) -> None:
+        """One node's rule alone: ``out.grad = g; out._backward()`` (not ``backward()``)."""
+        out.grad = upstream(self.inputs["g"], data_of(out).shape).astype(data_of(out).dtype)
+        out._backward()
+
     def zero_grad(self, t: Any) -> None:
         t.zero_grad()
 
@@ -132,6 +137,10 @@ class TorchSide:
     def backward(self, out: Any, seeded: bool = True) -> None:
         g = self.torch.as_tensor(upstream(self.inputs["g"], tuple(out.shape))) if seeded else None
         out.backward(g, retain_graph=True)
+
+    def local(self, out: Any) -> None:
+        """One operation's gradient added into its inputs' (a graph of one node here)."""
+        self.backward(out)
 
     def zero_grad(self, t: Any) -> None:
         t.grad.zero_()
@@ -353,7 +362,7 @@ programs("backward",
 
 op("pow", {"x ** 3": lambda x: x**3, "x ** 2": lambda x: x**2}, operands(x=(3, 4)),
     forward(2, hint="out = Tensor(self.data ** k, (self,), f'**{k}') for a number k"),
-    backward(3, hint="d(x**k)/dx = k * x**(k - 1): one power less"))
+    backward(2, hint="d(x**k)/dx = k * x**(k - 1): one power less"))
 op("sub_div", {"a - b": lambda a, b: a - b, "a / b": lambda a, b: a / b, "-a": lambda a: -a},
     operands(a=(3, 4), b=((3, 4), "nonzero")),
     forward(3, hint="derive them: -a is a * -1, a - b is a + (-b), a / b is a * b ** -1"),
@@ -369,7 +378,7 @@ op("sum", {"x.sum()": lambda x: x.sum()}, operands(x=(3, 4)),
                 "x.sum(axis=0)": lambda x: x.sum(axis=0),
                 "x.sum(axis=1, keepdims=True)": lambda x: x.sum(axis=1, keepdims=True)},
             hint="out = Tensor(self.data.sum(axis=axis, keepdims=keepdims), (self,), 'sum')"),
-    backward(2, hint="every element contributed once: x.grad += out.grad broadcast to x's "
+    backward(1, hint="every element contributed once: x.grad += out.grad broadcast to x's "
              "shape"),
     Check("axis", 3, "grad",
           {"x.sum(axis=1)": lambda x: x.sum(axis=1),

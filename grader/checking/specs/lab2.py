@@ -163,7 +163,7 @@ fn("matmul", MATMUL, operands(a=(3, 4), b=(4, 5)),
     forward(3, MATMUL | {"a @ b": lambda F, a, b: a @ b},
             hint="out = Tensor(a.data @ b.data, (a, b), '@'), and Tensor.__matmul__ = matmul "
             "for @"),
-    backward(3, hint=MATMUL_HINT),
+    backward(2, hint=MATMUL_HINT),
     Check("batched", 3, "both", inputs=operands(a=(2, 3, 4), b=(2, 4, 5)),
           hint="for stacks of matrices transpose the last two axes only: np.swapaxes(b, -1, -2)"),
     Check("vector", 3, "both", {"matmul(v, m)": lambda F, v, m: F.matmul(v, m),
@@ -176,25 +176,25 @@ fn("matmul", MATMUL, operands(a=(3, 4), b=(4, 5)),
 
 fn("exp", {"exp(x)": lambda F, x: F.exp(x)}, operands(x=(3, 4)),
     forward(1, hint="out = Tensor(np.exp(x.data), (x,), 'exp')"),
-    backward(2, hint="d exp(x)/dx = exp(x), which is out.data: x.grad += out.data * out.grad"))
+    backward(1, hint="d exp(x)/dx = exp(x), which is out.data: x.grad += out.data * out.grad"))
 fn("log", {"log(x)": lambda F, x: F.log(x)}, operands(x=((3, 4), "positive")),
     forward(1, hint="out = Tensor(np.log(x.data), (x,), 'log')"),
-    backward(2, hint="d log(x)/dx = 1 / x: x.grad += out.grad / x.data"))
+    backward(1, hint="d log(x)/dx = 1 / x: x.grad += out.grad / x.data"))
 fn("relu", {"relu(x)": lambda F, x: F.relu(x)}, operands(x=((3, 4), "nonzero")),
     forward(2, hint="out = Tensor(np.maximum(x.data, 0), (x,), 'relu')"),
-    backward(2, hint="the gradient passes only where x > 0: x.grad += out.grad * (x.data > 0)"))
+    backward(1, hint="the gradient passes only where x > 0: x.grad += out.grad * (x.data > 0)"))
 fn("tanh", {"tanh(x)": lambda F, x: F.tanh(x)}, operands(x=(3, 4)),
     forward(1, hint="out = Tensor(np.tanh(x.data), (x,), 'tanh')"),
-    backward(2, hint="d tanh(x)/dx = 1 - tanh(x)^2 = 1 - out.data**2"))
+    backward(1, hint="d tanh(x)/dx = 1 - tanh(x)^2 = 1 - out.data**2"))
 fn("sigmoid", {"sigmoid(x)": lambda F, x: F.sigmoid(x)}, operands(x=(3, 4)),
     forward(1, hint="sigmoid(x) = 1 / (1 + exp(-x))"),
-    backward(2, hint="d sigmoid(x)/dx = s * (1 - s) with s = out.data"))
+    backward(1, hint="d sigmoid(x)/dx = s * (1 - s) with s = out.data"))
 
 fn("reshape", {"reshape(x, 2, 6)": lambda F, x: F.reshape(x, 2, 6),
                "reshape(x, 12)": lambda F, x: F.reshape(x, 12)}, operands(x=(3, 4)),
-    Check("", 2, "both", hint="the gradient is out.grad reshaped back to x's shape"))
+    Check("", 1, "both", hint="the gradient is out.grad reshaped back to x's shape"))
 fn("transpose", {"transpose(x)": lambda F, x: F.transpose(x)}, operands(x=(3, 4)),
-    Check("default", 2, "both", hint="with no axes, reverse them (numpy's default); the "
+    Check("default", 1, "both", hint="with no axes, reverse them (numpy's default); the "
           "gradient is out.grad transposed back"),
     Check("T", 2, "both", {"x.T": lambda F, x: x.T},
           hint="attach the property: Tensor.T = property(transpose)"))
@@ -216,7 +216,7 @@ fn("max", {"amax(x)": lambda F, x: F.amax(x)}, operands(x=(3, 4)),
                 "amax(x, axis=1)": lambda F, x: F.amax(x, axis=1),
                 "amax(x, axis=0, keepdims=True)": lambda F, x: F.amax(x, axis=0, keepdims=True)},
             hint="out = Tensor(x.data.max(axis=axis, keepdims=keepdims), (x,), 'max')"),
-    backward(2, hint="only the maximum element gets the gradient: a mask x.data == max (with "
+    backward(1, hint="only the maximum element gets the gradient: a mask x.data == max (with "
              "keepdims)"),
     Check("axis", 2, "grad", {"amax(x, axis=1)": lambda F, x: F.amax(x, axis=1),
                               "amax(x, axis=0, keepdims=True)":
@@ -233,7 +233,7 @@ fn("getitem", {"x[1]": lambda F, x: F.getitem(x, 1),
                "x[1:3]": lambda F, x: F.getitem(x, slice(1, 3)),
                "x[:, 2]": lambda F, x: F.getitem(x, (slice(None), 2)),
                "x[-1, 1:4]": lambda F, x: F.getitem(x, (-1, slice(1, 4)))}, operands(x=(4, 5)),
-    Check("basic", 3, "both", hint="out = Tensor(x.data[idx], ...); the gradient goes back to "
+    Check("basic", 2, "both", hint="out = Tensor(x.data[idx], ...); the gradient goes back to "
           "the same positions: a zero array with out.grad written at [idx]"),
     Check("array", 2, "both", {"x[idx]": lambda F, x, idx: F.getitem(x, idx)},
           with_ints(operands(x=(4, 5)), idx=lambda rng: rng.permutation(4)[:3]),
@@ -248,7 +248,7 @@ fn("getitem", {"x[1]": lambda F, x: F.getitem(x, 1),
 fn("softmax", SOFTMAX, operands(x=(3, 5)),
     forward(2, hint="e = exp(x - max(x)) along the axis (keepdims=True), then e / e.sum(axis, "
             "keepdims=True)"),
-    backward(3, hint="dx = s * (g - sum(g * s, axis, keepdims=True)) with s = out.data, "
+    backward(2, hint="dx = s * (g - sum(g * s, axis, keepdims=True)) with s = out.data, "
              "g = out.grad"),
     Check("stable", 2, "both", inputs=huge_logits,
           hint="exp(1000) overflows to inf and inf / inf is nan: subtract the maximum along "
@@ -256,7 +256,7 @@ fn("softmax", SOFTMAX, operands(x=(3, 5)),
 fn("log_softmax", LOG_SOFTMAX, operands(x=(3, 5)),
     forward(2, hint="(x - m) - log(sum(exp(x - m))) with m = max(x) along the axis "
             "(keepdims=True)"),
-    backward(3, hint="dx = g - softmax(x) * sum(g, axis, keepdims=True); softmax(x) = "
+    backward(2, hint="dx = g - softmax(x) * sum(g, axis, keepdims=True); softmax(x) = "
              "exp(out.data)"),
     Check("stable", 2, "both", inputs=huge_logits,
           hint="log(softmax(x)) is log(0) = -inf for logits of ±1000: compute (x - m) - "
