@@ -9,11 +9,13 @@ from grader.checking.specs.lab2 import (
     LOG_SOFTMAX,
     MATMUL_HINT,
     SOFTMAX,
+    composed,
     fn,
     large_logits,
     tied,
     with_ints,
 )
+from grader.checking.specs.parts import cross_entropy_parts, with_cross_entropy_parts
 from grader.checking.specs.table import Cases, Check, Draw, draw, operands
 
 REUSE_HINT = (
@@ -115,7 +117,8 @@ fn("log_softmax", LOG_SOFTMAX, large_logits,
     Check("large", 1, "both", hint="log(softmax(x)) gives log(0) = -inf for large logits: "
           "compute (x - m) - log(sum(exp(x - m))) directly"),
     hidden=True)
-fn("cross_entropy", CROSS_ENTROPY, with_ints(large_logits, **CE_TARGETS),
+composed("cross_entropy", CROSS_ENTROPY,
+         with_cross_entropy_parts(with_ints(large_logits, **CE_TARGETS)), cross_entropy_parts,
     Check("large", 4, "both", hint="build cross_entropy on the stable log_softmax, never on "
           "log(softmax(x))"),
     hidden=True)

@@ -178,6 +178,21 @@ MISCONCEPTIONS = [
         planted=("mean-divides-by-size",),
     ),
     Misconception(
+        "lab2.mean.divides_by_output_size",
+        ("lab2.mean.forward", "lab2.mean.backward", "lab2.mean.axis", "lab2.mean.keepdims"),
+        "Your mean divides the sum by the number of elements of the result, not by the number "
+        "of elements averaged, so the mean of everything is the plain sum. Think about how "
+        "many values went into each output element.",
+        wrong=rerun(
+            tensor_method(
+                "mean",
+                lambda original, x, *a, **k: (out := original(x, *a, **k))
+                * (x.numel() / max(out.numel(), 1)) / max(out.numel(), 1),
+            )
+        ),
+        planted=("mean-divides-by-output-size",),
+    ),
+    Misconception(
         "lab2.max.grad_to_every_tie",
         ("lab2.max.ties", "lab2.max.keepdims"),
         "When several elements tie for the maximum, your gradient gives each of them the full "
@@ -237,8 +252,6 @@ MISCONCEPTIONS = [
         (
             "lab2.log_softmax.backward",
             "lab2.log_softmax.large",
-            "lab2.cross_entropy.backward",
-            "lab2.cross_entropy.large",
         ),
         "Your log_softmax gradient is g - softmax(x) * g: softmax multiplies each element's "
         "own g. Every output of log_softmax depends on every input of its row through the "
@@ -248,7 +261,6 @@ MISCONCEPTIONS = [
                 "log_softmax",
                 lambda original, x, *a, **k: local(x, y := original(x, *a, **k), 1 - y.exp()),
             ),
-            attribute(F, "cross_entropy", _cross_entropy()),
         ),
         planted=("log-softmax-grad-no-sum",),
     ),

@@ -20,6 +20,11 @@ import numpy as np
 
 from grader.checking.numpy_side import learner_cases
 from grader.checking.spec import Inputs, Outputs, Spec
+from grader.checking.specs.parts import (
+    cross_entropy_parts,
+    stand_ins,
+    with_cross_entropy_parts,
+)
 from grader.checking.specs.table import (
     POOL,
     Cases,
@@ -104,6 +109,26 @@ def fn(
 
     row = Row(f"lab2.{topic}", checks, cases, inputs, symbols, hidden)
     return row.register(learner, reference)
+
+
+def composed(topic: str, cases: Cases, inputs: Draw, parts: Any, *checks: Check,
+             hidden: bool = False) -> list[Spec]:
+    """Register one row of a compound operation (the learner's function ``topic``): as
+    :func:`fn`, but while its cases run, the parts it is built from are stand-ins with the
+    oracle's values (``parts(inputs)``, see :mod:`grader.checking.specs.parts`), so that only
+    the composition is on trial."""
+
+    def learner(cases: Cases, inp: Inputs, want: str, own: Callable[..., Any]) -> Outputs:
+        F = SimpleNamespace(**{topic: own})
+        with stand_ins(Tensor, own, parts(inp)):
+            return learner_cases(Tensor, bind(cases, F), inp, raw=integers(inp), want=want)
+
+    def reference(cases: Cases, inp: Inputs, want: str) -> Outputs:
+        return torch_cases(bind(cases, TORCH), inp, raw=integers(inp), want=want)
+
+    return Row(f"lab2.{topic}", checks, cases, inputs, (topic,), hidden).register(
+        learner, reference
+    )
 
 
 def bind(cases: Cases, F: Any) -> Cases:
@@ -261,9 +286,12 @@ fn("log_softmax", LOG_SOFTMAX, operands(x=(3, 5)),
     Check("stable", 2, "both", inputs=huge_logits,
           hint="log(softmax(x)) is log(0) = -inf for logits of ±1000: compute (x - m) - "
           "log(sum(exp(x - m))) with m = max(x) directly"))
-fn("cross_entropy", CROSS_ENTROPY, with_ints(operands(x=(4, 5)), **CE_TARGETS),
+composed("cross_entropy", CROSS_ENTROPY,
+         with_cross_entropy_parts(with_ints(operands(x=(4, 5)), **CE_TARGETS)),
+         cross_entropy_parts,
     forward(4, hint="the mean over rows of -log_softmax(x)[i, t[i]]: pick with "
             "x[np.arange(n), t]"),
     backward(4, hint="built from log_softmax, indexing and mean, its gradient is "
-             "(softmax(x) - onehot(t)) / n"))
+             "(softmax(x) - onehot(t)) / n; this check runs your cross_entropy on correct "
+             "log_softmax, getitem and mean, so a failure here is in how you combine them"))
 # fmt: on
