@@ -124,7 +124,11 @@ BUGS += assigned_bugs(
     ("transpose", "transpose", "x.grad += out.grad.transpose(np.argsort(perm))"),
     ("max", "amax", "x.grad += share * g"),
     ("softmax", "softmax", "x.grad += s * (g - (g * s).sum(axis=axis, keepdims=True))"),
-    ("log_softmax", "log-softmax", "x.grad += g - np.exp(out.data) * g.sum(axis=axis, keepdims=True)"),
+    (
+        "log_softmax",
+        "log-softmax",
+        "x.grad += g - np.exp(out.data) * g.sum(axis=axis, keepdims=True)",
+    ),
 )
 BUGS += lab_bugs(
     "lab2",
@@ -132,7 +136,9 @@ BUGS += lab_bugs(
         "getitem-grad-assigned",
         "getitem",
         "np.add.at(x.grad, idx, out.grad)",
-        "grad = np.zeros_like(x.data)\n        np.add.at(grad, idx, out.grad)\n        x.grad = grad",
+        "grad = np.zeros_like(x.data)\n"
+        "        np.add.at(grad, idx, out.grad)\n"
+        "        x.grad = grad",
         {"lab2.getitem.reuse"},
         "getitem's rule assigns (=) its gradient instead of adding it (+=): an input used twice "
         "keeps only the last contribution.",

@@ -29,8 +29,15 @@ def reuse(topic: str, cases: Cases, inputs: Draw, symbol: str = "") -> None:
     """Register ``lab2.<topic>.reuse``: an operation applied twice to the same input(s), so
     a rule that assigns its gradient (=) instead of adding it (+=) keeps half of it."""
     symbol = symbol or topic
-    fn(topic, cases, inputs, Check("reuse", 1, "grad", hint=REUSE_HINT.format(op=symbol)),
-       symbols=(symbol,), hidden=True)
+    fn(
+        topic,
+        cases,
+        inputs,
+        Check("reuse", 1, "grad", hint=REUSE_HINT.format(op=symbol)),
+        symbols=(symbol,),
+        hidden=True,
+    )
+
 
 # fmt: off
 fn("matmul", {"matmul(x, w)": lambda F, x, w: F.matmul(x, w),

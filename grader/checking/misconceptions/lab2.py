@@ -186,8 +186,11 @@ MISCONCEPTIONS = [
         wrong=rerun(
             tensor_method(
                 "mean",
-                lambda original, x, *a, **k: (out := original(x, *a, **k))
-                * (x.numel() / max(out.numel(), 1)) / max(out.numel(), 1),
+                lambda original, x, *a, **k: (
+                    (out := original(x, *a, **k))
+                    * (x.numel() / max(out.numel(), 1))
+                    / max(out.numel(), 1)
+                ),
             )
         ),
         planted=("mean-divides-by-output-size",),

@@ -111,8 +111,9 @@ def fn(
     return row.register(learner, reference)
 
 
-def composed(topic: str, cases: Cases, inputs: Draw, parts: Any, *checks: Check,
-             hidden: bool = False) -> list[Spec]:
+def composed(
+    topic: str, cases: Cases, inputs: Draw, parts: Any, *checks: Check, hidden: bool = False
+) -> list[Spec]:
     """Register one row of a compound operation (the learner's function ``topic``): as
     :func:`fn`, but while its cases run, the parts it is built from are stand-ins with the
     oracle's values (``parts(inputs)``, see :mod:`grader.checking.specs.parts`), so that only

@@ -24,15 +24,13 @@ from grader.checking.numpy_side import data_of
 from grader.checking.spec import Inputs
 from grader.checking.specs.shared import Compare, Side, add_check, no_inputs, stat_row
 from grader.checking.specs.training import (
-    RESHUFFLE,
-    SEEDED,
-    Properties,
+    ORDERS,
     batches_sides,
     evaluate_sides,
     model_inputs,
     net_inputs,
+    order_inputs,
     predicted_digits,
-    property_sides,
     test_labels,
     train_sides,
 )
@@ -41,18 +39,18 @@ LOADER, TRAIN_EPOCH, EVALUATE, MODEL = ("DataLoader",), ("train_epoch",), ("eval
 TARGET_ACCURACY = 0.955
 """The test accuracy the trained model must reach (issue #5)."""
 
-PropertyRow = tuple[str, float, Properties]
-"""(name, points, the yes/no properties of the learner's DataLoader that the check decides)."""
+OrderRow = tuple[str, float]
+"""(name, points) of a check of the learner's DataLoader's epoch orders (training.ORDERS)."""
 TrainRow = tuple[str, float, tuple[int, ...], tuple[int, ...], str, dict[str, Any]]
 """(name, points, layer sizes of the MLP, batch sizes, optimizer, its options)."""
 
 
-def property_checks(rows: Sequence[PropertyRow], hints: Mapping[str, str]) -> None:
-    """One check of the learner's ``DataLoader`` per row: does it have these properties?"""
-    for name, points, properties in rows:
-        add_check(
-            f"lab5.{name}", points, LOADER, no_inputs, property_sides(properties), hints[name]
-        )
+def order_checks(rows: Sequence[OrderRow], hints: Mapping[str, str]) -> None:
+    """One check of the learner's ``DataLoader`` per row: its epochs' orders, row by row, against
+    those of the lab's generator for seeds and sizes drawn at grading time."""
+    for name, points in rows:
+        sides = ORDERS[name.removeprefix("dataloader.")]
+        add_check(f"lab5.{name}", points, LOADER, order_inputs, sides, hints[name], rtol=0, atol=0)
 
 
 def train_checks(rows: Sequence[TrainRow], hints: Mapping[str, str], hidden: bool = False) -> None:
@@ -103,12 +101,14 @@ LOOP_HINT = (
 )
 HINTS = {
     "dataloader.seeded": (
-        "make ONE generator in __init__, np.random.default_rng(seed), and draw every "
-        "permutation from it (np.random.permutation ignores your seed)"
+        "make ONE generator in __init__, self.rng = np.random.default_rng(seed), and draw each "
+        "epoch's order from it with self.rng.permutation(n) (np.random.permutation ignores your "
+        "seed); the check compares every epoch's order with that generator's"
     ),
     "dataloader.reshuffle": (
-        "draw a new permutation at the start of every epoch (in __iter__) from the generator "
-        "made once in __init__; with shuffle=False visit the rows in order"
+        "draw a new permutation at the start of every epoch (in __iter__), "
+        "self.rng.permutation(n), from the generator made once in __init__; with shuffle=False "
+        "visit the rows in order"
     ),
     "train_epoch.one_step": (
         LOOP_HINT + "; return the mean loss (here: the loss of the one batch, before the step)"
@@ -176,10 +176,10 @@ add_check(
 )
 
 # fmt: off
-property_checks([
-    # name                   points  properties
-    ("dataloader.seeded",     6,     SEEDED),
-    ("dataloader.reshuffle",  6,     RESHUFFLE),
+order_checks([
+    # name                   points
+    ("dataloader.seeded",     6),
+    ("dataloader.reshuffle",  6),
 ], HINTS)
 # fmt: on
 

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -53,8 +53,10 @@ def visit_order(loader: Any) -> np.ndarray:
     return np.concatenate([np.zeros(0, np.int64)] + [rows for rows, _ in epoch_of(loader)])
 
 
-def first_visits(order: np.ndarray) -> np.ndarray:
-    """``order`` without repeats (first visit kept): the order, ignoring duplicated rows."""
+def first_visits(loader: Any) -> np.ndarray:
+    """One epoch's order without repeats (first visit kept): the order alone, so a batching
+    mistake (rows repeated across batches) costs the batching checks only."""
+    order = visit_order(loader)
     _, first = np.unique(order, return_index=True)
     return order[np.sort(first)]
 
@@ -115,107 +117,111 @@ def batch_outputs(
     }
 
 
-Observe = Callable[[type], dict[str, np.ndarray]]
-Judge = Callable[[dict[str, np.ndarray]], dict[str, bool]]
+SHUFFLE_BATCH = 10
+"""Batches of 10 rows over a number of rows drawn at grading time."""
 
 
-class Properties(NamedTuple):
-    """Yes/no properties of the learner's ``DataLoader``, decided from the visit orders of its
-    epochs: ``observe`` records them (the learner side), ``judge`` decides each property by
-    its name (the trusted side), ``why`` is shown when one fails."""
-
-    observe: Observe
-    judge: Judge
-    why: str
-
-
-def property_sides(properties: Properties) -> tuple[Side, Side, Compare]:
-    """A check of yes/no properties of the learner's ``DataLoader``: nothing that decides it
-    is computed where the learner's code runs (the learner side only records orders)."""
-    observe, judge, why = properties
-
-    def learner(inputs: Inputs, DataLoader: type) -> dict[str, Any]:
-        return observe(DataLoader)
-
-    def reference(inputs: Inputs) -> dict[str, Any]:
-        return {}
-
-    def compare(got: Any, expected: Any, inputs: Inputs) -> list[Row]:
-        try:
-            orders = {key: np.asarray(got[key], dtype=np.int64).ravel() for key in got}
-            flags = {name: bool(flag) for name, flag in judge(orders).items()}
-        except (KeyError, TypeError, ValueError) as exc:
-            return [Row("visit orders", False, f"the loader's epochs could not be read: {exc}")]
-        return [
-            stat_row(name, flag, "yes", "yes" if flag else "no", why)
-            for name, flag in flags.items()
-        ]
-
-    return learner, reference, compare
-
-
-SHUFFLE_ROWS, SHUFFLE_BATCH = 60, 10
-"""60 rows in 6 full batches: no partial batch, so only the order matters here."""
-
-
-def seeded_orders(DataLoader: type) -> dict[str, np.ndarray]:
-    """Two epochs of two loaders seeded 7 and one epoch of a loader seeded 8."""
-    X, y = indexed_rows(SHUFFLE_ROWS)
-    a, b, c = (
-        DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=True, seed=seed) for seed in (7, 7, 8)
-    )
-    a1, b1, c1 = visit_order(a), visit_order(b), visit_order(c)
+def order_inputs(rng: np.random.Generator) -> Inputs:
+    """Loader seeds, a seed for numpy's global generator and a number of rows, drawn at grading
+    time (whole batches)."""
     return {
-        "seed 7, epoch 1": a1,
-        "seed 7 again, epoch 1": b1,
-        "seed 8, epoch 1": c1,
-        "seed 7, epoch 2": visit_order(a),
-        "seed 7 again, epoch 2": visit_order(b),
+        "seeds": rng.integers(0, 2**31, 3),
+        "rows": np.asarray(SHUFFLE_BATCH * rng.integers(4, 9)),
     }
 
 
-def seeded_flags(orders: dict[str, np.ndarray]) -> dict[str, bool]:
-    """Loaders with the same seed visit the rows in the same orders; other seeds, other orders."""
-    a1, b1 = orders["seed 7, epoch 1"], orders["seed 7 again, epoch 1"]
-    a2, b2 = orders["seed 7, epoch 2"], orders["seed 7 again, epoch 2"]
+def seeded_orders(inputs: Inputs, DataLoader: type) -> dict[str, np.ndarray]:
+    """The first epoch of two loaders with the first seed and of one with the second."""
+    X, y = indexed_rows(int(inputs["rows"]))
+    s, t = (int(v) for v in inputs["seeds"][:2])
+    a, b, c = (DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=True, seed=v) for v in (s, s, t))
     return {
-        "same seed: same order in epoch 1": np.array_equal(a1, b1),
-        "same seed: same order in epoch 2": np.array_equal(a2, b2),
-        "seeds 7 and 8: different orders": not np.array_equal(a1, orders["seed 8, epoch 1"]),
+        "seed s, epoch 1": first_visits(a),
+        "seed s again, epoch 1": first_visits(b),
+        "seed t, epoch 1": first_visits(c),
     }
 
 
-SEEDED = Properties(
-    seeded_orders, seeded_flags, "one generator per loader, seeded once in __init__"
-)
+def seeded_reference(inputs: Inputs) -> dict[str, np.ndarray]:
+    """The first order the lab's generator gives: ``np.random.default_rng(seed).permutation(n)``."""
+    n, (s, t) = int(inputs["rows"]), (int(v) for v in inputs["seeds"][:2])
+    first = np.random.default_rng(s).permutation(n)
+    return {
+        "seed s, epoch 1": first,
+        "seed s again, epoch 1": first,
+        "seed t, epoch 1": np.random.default_rng(t).permutation(n),
+    }
 
 
-def reshuffle_orders(DataLoader: type) -> dict[str, np.ndarray]:
-    """Three epochs of a shuffling loader and two of a plain one."""
-    X, y = indexed_rows(SHUFFLE_ROWS)
-    shuffled = DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=True, seed=3)
-    plain = DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=False, seed=3)
-    orders = {f"shuffled, epoch {e}": visit_order(shuffled) for e in (1, 2, 3)}
-    orders.update({f"plain, epoch {e}": visit_order(plain) for e in (1, 2)})
+def reshuffle_orders(inputs: Inputs, DataLoader: type) -> dict[str, np.ndarray]:
+    """Three epochs of a shuffling loader and two of a plain one (numpy's global generator
+    seeded first, so a loader that draws from it can be followed too)."""
+    X, y = indexed_rows(int(inputs["rows"]))
+    np.random.seed(int(inputs["seeds"][2]))  # noqa: NPY002  (the generator a learner may use)
+    seed = int(inputs["seeds"][0])
+    shuffled = DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=True, seed=seed)
+    plain = DataLoader(X, y, batch_size=SHUFFLE_BATCH, shuffle=False, seed=seed)
+    orders = {f"shuffled, epoch {e}": first_visits(shuffled) for e in (1, 2, 3)}
+    orders.update({f"plain, epoch {e}": first_visits(plain) for e in (1, 2)})
     return orders
 
 
-def reshuffle_flags(orders: dict[str, np.ndarray]) -> dict[str, bool]:
-    """A shuffling loader draws a new order every epoch; a plain one keeps the rows in order."""
-    rows = np.arange(SHUFFLE_ROWS)
-    e1, e2, e3 = (first_visits(orders[f"shuffled, epoch {e}"]) for e in (1, 2, 3))
-    in_order = all(np.array_equal(first_visits(orders[f"plain, epoch {e}"]), rows) for e in (1, 2))
-    return {
-        "shuffle=True: epoch 1 is shuffled": not np.array_equal(e1, rows),
-        "epochs 1 and 2 differ": not np.array_equal(e1, e2),
-        "epochs 2 and 3 differ": not np.array_equal(e2, e3),
-        "shuffle=False: rows in order, every epoch": in_order,
-    }
+GENERATORS: dict[str, Callable[[Inputs], Any]] = {
+    "np.random.default_rng(seed)": lambda inputs: np.random.default_rng(int(inputs["seeds"][0])),
+    "np.random.RandomState(seed)": lambda inputs: np.random.RandomState(int(inputs["seeds"][0])),
+    "numpy's global generator": lambda inputs: np.random.RandomState(int(inputs["seeds"][2])),
+}
+"""The generators a shuffling loader may draw its epochs from (seeding is the other check's)."""
 
 
-RESHUFFLE = Properties(
-    reshuffle_orders, reshuffle_flags, "a new permutation each epoch when shuffling"
-)
+def reshuffle_reference(inputs: Inputs) -> dict[str, np.ndarray]:
+    """Three epochs of each generator of :data:`GENERATORS`, one permutation per epoch."""
+    n = int(inputs["rows"])
+    result: dict[str, np.ndarray] = {"rows": np.arange(n)}
+    for name, make in GENERATORS.items():
+        rng = make(inputs)
+        result[name] = np.stack([rng.permutation(n) for _ in range(3)])
+    return result
+
+
+def reshuffle_compare(got: Any, expected: Any, inputs: Inputs) -> list[Row]:
+    """Epochs 1-3 are three successive permutations of one generator; unshuffled, in order."""
+    try:
+        shuffled = np.stack([np.asarray(got[f"shuffled, epoch {e}"]).ravel() for e in (1, 2, 3)])
+        plain = [np.asarray(got[f"plain, epoch {e}"]).ravel() for e in (1, 2)]
+    except (KeyError, TypeError, ValueError) as exc:
+        return [Row("visit orders", False, f"the loader's epochs could not be read: {exc}")]
+    rows = expected["rows"]
+    found = [name for name in GENERATORS if np.array_equal(shuffled, expected[name])]
+    why = "a new permutation at every epoch, drawn from the loader's one generator"
+    result = [
+        stat_row(
+            "shuffle=True: epochs 1-3, each a new permutation of one generator",
+            bool(found),
+            "the next permutation of the loader's generator at each epoch",
+            f"drawn from {found[0]}" if found else "orders no generator gives in that sequence",
+            why,
+        )
+    ]
+    in_order = all(np.array_equal(order, rows) for order in plain)
+    result.append(
+        stat_row(
+            "shuffle=False: rows in order, every epoch",
+            in_order,
+            "0, 1, 2, ...",
+            "in order" if in_order else "another order",
+            "with shuffle=False visit the rows in order",
+        )
+    )
+    return result
+
+
+ORDERS: dict[str, tuple[Side, Side] | tuple[Side, Side, Compare]] = {
+    "seeded": (seeded_orders, seeded_reference),
+    "reshuffle": (reshuffle_orders, reshuffle_reference, reshuffle_compare),
+}
+"""The sides of the loader checks: each epoch's order against the orders a generator gives for
+seeds and sizes drawn at grading time — values only a loader that draws them produces."""
 
 
 # ------------------------------------------------------ train_epoch / evaluate

@@ -107,18 +107,14 @@ import grader.checking.spec as _spec
 
 _fake = {
     "lab5.dataloader.seeded": lambda inputs, *objs: {
-        "seed 7, epoch 1": np.arange(60)[::-1], "seed 7 again, epoch 1": np.arange(60)[::-1],
-        "seed 8, epoch 1": np.arange(60), "seed 7, epoch 2": np.arange(60),
-        "seed 7 again, epoch 2": np.arange(60),
-        "same seed: same order in epoch 1": 1.0, "same seed: same order in epoch 2": 1.0,
-        "seeds 7 and 8: different orders": 1.0,
+        "seed s, epoch 1": np.arange(60)[::-1], "seed s again, epoch 1": np.arange(60)[::-1],
+        "seed t, epoch 1": np.arange(60), "seed s, epoch 2": np.arange(60),
+        "seed s again, epoch 2": np.arange(60),
     },
     "lab5.dataloader.reshuffle": lambda inputs, *objs: {
         "shuffled, epoch 1": np.arange(60)[::-1], "shuffled, epoch 2": np.roll(np.arange(60), 7),
         "shuffled, epoch 3": np.arange(60)[::-1], "plain, epoch 1": np.arange(60),
         "plain, epoch 2": np.arange(60),
-        "shuffle=True: epoch 1 is shuffled": 1.0, "epochs 1 and 2 differ": 1.0,
-        "epochs 2 and 3 differ": 1.0, "shuffle=False: rows in order, every epoch": 1.0,
     },
 }
 _loaded = sys.modules["grader.checking.spec"]
