@@ -24,8 +24,10 @@ CROSS_ENTROPY = (
     "lab2.cross_entropy.large",
 )
 
-REUSED = ("matmul", "exp", "log", "relu", "tanh", "sigmoid", "reshape", "transpose", "max")
-REUSED += ("getitem", "softmax", "log_softmax")
+REUSED: tuple[str, ...] = (
+    *("matmul", "exp", "log", "relu", "tanh", "sigmoid", "reshape", "transpose", "max"),
+    *("getitem", "softmax", "log_softmax"),
+)
 """The operations whose ``lab2.<topic>.reuse`` check uses an input twice."""
 
 
