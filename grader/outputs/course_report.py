@@ -1,0 +1,509 @@
+"""The instructor's course report: where the cohort stands and what it misunderstands.
+
+Built only from what batches left in their results folders (``grades.csv``, ``grading.json``,
+``overrides.csv`` and the feedback pages' paths), so ``python -m grader report OUT --html``
+gives the same report later, on another machine, without regrading, and a merge of shards the
+same report as one run. :func:`build` reads one results folder, or a folder of several
+(``OUT/lab1``, ``OUT/lab2``: later labs graded as batches of their own), into a plain dict: the
+content of ``report.json`` (schema in ``docs/instructor-guide.md``). :func:`write` writes that
+file, ``report.html`` (:mod:`grader.outputs.course_page`) and the plots as ``report/*.svg``.
+
+Every figure counts graded learners only: a missing or ungradable notebook is a count of its
+own, never a score of 0. The one time stated (``generated``) is when the report was written
+(``SOURCE_DATE_EPOCH`` when set).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader import config
+from grader.checking.misconceptions import get as get_misconception
+from grader.checking.misconceptions import parse_cell
+from grader.labs import get_lab, lab_of
+from grader.outputs import feedback, overrides
+from grader.safetext import neutralise
+
+SCHEMA = "micrograd-plus/course-report/1"
+REPORT_HTML = "report.html"
+REPORT_JSON = "report.json"
+PLOTS = "report"
+"""The folder of the plots as separate files (the same SVG the page holds)."""
+GENERATED = "generated"
+"""The key of the one timestamp (``report.json``; the page shows it once)."""
+
+ADVICE = {
+    "invalid-json": "The file is not valid notebook JSON (cut off, or edited as text): ask for "
+    "the notebook saved again in Jupyter and uploaded as it is.",
+    "not-a-notebook": "The file is JSON but not a notebook: ask for the lab's .ipynb itself.",
+    "timeout": "The notebook ran past its time limit and ignored the interrupt: ask them to "
+    "find the cell that never ends (a loop that swallows KeyboardInterrupt) and resubmit.",
+    "memory": "The notebook ran out of memory: ask them to remove the cell that builds huge "
+    "arrays and resubmit.",
+    "crash": "The notebook's process died (os._exit, a crash) or the grader failed: read "
+    "autograde.log, then ask them to remove any exit call and resubmit.",
+    "too-large": "The file is over the size cap: ask them to clear all outputs "
+    "(Edit > Clear Outputs of All Cells) and resubmit.",
+    "unreadable": "The file could not be read (a broken zip member): ask them to upload it again.",
+    "symlink": "A symbolic link was handed in: ask for the notebook file itself.",
+    "no-notebooks": "Nothing they handed in is a lab notebook: ask for the lab's .ipynb under "
+    "its released name.",
+}
+"""What to ask a learner for, per ungradable reason."""
+
+NOT_GRADED = {
+    "ignored-file": "not a lab notebook name (renamed?)",
+    "duplicate-submission": "a second notebook for the same lab",
+    "symlink": "a symbolic link, never followed",
+}
+"""Flags that name a file handed in but not graded, and why."""
+
+FLAG_MEANING = {
+    "import-torch": "imports PyTorch (the lab asks for numpy only)",
+    "import-micrograd_plus": "imports the reference engine",
+    "import-importlib": "imports importlib (dynamic imports)",
+    "import-ctypes": "imports ctypes",
+    "import-subprocess": "imports subprocess",
+    "os-system": "starts or signals processes",
+    "exit": "calls an exit function",
+    "exec": "calls exec",
+    "eval": "calls eval",
+    "compile": "calls compile",
+    "dynamic-import": "imports by name at run time",
+    "module-attr-assign": "replaces an attribute of an imported module (e.g. np.allclose)",
+    "sys-modules": "writes to sys.modules",
+    "ipython-hook": "changes IPython's hooks",
+    "builtins-edit": "changes builtins",
+    "grader-internals": "touches the grader's internals",
+    "introspection": "inspects frames or the interpreter",
+    "syntax-error": "a cell does not parse",
+    "scan-failed": "a cell could not be scanned",
+    "test-cell-edited": "a graded test cell was edited (restored from the source)",
+    "test-cell-deleted": "a graded test cell was deleted",
+    "test-cell-unknown": "a cell claims a grade id the lab does not have",
+    "duplicate-grade-id": "two cells share one grade id",
+    "metadata-tampered": "a test cell's points or metadata were changed",
+    "sandbox-channel": "wrote to the sandbox's report channel",
+    "not-on-roster": "handed in but not on the roster",
+    "output-limit": "printed more output than kept",
+}
+"""One line per integrity flag kind: what was seen."""
+
+UNSHOWN_FLAGS = ("late", "reduced-isolation")
+"""Flags shown elsewhere: late work in each lab's figures, reduced isolation once per batch."""
+
+
+@dataclass
+class Batch:
+    """One results folder: its rows of ``grades.csv``, ``grading.json`` and overrides."""
+
+    folder: Path
+    name: str
+    """Its path from the report's folder (empty for the folder itself)."""
+    meta: dict[str, Any]
+    rows: list[dict[str, str]]
+
+    def href(self, path: str) -> str:
+        return f"{self.name}/{path}" if self.name else path
+
+
+def find_batches(out: Path) -> list[Batch]:
+    """The batches of ``out``: ``out`` itself when it holds ``grades.csv``, else each folder
+    in it that does (sorted by name)."""
+    folders = [out] if (out / "grades.csv").is_file() else []
+    if not folders and out.is_dir():
+        folders = sorted(p for p in out.iterdir() if (p / "grades.csv").is_file())
+    batches = []
+    for folder in folders:
+        meta_path = folder / "grading.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+        with open(folder / "grades.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        name = "" if folder == out else folder.name
+        batches.append(Batch(folder, name, meta, rows))
+    return batches
+
+
+def _num(text: str | None) -> float:
+    try:
+        return float(text or 0)
+    except ValueError:
+        return 0.0
+
+
+def _round(value: float) -> float:
+    return round(value, 4)
+
+
+def stats(scores: list[float]) -> dict[str, float | None]:
+    """Median, quartiles, extremes and mean of graded learners' scores (None when none)."""
+    if not scores:
+        return dict.fromkeys(("median", "q1", "q3", "min", "max", "mean"))
+    q1, _, q3 = (
+        statistics.quantiles(scores, n=4, method="inclusive")
+        if len(scores) > 1
+        else (scores[0],) * 3
+    )
+    return {
+        "median": _round(statistics.median(scores)),
+        "q1": _round(q1),
+        "q3": _round(q3),
+        "min": _round(min(scores)),
+        "max": _round(max(scores)),
+        "mean": _round(statistics.fmean(scores)),
+    }
+
+
+def bins(scores: list[float], top: float) -> list[dict[str, Any]]:
+    """The score distribution: one bar per point when the scores are whole points and the
+    maximum is at most 20, else ten equal bins (each including its lower edge; the last both)."""
+    whole = all(s == int(s) for s in scores) and top == int(top)
+    if whole and top <= 20:
+        counts = Counter(int(s) for s in scores)
+        return [
+            {"from": k, "to": k, "label": f"{k}", "count": counts[k]} for k in range(int(top) + 1)
+        ]
+    width = (top or 1.0) / 10
+    edges = [_round(width * k) for k in range(11)]
+    found = [0] * 10
+    for score in scores:
+        found[min(max(int(score // width), 0), 9)] += 1
+    return [
+        {"from": a, "to": b, "label": f"{a:g}–{b:g}", "count": n}
+        for a, b, n in zip(edges, edges[1:], found, strict=False)
+    ]
+
+
+def task_names(lab: str, solutions: Path = config.SOLUTIONS) -> dict[str, tuple[int, str]]:
+    """Test cell grade id -> (task's place, the heading of the task it belongs to), read from
+    the lab's source notebook; empty when it cannot be found."""
+    notebook = get_lab(lab).notebook
+    candidates = [solutions / notebook, config.REPO / "tests" / "fixtures" / "solutions" / notebook]
+    source = next((p for p in candidates if p.is_file()), None)
+    if source is None:
+        return {}
+    found: dict[str, tuple[int, str]] = {}
+    heading, place = "", 0
+    for cell in json.loads(source.read_text(encoding="utf-8")).get("cells", []):
+        text = cell.get("source", "")
+        if cell.get("cell_type") == "markdown":
+            for line in ("".join(text) if isinstance(text, list) else text).splitlines():
+                match = re.match(r"^##\s+(?:\d+\.\s*)?(.+)$", line)
+                if match:
+                    heading, place = match[1].replace("`", "").strip(), place + 1
+        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+        if nbgrader.get("grade") and nbgrader.get("grade_id") and heading:
+            found[nbgrader["grade_id"]] = (place, heading)
+    return found
+
+
+def _pages(batch: Batch, lab: str) -> dict[str, str]:
+    """Student id -> the link to their feedback page of ``lab`` (pages that exist only)."""
+    names = feedback.folders(row["student_id"] for row in batch.rows)
+    assignment = get_lab(lab).assignment
+    links = {}
+    for student, folder in names.items():
+        if (batch.folder / "feedback" / folder / f"{assignment}.html").is_file():
+            links[student] = batch.href(f"feedback/{folder}/{assignment}.html")
+    return links
+
+
+def lab_figures(batch: Batch, lab: str, key: str, solutions: Path) -> dict[str, Any]:
+    """One lab of one batch: its cohort figures, its checks' pass rates, grouped by task."""
+    meta, rows = batch.meta, batch.rows
+    status = {row["student_id"]: row.get(f"{lab}_status") or "missing" for row in rows}
+    graded = [row for row in rows if status[row["student_id"]] == "graded"]
+    scores = sorted(_num(row.get(lab)) for row in graded)
+    top = float(meta.get("lab_max", {}).get(lab) or meta.get("max_score") or 0)
+    reasons = Counter(s.split(":", 1)[1] for s in status.values() if s.startswith("ungradable"))
+    penalties = [_num(row.get(f"{lab}_penalty")) for row in rows]
+    tasks = task_names(lab, solutions)
+    checks = []
+    for check, check_lab in meta.get("check_labs", {}).items():
+        if check_lab != lab:
+            continue
+        passed = sum(1 for row in graded if _num(row.get(check)) > 0)
+        cell = meta.get("check_cells", {}).get(check, "")
+        place, task = tasks.get(cell, (0, check.split(".")[1] if "." in check else check))
+        checks.append(
+            {
+                "id": check,
+                "task": task,
+                "task_place": place,
+                "cell": cell,
+                "points": meta.get("check_points", {}).get(check),
+                "passed": passed,
+                "graded": len(graded),
+                "rate": _round(passed / len(graded)) if graded else None,
+            }
+        )
+    return {
+        "key": key,
+        "lab": lab,
+        "title": get_lab(lab).title,
+        "batch": batch.name,
+        "max_score": top,
+        "learners": len(rows),
+        "graded": len(graded),
+        "missing": sum(1 for s in status.values() if s == "missing"),
+        "ungradable": sum(reasons.values()),
+        "ungradable_reasons": dict(sorted(reasons.items())),
+        "scores": scores,
+        **stats(scores),
+        "bins": bins(scores, top),
+        "late": sum(
+            1
+            for row, penalty in zip(rows, penalties, strict=True)
+            if row.get(f"{lab}_late") == "late" or penalty > 0
+        ),
+        "penalised": sum(1 for penalty in penalties if penalty > 0),
+        "penalty_points": _round(sum(penalties)),
+        "checks": checks,
+        "tasks": heat_rows(checks),
+    }
+
+
+def _rate(check: dict[str, Any]) -> float:
+    return 2.0 if check["rate"] is None else float(check["rate"])
+
+
+def heat_rows(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The heat map's rows: one per task, its checks least passed first, the task with the
+    least passed check first (ties in the lab's order)."""
+    tasks: dict[str, list[dict[str, Any]]] = {}
+    for check in checks:
+        tasks.setdefault(check["task"], []).append(check)
+    ordered = sorted(
+        tasks.items(),
+        key=lambda kv: (min(map(_rate, kv[1])), kv[1][0]["task_place"], kv[0]),
+    )
+    return [
+        {
+            "task": task,
+            "checks": [c["id"] for c in sorted(group, key=lambda c: (_rate(c), c["id"]))],
+        }
+        for task, group in ordered
+    ]
+
+
+def misconceptions(batches: list[Batch], sections: dict[tuple[str, str], str]) -> list[Any]:
+    """Each misconception shown: prevalence among the learners graded on its lab, the checks it
+    explains, what learners believe, and who shows it (linked to their feedback page)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for batch in batches:
+        labs = batch.meta.get("labs") or []
+        pages = {lab: _pages(batch, lab) for lab in labs}
+        for row in batch.rows:
+            for mid, checks in parse_cell(row.get("diagnoses", "")).items():
+                lab = lab_of(mid) if lab_of(mid) in labs else (labs[0] if labs else "")
+                if row.get(f"{lab}_status") != "graded":
+                    continue
+                key = sections.get((batch.name, lab), lab)
+                entry = found.setdefault((key, mid), {"checks": set(), "learners": {}})
+                entry["checks"].update(checks)
+                student = row["student_id"]
+                entry["learners"][student] = pages.get(lab, {}).get(student)
+    graded = {
+        sections[b.name, lab]: sum(1 for r in b.rows if r.get(f"{lab}_status") == "graded")
+        for b in batches
+        for lab in b.meta.get("labs") or []
+    }
+    items = []
+    for (key, mid), entry in found.items():
+        try:
+            item = get_misconception(mid)
+            summary, explanation = item.summary, item.explanation
+        except KeyError:
+            summary = explanation = ""
+        count, denominator = len(entry["learners"]), graded.get(key, 0)
+        items.append(
+            {
+                "id": mid,
+                "lab": key,
+                "summary": summary,
+                "explanation": explanation,
+                "checks": sorted(entry["checks"]),
+                "count": count,
+                "graded": denominator,
+                "prevalence": _round(count / denominator) if denominator else None,
+                "learners": [{"id": s, "page": p} for s, p in sorted(entry["learners"].items())],
+            }
+        )
+    return sorted(items, key=lambda m: (-(m["prevalence"] or 0), -m["count"], m["id"], m["lab"]))
+
+
+def _flag_parts(flag: str, labs: list[str]) -> tuple[str, str, str]:
+    """``lab:kind:detail (cell N, line M)`` -> (lab, kind, what was seen)."""
+    lab, rest = "", flag
+    head = flag.split(":", 1)
+    if len(head) == 2 and head[0] in labs:
+        lab, rest = head
+    kind = re.split(r"[:\s(]", rest, maxsplit=1)[0]
+    return lab, kind, rest
+
+
+def attention(batches: list[Batch]) -> dict[str, list[dict[str, Any]]]:
+    """The learners who need an instructor: ungradable notebooks (with what to ask for), files
+    not graded, integrity flags (with what was seen) and overrides (stale ones first)."""
+    found: dict[str, list[dict[str, Any]]] = {
+        "ungradable": [],
+        "not_graded": [],
+        "flags": [],
+        "overrides": [],
+    }
+    for batch in batches:
+        labs = list(batch.meta.get("labs") or [])
+        check_labs: dict[str, str] = batch.meta.get("check_labs", {})
+        pages = {lab: _pages(batch, lab) for lab in labs}
+        rows = {row["student_id"]: row for row in batch.rows}
+        for student, row in rows.items():
+            who = {"student": student, "name": row.get("name", ""), "batch": batch.name}
+            bad = [(lab, row.get(f"{lab}_status", "")) for lab in labs]
+            bad = [(lab, s) for lab, s in bad if s.startswith("ungradable")]
+            if not bad and row.get("status", "").startswith("ungradable"):
+                bad = [("", row["status"])]
+            for lab, status in bad:
+                reason = status.split(":", 1)[1] if ":" in status else status
+                found["ungradable"].append(
+                    {
+                        **who,
+                        "lab": lab,
+                        "reason": reason,
+                        "advice": ADVICE.get(reason, "Read autograde.log for this learner."),
+                        "page": pages.get(lab, {}).get(student),
+                    }
+                )
+            for flag in filter(None, row.get("flags", "").split("; ")):
+                lab, kind, seen = _flag_parts(flag, labs)
+                if kind in NOT_GRADED or kind.startswith("not-graded"):
+                    name = seen.split(":", 1)[1] if ":" in seen else seen
+                    why = NOT_GRADED.get(kind, kind)
+                    found["not_graded"].append({**who, "file": name, "reason": why})
+                elif kind not in UNSHOWN_FLAGS:
+                    found["flags"].append(
+                        {
+                            **who,
+                            "lab": lab,
+                            "kind": kind,
+                            "seen": seen,
+                            "meaning": FLAG_MEANING.get(kind, ""),
+                            "page": pages.get(lab, {}).get(student) if lab else None,
+                        }
+                    )
+        for decision in overrides.read(batch.folder).values():
+            lab = check_labs.get(decision.target, decision.target)
+            row = rows.get(neutralise(decision.student), {})
+            submitted = row.get(f"{lab}_submitted", "")
+            stale = bool(submitted and decision.recorded and submitted > decision.recorded) or any(
+                "stale" in f and decision.target in f for f in row.get("flags", "").split("; ")
+            )
+            found["overrides"].append(
+                {
+                    "student": neutralise(decision.student),
+                    "name": row.get("name", ""),
+                    "batch": batch.name,
+                    "lab": lab,
+                    "target": decision.target,
+                    "points": decision.points,
+                    "comment": decision.comment,
+                    "recorded": decision.recorded,
+                    "submitted": submitted,
+                    "stale": stale,
+                }
+            )
+    found["overrides"].sort(key=lambda o: (not o["stale"], o["student"], o["target"]))
+    for kind in ("ungradable", "not_graded", "flags"):
+        found[kind].sort(key=lambda e: (e["student"], e["batch"], e.get("lab", "")))
+    return found
+
+
+def progress(batches: list[Batch], labs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per learner, each lab's status and score (when the report covers several labs)."""
+    if len(labs) < 2:
+        return []
+    learners: dict[str, dict[str, Any]] = {}
+    by_name = {b.name: b for b in batches}
+    for lab in labs:
+        for row in by_name[lab["batch"]].rows:
+            entry = learners.setdefault(row["student_id"], {"name": "", "labs": {}})
+            entry["name"] = entry["name"] or row.get("name", "")
+            status = row.get(f"{lab['lab']}_status") or "missing"
+            score = _num(row.get(lab["lab"])) if status == "graded" else None
+            entry["labs"][lab["key"]] = {"status": status, "score": score}
+    return [
+        {"student": s, "name": e["name"], "labs": e["labs"]} for s, e in sorted(learners.items())
+    ]
+
+
+def now() -> str:
+    """The report's one timestamp: ``SOURCE_DATE_EPOCH`` when set, else the current time."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (
+        dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+        if epoch
+        else dt.datetime.now(dt.timezone.utc)
+    )
+    return when.isoformat(timespec="seconds")
+
+
+def build(out: Path, *, solutions: Path = config.SOLUTIONS) -> dict[str, Any]:
+    """The report of the batches in ``out`` (:func:`find_batches`) as plain data.
+
+    Raises:
+        FileNotFoundError: ``out`` holds no batch.
+    """
+    batches = find_batches(out)
+    if not batches:
+        raise FileNotFoundError(f"no grades.csv in {out} or its folders: run autograde first")
+    pairs = [(b, lab) for b in batches for lab in b.meta.get("labs") or []]
+    repeated = Counter(lab for _, lab in pairs)
+    sections = {(b.name, lab): lab if repeated[lab] == 1 else f"{lab}@{b.name}" for b, lab in pairs}
+    labs = [lab_figures(b, lab, sections[b.name, lab], solutions) for b, lab in pairs]
+    students = {row["student_id"] for b in batches for row in b.rows}
+    return {
+        "schema": SCHEMA,
+        GENERATED: now(),
+        "folder": out.resolve().name,
+        "learners": len(students),
+        "batches": [
+            {
+                "name": b.name,
+                "labs": list(b.meta.get("labs") or []),
+                "seed": b.meta.get("seed"),
+                "isolation": b.meta.get("isolation"),
+                "learners": len(b.rows),
+            }
+            for b in batches
+        ],
+        "labs": labs,
+        "misconceptions": misconceptions(batches, sections),
+        "attention": attention(batches),
+        "progress": progress(batches, labs),
+    }
+
+
+def write(out: Path, *, solutions: Path = config.SOLUTIONS) -> Path:
+    """Write ``report.json``, ``report.html`` and ``report/*.svg`` into ``out``; returns the
+    page's path."""
+    from grader.outputs import course_page
+
+    data = build(out, solutions=solutions)
+    (out / REPORT_JSON).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    plots = out / PLOTS
+    plots.mkdir(exist_ok=True)
+    for old in plots.glob("*.svg"):
+        old.unlink()
+    for name, svg in course_page.plots(data).items():
+        (plots / name).write_text(svg, encoding="utf-8")
+    page = out / REPORT_HTML
+    page.write_text(course_page.render(data), encoding="utf-8")
+    return page
