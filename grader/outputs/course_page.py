@@ -411,13 +411,13 @@ def progress_section(data: dict[str, Any]) -> str:
 
 def render(data: dict[str, Any]) -> str:
     """The page (UTF-8 HTML, no script, nothing loaded)."""
-    title = f"Course report: {data['folder']}"
+    title = "Course report: " + ", ".join(f"{lab['key']} {lab['title']}" for lab in data["labs"])
     explained: dict[str, list[str]] = {}
     for item in data["misconceptions"]:
         for check in item["checks"]:
             explained.setdefault(check, []).append(item["id"])
     batches = "; ".join(
-        f"{e(b['name'] or data['folder'])} (labs {e(', '.join(b['labs']))}, seed {e(b['seed'])}, "
+        f"{e(b['name'] or 'this folder')} (labs {e(', '.join(b['labs']))}, seed {e(b['seed'])}, "
         f"{b['learners']} learners)"
         for b in data["batches"]
     )
@@ -435,7 +435,7 @@ def render(data: dict[str, Any]) -> str:
     if reduced:
         parts.append(
             '<p class="warn">Graded with REDUCED isolation (no bubblewrap sandbox) in '
-            f"{e(', '.join(b['name'] or data['folder'] for b in reduced))}.</p>"
+            f"{e(', '.join(b['name'] or 'this folder' for b in reduced))}.</p>"
         )
     parts.append(
         '<nav><a href="#cohort">Cohort</a><a href="#checks">Checks</a>'

@@ -455,6 +455,15 @@ def now() -> str:
     return when.isoformat(timespec="seconds")
 
 
+STAMP = re.compile(rb'"generated": "[^"]*"|data-figure="generated">[^<]*<')
+
+
+def timeless(content: bytes) -> bytes:
+    """A report file without its one timestamp: what two reports of the same results share
+    byte for byte (a merge of shards and one run, a report written again)."""
+    return STAMP.sub(b"", content)
+
+
 def build(out: Path, *, solutions: Path = config.SOLUTIONS) -> dict[str, Any]:
     """The report of the batches in ``out`` (:func:`find_batches`) as plain data.
 
@@ -472,7 +481,6 @@ def build(out: Path, *, solutions: Path = config.SOLUTIONS) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         GENERATED: now(),
-        "folder": out.resolve().name,
         "learners": len(students),
         "batches": [
             {
