@@ -52,6 +52,7 @@ class Summary:
     the roster); ``scores`` are theirs only."""
     seed: int | None = None
     isolation: str | None = None
+    sandbox: str | None = None
 
     @property
     def mean(self) -> float:
@@ -95,6 +96,7 @@ def summarize(out: Path) -> Summary:
         seed=meta.get("seed"),
         isolation=meta.get("isolation"),
         graded=len(graded_rows),
+        sandbox=meta.get("sandbox"),
     )
 
 
@@ -117,7 +119,8 @@ def format_summary(summary: Summary) -> str:
             "",
         ]
     elif summary.isolation:
-        lines.append(f"Isolation: {summary.isolation}")
+        binary = f" ({summary.sandbox})" if summary.sandbox else ""
+        lines.append(f"Isolation: {summary.isolation}{binary}")
     lines.append(
         f"Score: mean {summary.mean:.2f}, median {summary.median:g} of {summary.max_score:g}"
     )
