@@ -150,7 +150,7 @@ def test_misconception_prevalence_is_among_graded_learners(batch: Path) -> None:
     assert item["checks"] == ["lab1.backward.chain", "lab1.backward.reuse"]
     assert item["summary"] and item["explanation"].startswith(item["summary"])
     page = "feedback/bo/lab-1.7.1-core-tensor-implementation.html"
-    assert item["learners"] == [{"id": "bo", "page": page}]
+    assert item["learners"] == [{"id": "bo", "name": "Bo", "page": page}]
 
 
 def test_summary_share_and_histogram_leave_missing_learners_out(batch: Path) -> None:

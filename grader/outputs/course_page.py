@@ -27,7 +27,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .lab { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
 .warn { border: 2px solid #b00; padding: .4rem 1rem; color: #b00; }
 .muted { color: #666; } .stale { color: #b00; font-weight: bold; }
-svg text { font-family: system-ui, sans-serif; }
+svg { max-width: 100%; height: auto; } svg text { font-family: system-ui, sans-serif; }
 """
 BAR, MISSING, UNGRADABLE = "#36c", "#999", "#e08a00"
 
@@ -150,7 +150,7 @@ def heat_map(lab: dict[str, Any]) -> str:
         for col, check_id in enumerate(task["checks"]):
             check = checks[check_id]
             x = label_w + col * cell_w
-            short = check_id.split(".", 2)[-1] if check_id.count(".") >= 2 else check_id
+            short = ".".join(check_id.split(".")[2:]) or check_id.split(".")[-1]
             short = short if len(short) <= 20 else short[:19] + "…"
             tip = f"{check_id}: {check['passed']} of {check['graded']} passed"
             parts.append(
@@ -310,7 +310,7 @@ def misconception_section(data: dict[str, Any]) -> str:
         believe = e(item["summary"])
         rest = item["explanation"][len(item["summary"]) :].strip()
         lesson = f'<br><span class="muted">{e(rest)}</span>' if rest else ""
-        who = ", ".join(learner(x["id"], x["page"]) for x in item["learners"])
+        who = ", ".join(learner(x["id"], x["page"], x["name"]) for x in item["learners"])
         rows.append(
             [
                 f'<td id="{anchor("misconception", item["id"])}"><b>{e(item["id"])}</b></td>',

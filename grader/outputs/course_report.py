@@ -311,7 +311,8 @@ def misconceptions(batches: list[Batch], sections: dict[tuple[str, str], str]) -
                 entry = found.setdefault((key, mid), {"checks": set(), "learners": {}})
                 entry["checks"].update(checks)
                 student = row["student_id"]
-                entry["learners"][student] = pages.get(lab, {}).get(student)
+                page = pages.get(lab, {}).get(student)
+                entry["learners"][student] = (row.get("name", ""), page)
     graded = {
         sections[b.name, lab]: sum(1 for r in b.rows if r.get(f"{lab}_status") == "graded")
         for b in batches
@@ -335,7 +336,10 @@ def misconceptions(batches: list[Batch], sections: dict[tuple[str, str], str]) -
                 "count": count,
                 "graded": denominator,
                 "prevalence": _round(count / denominator) if denominator else None,
-                "learners": [{"id": s, "page": p} for s, p in sorted(entry["learners"].items())],
+                "learners": [
+                    {"id": s, "name": name, "page": page}
+                    for s, (name, page) in sorted(entry["learners"].items())
+                ],
             }
         )
     return sorted(items, key=lambda m: (-(m["prevalence"] or 0), -m["count"], m["id"], m["lab"]))
