@@ -238,3 +238,21 @@ def test_report_command_writes_the_page(batch: Path, capsys: pytest.CaptureFixtu
     assert cli.main(["report", str(batch), "--html"]) == 0
     assert "report.html" in capsys.readouterr().out
     assert (batch / "report.html").is_file() and (batch / "report.json").is_file()
+
+
+def test_learner_text_is_shown_as_text(tmp_path: Path) -> None:
+    """Can a learner id, name or file name that holds HTML never become live HTML on the page?"""
+    evil = "<img src=x onerror=alert(1)>"
+    rows = [(evil, *ROWS[4][1:6], f"ignored-file:{evil}.ipynb", *ROWS[4][7:])]
+    out = write_batch(tmp_path / "out", rows=[*ROWS[:2], *rows])
+    page = course_report.write(out).read_text()
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_a_batch_with_nobody_graded(tmp_path: Path) -> None:
+    """With every learner missing or ungradable, does the report say so instead of failing?"""
+    out = write_batch(tmp_path / "out", rows=[ROWS[2], ROWS[3]])
+    data = build(out)
+    lab = data["labs"][0]
+    assert (lab["graded"], lab["median"], lab["checks"][0]["rate"]) == (0, None, None)
+    assert data["misconceptions"] == [] and "–" in course_report.write(out).read_text()
