@@ -5,8 +5,10 @@ Built only from what batches left in their results folders (``grades.csv``, ``gr
 gives the same report later, on another machine, without regrading, and a merge of shards the
 same report as one run. :func:`build` reads one results folder, or a folder of several
 (``OUT/lab1``, ``OUT/lab2``: later labs graded as batches of their own), into a plain dict: the
-content of ``report.json`` (schema in ``docs/instructor-guide.md``). :func:`write` writes that
-file, ``report.html`` (:mod:`grader.outputs.course_page`) and the plots as ``report/*.svg``.
+content of ``report.json`` (schema in ``docs/instructor-guide.md``); the learners who need
+attention come from :mod:`grader.outputs.attention`. :func:`write` writes that file,
+``report.html`` (:mod:`grader.outputs.course_page`) and the plots as ``report/*.svg``
+(:mod:`grader.outputs.course_plots`).
 
 Every figure counts graded learners only: a missing or ungradable notebook is a count of its
 own, never a score of 0. The one time stated (``generated``) is when the report was written
@@ -30,8 +32,8 @@ from grader import config
 from grader.checking.misconceptions import get as get_misconception
 from grader.checking.misconceptions import parse_cell
 from grader.labs import get_lab, lab_of
-from grader.outputs import feedback, overrides
-from grader.safetext import neutralise
+from grader.outputs import feedback
+from grader.outputs.attention import attention
 
 SCHEMA = "micrograd-plus/course-report/1"
 REPORT_HTML = "report.html"
@@ -40,66 +42,6 @@ PLOTS = "report"
 """The folder of the plots as separate files (the same SVG the page holds)."""
 GENERATED = "generated"
 """The key of the one timestamp (``report.json``; the page shows it once)."""
-
-ADVICE = {
-    "invalid-json": "The file is not valid notebook JSON (cut off, or edited as text): ask for "
-    "the notebook saved again in Jupyter and uploaded as it is.",
-    "not-a-notebook": "The file is JSON but not a notebook: ask for the lab's .ipynb itself.",
-    "timeout": "The notebook ran past its time limit and ignored the interrupt: ask them to "
-    "find the cell that never ends (a loop that swallows KeyboardInterrupt) and resubmit.",
-    "memory": "The notebook ran out of memory: ask them to remove the cell that builds huge "
-    "arrays and resubmit.",
-    "crash": "The notebook's process died (os._exit, a crash) or the grader failed: read "
-    "autograde.log, then ask them to remove any exit call and resubmit.",
-    "too-large": "The file is over the size cap: ask them to clear all outputs "
-    "(Edit > Clear Outputs of All Cells) and resubmit.",
-    "unreadable": "The file could not be read (a broken zip member): ask them to upload it again.",
-    "symlink": "A symbolic link was handed in: ask for the notebook file itself.",
-    "no-notebooks": "Nothing they handed in is a lab notebook: ask for the lab's .ipynb under "
-    "its released name.",
-}
-"""What to ask a learner for, per ungradable reason."""
-
-NOT_GRADED = {
-    "ignored-file": "not a lab notebook name (renamed?)",
-    "duplicate-submission": "a second notebook for the same lab",
-    "symlink": "a symbolic link, never followed",
-}
-"""Flags that name a file handed in but not graded, and why."""
-
-FLAG_MEANING = {
-    "import-torch": "imports PyTorch (the lab asks for numpy only)",
-    "import-micrograd_plus": "imports the reference engine",
-    "import-importlib": "imports importlib (dynamic imports)",
-    "import-ctypes": "imports ctypes",
-    "import-subprocess": "imports subprocess",
-    "os-system": "starts or signals processes",
-    "exit": "calls an exit function",
-    "exec": "calls exec",
-    "eval": "calls eval",
-    "compile": "calls compile",
-    "dynamic-import": "imports by name at run time",
-    "module-attr-assign": "replaces an attribute of an imported module (e.g. np.allclose)",
-    "sys-modules": "writes to sys.modules",
-    "ipython-hook": "changes IPython's hooks",
-    "builtins-edit": "changes builtins",
-    "grader-internals": "touches the grader's internals",
-    "introspection": "inspects frames or the interpreter",
-    "syntax-error": "a cell does not parse",
-    "scan-failed": "a cell could not be scanned",
-    "test-cell-edited": "a graded test cell was edited (restored from the source)",
-    "test-cell-deleted": "a graded test cell was deleted",
-    "test-cell-unknown": "a cell claims a grade id the lab does not have",
-    "duplicate-grade-id": "two cells share one grade id",
-    "metadata-tampered": "a test cell's points or metadata were changed",
-    "sandbox-channel": "wrote to the sandbox's report channel",
-    "not-on-roster": "handed in but not on the roster",
-    "output-limit": "printed more output than kept",
-}
-"""One line per integrity flag kind: what was seen."""
-
-UNSHOWN_FLAGS = ("late", "reduced-isolation")
-"""Flags shown elsewhere: late work in each lab's figures, reduced isolation once per batch."""
 
 
 @dataclass
@@ -114,6 +56,16 @@ class Batch:
 
     def href(self, path: str) -> str:
         return f"{self.name}/{path}" if self.name else path
+
+    def pages(self, lab: str) -> dict[str, str]:
+        """Student id -> the link to their feedback page of ``lab`` (pages that exist only)."""
+        names = feedback.folders(row["student_id"] for row in self.rows)
+        assignment = get_lab(lab).assignment
+        links = {}
+        for student, folder in names.items():
+            if (self.folder / "feedback" / folder / f"{assignment}.html").is_file():
+                links[student] = self.href(f"feedback/{folder}/{assignment}.html")
+        return links
 
 
 def find_batches(out: Path) -> list[Batch]:
@@ -206,17 +158,6 @@ def task_names(lab: str, solutions: Path = config.SOLUTIONS) -> dict[str, tuple[
     return found
 
 
-def _pages(batch: Batch, lab: str) -> dict[str, str]:
-    """Student id -> the link to their feedback page of ``lab`` (pages that exist only)."""
-    names = feedback.folders(row["student_id"] for row in batch.rows)
-    assignment = get_lab(lab).assignment
-    links = {}
-    for student, folder in names.items():
-        if (batch.folder / "feedback" / folder / f"{assignment}.html").is_file():
-            links[student] = batch.href(f"feedback/{folder}/{assignment}.html")
-    return links
-
-
 def lab_figures(batch: Batch, lab: str, key: str, solutions: Path) -> dict[str, Any]:
     """One lab of one batch: its cohort figures, its checks' pass rates, grouped by task."""
     meta, rows = batch.meta, batch.rows
@@ -301,7 +242,7 @@ def misconceptions(batches: list[Batch], sections: dict[tuple[str, str], str]) -
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for batch in batches:
         labs = batch.meta.get("labs") or []
-        pages = {lab: _pages(batch, lab) for lab in labs}
+        pages = {lab: batch.pages(lab) for lab in labs}
         for row in batch.rows:
             for mid, checks in parse_cell(row.get("diagnoses", "")).items():
                 lab = lab_of(mid) if lab_of(mid) in labs else (labs[0] if labs else "")
@@ -343,91 +284,6 @@ def misconceptions(batches: list[Batch], sections: dict[tuple[str, str], str]) -
             }
         )
     return sorted(items, key=lambda m: (-(m["prevalence"] or 0), -m["count"], m["id"], m["lab"]))
-
-
-def _flag_parts(flag: str, labs: list[str]) -> tuple[str, str, str]:
-    """``lab:kind:detail (cell N, line M)`` -> (lab, kind, what was seen)."""
-    lab, rest = "", flag
-    head = flag.split(":", 1)
-    if len(head) == 2 and head[0] in labs:
-        lab, rest = head
-    kind = re.split(r"[:\s(]", rest, maxsplit=1)[0]
-    return lab, kind, rest
-
-
-def attention(batches: list[Batch]) -> dict[str, list[dict[str, Any]]]:
-    """The learners who need an instructor: ungradable notebooks (with what to ask for), files
-    not graded, integrity flags (with what was seen) and overrides (stale ones first)."""
-    found: dict[str, list[dict[str, Any]]] = {
-        "ungradable": [],
-        "not_graded": [],
-        "flags": [],
-        "overrides": [],
-    }
-    for batch in batches:
-        labs = list(batch.meta.get("labs") or [])
-        check_labs: dict[str, str] = batch.meta.get("check_labs", {})
-        pages = {lab: _pages(batch, lab) for lab in labs}
-        rows = {row["student_id"]: row for row in batch.rows}
-        for student, row in rows.items():
-            who = {"student": student, "name": row.get("name", ""), "batch": batch.name}
-            bad = [(lab, row.get(f"{lab}_status", "")) for lab in labs]
-            bad = [(lab, s) for lab, s in bad if s.startswith("ungradable")]
-            if not bad and row.get("status", "").startswith("ungradable"):
-                bad = [("", row["status"])]
-            for lab, status in bad:
-                reason = status.split(":", 1)[1] if ":" in status else status
-                found["ungradable"].append(
-                    {
-                        **who,
-                        "lab": lab,
-                        "reason": reason,
-                        "advice": ADVICE.get(reason, "Read autograde.log for this learner."),
-                        "page": pages.get(lab, {}).get(student),
-                    }
-                )
-            for flag in filter(None, row.get("flags", "").split("; ")):
-                lab, kind, seen = _flag_parts(flag, labs)
-                if kind in NOT_GRADED or kind.startswith("not-graded"):
-                    name = seen.split(":", 1)[1] if ":" in seen else seen
-                    why = NOT_GRADED.get(kind, kind)
-                    found["not_graded"].append({**who, "file": name, "reason": why})
-                elif kind not in UNSHOWN_FLAGS:
-                    found["flags"].append(
-                        {
-                            **who,
-                            "lab": lab,
-                            "kind": kind,
-                            "seen": seen,
-                            "meaning": FLAG_MEANING.get(kind, ""),
-                            "page": pages.get(lab, {}).get(student) if lab else None,
-                        }
-                    )
-        for decision in overrides.read(batch.folder).values():
-            lab = check_labs.get(decision.target, decision.target)
-            row = rows.get(neutralise(decision.student), {})
-            submitted = row.get(f"{lab}_submitted", "")
-            stale = bool(submitted and decision.recorded and submitted > decision.recorded) or any(
-                "stale" in f and decision.target in f for f in row.get("flags", "").split("; ")
-            )
-            found["overrides"].append(
-                {
-                    "student": neutralise(decision.student),
-                    "name": row.get("name", ""),
-                    "batch": batch.name,
-                    "lab": lab,
-                    "target": decision.target,
-                    "points": decision.points,
-                    "comment": decision.comment,
-                    "recorded": decision.recorded,
-                    "submitted": submitted,
-                    "stale": stale,
-                }
-            )
-    found["overrides"].sort(key=lambda o: (not o["stale"], o["student"], o["target"]))
-    for kind in ("ungradable", "not_graded", "flags"):
-        found[kind].sort(key=lambda e: (e["student"], e["batch"], e.get("lab", "")))
-    return found
 
 
 def progress(batches: list[Batch], labs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -506,7 +362,7 @@ def build(out: Path, *, solutions: Path = config.SOLUTIONS) -> dict[str, Any]:
 def write(out: Path, *, solutions: Path = config.SOLUTIONS) -> Path:
     """Write ``report.json``, ``report.html`` and ``report/*.svg`` into ``out``; returns the
     page's path."""
-    from grader.outputs import course_page
+    from grader.outputs import course_page, course_plots
 
     data = build(out, solutions=solutions)
     (out / REPORT_JSON).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -514,7 +370,7 @@ def write(out: Path, *, solutions: Path = config.SOLUTIONS) -> Path:
     plots.mkdir(exist_ok=True)
     for old in plots.glob("*.svg"):
         old.unlink()
-    for name, svg in course_page.plots(data).items():
+    for name, svg in course_plots.plots(data).items():
         (plots / name).write_text(svg, encoding="utf-8")
     page = out / REPORT_HTML
     page.write_text(course_page.render(data), encoding="utf-8")
