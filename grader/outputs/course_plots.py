@@ -139,9 +139,9 @@ def heat_map(lab: dict[str, Any]) -> str:
 def progress_chart(data: dict[str, Any]) -> str:
     """The cohort's median score (percent of each lab's maximum) lab after lab."""
     labs = [lab for lab in data["labs"] if lab["max_score"]]
-    width, height, left, bottom = 560, 220, 45, 40
-    step = (width - left - 30) / max(len(labs) - 1, 1)
-    title = "Median score of graded learners, lab after lab (percent of the lab's maximum)"
+    width, height, left, bottom = 600, 220, 45, 40
+    step = (width - left - 40) / max(len(labs) - 1, 1)
+    title = "Median of graded learners, lab after lab (% of the lab's maximum)"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{e(title)}">',
