@@ -256,3 +256,11 @@ def test_a_batch_with_nobody_graded(tmp_path: Path) -> None:
     lab = data["labs"][0]
     assert (lab["graded"], lab["median"], lab["checks"][0]["rate"]) == (0, None, None)
     assert data["misconceptions"] == [] and "–" in course_report.write(out).read_text()
+
+
+def test_a_batch_without_grading_json(batch: Path) -> None:
+    """Does a results folder that lost its grading.json still give its labs and checks?"""
+    (batch / "grading.json").unlink()
+    lab = build(batch)["labs"][0]
+    assert (lab["lab"], lab["graded"], len(lab["checks"])) == ("lab1", 4, 4)
+    assert sum(b["count"] for b in lab["bins"]) == 4

@@ -80,6 +80,13 @@ def find_batches(out: Path) -> list[Batch]:
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
         with open(folder / "grades.csv", newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
+        header = list(rows[0]) if rows else []  # a batch without grading.json: its columns
+        meta.setdefault(
+            "labs", [h.removesuffix("_status") for h in header if h.endswith("_status")]
+        )
+        meta.setdefault(
+            "check_labs", {h: lab_of(h) for h in header if "." in h and lab_of(h) in meta["labs"]}
+        )
         name = "" if folder == out else folder.name
         batches.append(Batch(folder, name, meta, rows))
     return batches
@@ -164,7 +171,7 @@ def lab_figures(batch: Batch, lab: str, key: str, solutions: Path) -> dict[str, 
     status = {row["student_id"]: row.get(f"{lab}_status") or "missing" for row in rows}
     graded = [row for row in rows if status[row["student_id"]] == "graded"]
     scores = sorted(_num(row.get(lab)) for row in graded)
-    top = float(meta.get("lab_max", {}).get(lab) or meta.get("max_score") or 0)
+    top = float(meta.get("lab_max", {}).get(lab) or meta.get("max_score") or max(scores or [0]))
     reasons = Counter(s.split(":", 1)[1] for s in status.values() if s.startswith("ungradable"))
     penalties = [_num(row.get(f"{lab}_penalty")) for row in rows]
     tasks = task_names(lab, solutions)
