@@ -117,6 +117,9 @@ def expected_figures(out: Path) -> dict[str, str]:
         f"{LAB}.median": f"{statistics.median(scores):g}",
         f"{LAB}.min": f"{min(scores):g}",
         f"{LAB}.max": f"{max(scores):g}",
+        f"{LAB}.mean": f"{round(statistics.fmean(scores), 4):g}",
+        f"{LAB}.q1": f"{round(statistics.quantiles(scores, n=4, method='inclusive')[0], 4):g}",
+        f"{LAB}.q3": f"{round(statistics.quantiles(scores, n=4, method='inclusive')[2], 4):g}",
         f"{LAB}.late": str(
             sum(r[f"{LAB}_late"] == "late" or float(r[f"{LAB}_penalty"] or 0) > 0 for r in rows)
         ),

@@ -118,7 +118,14 @@ def checks_section(lab: dict[str, Any], explained: dict[str, list[str]]) -> str:
         rows.append(
             [
                 f'<td id="{anchor("check", check_id)}">{e(check_id)}</td>',
-                td(e(check["task"])),
+                td(
+                    e(check["task"])
+                    + (
+                        f' <span class="muted">(cell {e(check["cell"])})</span>'
+                        if check["cell"]
+                        else ""
+                    )
+                ),
                 td(fig(f"{key}.{check_id}.passed", str(check["passed"])), "n"),
                 td(fig(f"{key}.{check_id}.graded", str(check["graded"])), "n"),
                 td(pct(check["rate"]), "n"),
