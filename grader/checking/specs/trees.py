@@ -109,6 +109,8 @@ def tree_inputs(tree: Any) -> Callable[[np.random.Generator], Inputs]:
             "markers": rng.choice(np.arange(1, 100), n, replace=False).astype(np.float64),
             "shapes": rng.integers(1, 4, size=(n, 2)),
             "coef": rng.normal(size=(n, 3, 3)),
+            "start": rng.integers(0, 2, 64),  # modules' training flags before train/eval
+            "picks": rng.random(2),  # which modules eval() and train() are called on
         }
 
     return inputs
@@ -274,26 +276,33 @@ def zero_grad_sides(tree: Any) -> tuple[Callable[..., Any], Callable[[Inputs], A
 
 
 def train_eval_sides(tree: Any) -> tuple[Callable[..., Any], Callable[[Inputs], Any]]:
-    """The ``training`` flag of every module after ``eval()``, ``train()``, ``train(False)``."""
+    """The ``training`` flag of every module, from mixed flags drawn at grading time, after
+    ``eval()`` on one module and ``train()`` on another (drawn too: their subtrees change, the
+    rest keeps its flags), then ``eval()``, ``train()`` and ``train(False)`` on the root."""
 
-    def flags(root: Any, modules: list[Any]) -> dict[str, np.ndarray]:
+    def flags(root: Any, modules: list[Any], inputs: Inputs) -> dict[str, np.ndarray]:
+        for module, flag in zip(modules, inputs["start"], strict=False):
+            module.training = bool(flag)
+        picks = [modules[int(u * len(modules))] for u in inputs["picks"]]
         out = {}
-        for label, mode in (("eval()", None), ("train()", True), ("train(False)", False)):
-            if mode is None:
-                root.eval()
-            elif mode:
-                root.train()
-            else:
-                root.train(False)
+        steps = (
+            ("eval() on module a", picks[0].eval),
+            ("train() on module b", picks[1].train),
+            ("eval() on the root", root.eval),
+            ("train() on the root", root.train),
+            ("train(False) on the root", lambda: root.train(False)),
+        )
+        for label, call in steps:
+            call()
             out[f"training flags after {label}"] = np.array([float(m.training) for m in modules])
         return out
 
     def learner(inputs: Inputs, Module: type) -> dict[str, np.ndarray]:
         root, modules, _ = learner_build(Module, tree, inputs)
-        return flags(root, modules)
+        return flags(root, modules, inputs)
 
     def reference(inputs: Inputs) -> dict[str, np.ndarray]:
         root, modules, _ = torch_build(tree, inputs)
-        return flags(root, modules)
+        return flags(root, modules, inputs)
 
     return learner, reference

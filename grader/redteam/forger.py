@@ -1,0 +1,151 @@
+"""The universal forger: answers to every check made up from what the check sends in.
+
+Everything inside the sandbox is the learner's once their first cell has run, so a learner
+can take over the runner's check dispatch and answer each check with arrays of their choosing.
+Only checks whose expected values a working implementation alone produces resist that. This
+module makes the forger's answers for one check: it knows each output's name and shape (it
+has read the grader's code) but not the values, and fills them with
+
+* ``echo``: an input of the same shape (else zeros),
+* ``zeros``, ``ones``,
+* ``permutation``: a random permutation of 0 .. size-1,
+* ``fractions``: random numbers in [0, 1),
+
+one strategy for a whole check. :func:`forgeable` says which strategies a check accepts, and
+also whether a forger free to pick a strategy per output could pass it (``mixed``).
+:func:`forger_cell` is the same forger as a learner's cell for the sandbox: it replaces
+``Runner.run_checks`` of the runner (``sys.modules["__main__"]``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from grader.checking.check import expected_outputs
+from grader.checking.outcome import judge
+from grader.checking.spec import Inputs, Spec
+
+STRATEGIES = ("echo", "zeros", "ones", "permutation", "fractions")
+
+
+def fabricate(
+    strategy: str, shape: tuple[int, ...], inputs: Mapping[str, np.ndarray], seed: int = 0
+) -> np.ndarray:
+    """One made-up output of ``shape`` by ``strategy`` from the check's ``inputs``."""
+    rng = np.random.default_rng(seed)
+    size = int(np.prod(shape, dtype=np.int64))
+    if strategy == "echo":
+        same = [np.asarray(v) for v in inputs.values() if np.shape(v) == shape]
+        return same[0].copy() if same else np.zeros(shape)
+    if strategy == "zeros":
+        return np.zeros(shape)
+    if strategy == "ones":
+        return np.ones(shape)
+    if strategy == "permutation":
+        return rng.permutation(size).reshape(shape)
+    if strategy == "fractions":
+        return rng.random(shape)
+    raise ValueError(f"no strategy {strategy!r}: {', '.join(STRATEGIES)}")
+
+
+def forged(strategy: str, shapes: Mapping[str, tuple[int, ...]], inputs: Inputs) -> dict[str, Any]:
+    """The forger's answer to one check: every output named in ``shapes`` made up."""
+    return {
+        key: fabricate(strategy, shape, inputs, seed=i)
+        for i, (key, shape) in enumerate(shapes.items())
+    }
+
+
+def shapes_of(outputs: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The shape of each of a check's outputs (what the forger knows)."""
+    return {key: tuple(np.shape(value)) for key, value in outputs.items()}
+
+
+def forgeable(spec: Spec, shapes: Mapping[str, tuple[int, ...]], seed: int = 0) -> list[str]:
+    """The strategies whose made-up answers, with the output names and ``shapes`` a learner
+    side gives, pass ``spec`` at ``seed``; ``mixed`` when every output is matched by some
+    strategy (a forger picking one per output would pass)."""
+    inputs = spec.make_inputs(seed)
+    expected = expected_outputs(spec, inputs, seed)
+    passed, matched = [], {key: False for key in shapes}
+    for strategy in STRATEGIES:
+        got = forged(strategy, shapes, inputs)
+        try:
+            rows = judge(spec, got, expected, inputs)
+        except Exception:
+            continue
+        if rows and all(row.ok for row in rows):
+            passed.append(strategy)
+        if spec.compare is None:
+            for key in set(shapes) & set(expected):
+                one = judge(spec, {key: got[key]}, {key: expected[key]}, inputs)
+                matched[key] = matched[key] or all(row.ok for row in one)
+    if spec.compare is None and shapes and all(matched.values()) and not passed:
+        passed.append("mixed")
+    return passed
+
+
+def learner_shapes(specs: list[Spec], namespace: Mapping[str, Any], seed: int = 0) -> dict:
+    """Each check's output names and shapes as the learner side gives them on ``namespace``
+    (a solved notebook's): what a forger who read the grader's code knows."""
+    found: dict[str, dict[str, tuple[int, ...]]] = {}
+    for spec in specs:
+        objs = tuple(namespace.get(name) for name in spec.symbols)
+        try:
+            found[spec.id] = shapes_of(spec.learner(spec.make_inputs(seed), *objs))
+        except Exception:
+            found[spec.id] = {}
+    return found
+
+
+FORGER = """
+# A learner's cell: takes over the runner's check dispatch and answers every check itself
+import sys as _sys
+
+import numpy as _np
+
+_SHAPES = json_loads({shapes!r})
+_STRATEGY = {strategy!r}
+
+
+def _fabricate(strategy, shape, inputs, seed):
+    rng = _np.random.default_rng(seed)
+    size = int(_np.prod(shape, dtype=_np.int64))
+    if strategy == "echo":
+        same = [_np.asarray(v) for v in inputs.values() if _np.shape(v) == tuple(shape)]
+        return same[0].copy() if same else _np.zeros(shape)
+    if strategy == "ones":
+        return _np.ones(shape)
+    if strategy == "permutation":
+        return rng.permutation(size).reshape(shape)
+    if strategy == "fractions":
+        return rng.random(shape)
+    return _np.zeros(shape)
+
+
+def _run_checks(self, specs, inputs):
+    arrays = {{}}
+    for check_id in specs:
+        keys = {{}}
+        for i, (key, shape) in enumerate(_SHAPES.get(check_id, {{}}).items()):
+            name = f"a{{len(arrays)}}"
+            arrays[name] = _fabricate(_STRATEGY, tuple(shape), dict(inputs.get(check_id, {{}})), i)
+            keys[key] = name
+        self.emit(event="spec", id=check_id, error="", keys=keys, bad={{}}, seconds=0.0)
+    return arrays
+
+
+_sys.modules["__main__"].Runner.run_checks = _run_checks
+"""
+
+
+def forger_cell(shapes: Mapping[str, Mapping[str, tuple[int, ...]]], strategy: str) -> str:
+    """The universal forger as a learner's cell: ``shapes`` gives each check's output names and
+    shapes (check id -> name -> shape), ``strategy`` one of :data:`STRATEGIES`."""
+    table = json.dumps({cid: {k: list(v) for k, v in keys.items()} for cid, keys in shapes.items()})
+    source = FORGER.format(shapes=table, strategy=strategy)
+    return "from json import loads as json_loads\n" + source
