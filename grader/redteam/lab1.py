@@ -176,6 +176,27 @@ BUGS = lab_bugs(
         "sum's gradient is broadcast without restoring the summed axis: rows and columns mix up.",
     ),
 )
+BUGS += lab_bugs(
+    "lab1",
+    (
+        "add-grad-assigned",
+        "add",
+        "self.grad += unbroadcast(out.grad, self.shape)\n"
+        "        other.grad += unbroadcast(out.grad, other.shape)",
+        "self.grad = unbroadcast(out.grad, self.shape)\n"
+        "        other.grad = unbroadcast(out.grad, other.shape)",
+        {
+            "lab1.add.reuse",
+            "lab1.backward.chain",
+            "lab1.backward.reuse",
+            "lab1.backward.deep",
+            "lab1.backward.twice",
+            "lab1.backward.diamond",
+            "lab1.zero_grad",
+        },
+        "+ assigns (=) its gradients instead of adding (+=): a reused node loses contributions.",
+    ),
+)
 BUGS += assigned_bugs(
     "lab1",
     ("pow", "pow", "self.grad += k * self.data ** (k - 1) * out.grad"),

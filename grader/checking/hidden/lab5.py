@@ -119,30 +119,41 @@ train_checks([
 ], HINTS, hidden=True)
 # fmt: on
 
-TRAIN_MODE = "modules in training mode after train_epoch"
+TRAIN_MODE = "loss of one batch, the model left in evaluation mode (Dropout must be on)"
 
 
-def _train_mode_learner(inputs: Inputs, train_epoch: Callable[..., Any]) -> dict[str, Any]:
+def _train_mode_step(inputs: Inputs, train_epoch: Callable[..., Any]) -> dict[str, Any]:
+    """One batch of ``train_epoch`` on an MLP with Dropout(0.5) left in evaluation mode, the
+    layers' generator seeded from the inputs: the loss it returns (computed before the step,
+    with the masks Dropout draws only in training mode)."""
+    from micrograd_plus import nn
+
     model, _ = reference_mlp(inputs, dropout=0.5)
     model.eval()  # as evaluate() leaves it
     opt = optim.SGD(model.parameters(), lr=0.1)
-    X, y = inputs["X"], inputs["y"]
-    train_epoch(model, [(Tensor(X, requires_grad=False), y)], opt)
-    return {TRAIN_MODE: np.array([float(m.training) for m in model.modules()])}
+    nn.manual_seed(int(inputs["seed"]))  # the masks Dropout draws in training mode
+    loss = train_epoch(model, [(Tensor(inputs["X"], requires_grad=False), inputs["y"])], opt)
+    return {TRAIN_MODE: np.asarray(float(data_of(loss)))}
 
 
 def _train_mode_reference(inputs: Inputs) -> dict[str, Any]:
-    """Every module of the reference MLP in training mode (its module count comes from torch)."""
-    model, _ = reference_mlp(inputs, dropout=0.5)
-    return {TRAIN_MODE: np.ones(len(model.modules()))}
+    """The same step by the reference ``train_epoch`` (which switches Dropout on first)."""
+    from micrograd_plus.train import train_epoch
+
+    return _train_mode_step(inputs, train_epoch)
+
+
+def _with_seed(base: Callable[[np.random.Generator], Inputs]) -> Callable[..., Inputs]:
+    """``base``'s inputs and a seed for the masks, drawn at grading time."""
+    return lambda rng: base(rng) | {"seed": rng.integers(0, 2**31)}
 
 
 add_check(
     "lab5.train_epoch.train_mode",
     4,
     TRAIN_EPOCH,
-    net_inputs((6, 8, 3), 10),
-    (_train_mode_learner, _train_mode_reference),
+    _with_seed(net_inputs((6, 8, 3), 10)),
+    (_train_mode_step, _train_mode_reference),
     "call model.train() at the start of train_epoch: evaluate() left the model in eval "
     "mode, and Dropout must be on while training",
     hidden=True,

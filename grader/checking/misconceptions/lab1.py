@@ -258,10 +258,9 @@ MISCONCEPTIONS = [
         (
             "lab1.backward.chain",
             "lab1.backward.reuse",
-            "lab1.backward.deep",
             "lab1.backward.twice",
             "lab1.backward.diamond",
-        ),
+        ),  # not deep: there, + assigning (=) gives the same gradient
         "backward() runs the rules from the leaves towards the output, so each rule runs "
         "before its output's gradient exists and passes on zeros; only the last operation's "
         "direct inputs get a gradient. Think about which node's rule must run first.",

@@ -1,0 +1,164 @@
+"""Points mean exactly the work done: accumulation checked in every gradient rule, a compound
+operation on trial alone, and no check that made-up answers pass (the universal forger)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+from grader.checking.check import run_spec
+from grader.checking.misconceptions import get
+from grader.checking.spec import get_spec, load_lab
+from grader.labs import LABS
+from grader.redteam import REPO, bugs_for
+from grader.redteam.forger import STRATEGIES, forgeable, forged, learner_shapes
+
+RULE = re.compile(r"\b\w+\.grad \+=")
+
+
+def rule_cells(lab_id: str) -> list[str]:
+    """The grade ids of the solution cells of ``lab_id`` that hold a gradient rule (+=)."""
+    import nbformat
+
+    nb = nbformat.read(REPO / "solutions" / LABS[lab_id].notebook, as_version=4)
+    return [
+        c.metadata["nbgrader"]["grade_id"]
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution") and RULE.search(c.source)
+    ]
+
+
+@pytest.mark.parametrize("lab_id", ["lab1", "lab2"])
+def test_every_gradient_rule_has_an_accumulation_bug_planted(lab_id: str) -> None:
+    """Does every solution cell with a gradient rule (``.grad +=``) have its ``=`` mistake in
+    the planted-bug corpus, failing a check where an input is used twice?"""
+    assigned = {bug.grade_id: bug for bug in bugs_for(lab_id) if bug.name.endswith("-assigned")}
+    for grade_id in rule_cells(lab_id):
+        if grade_id == "backward":
+            continue  # backward's own += adds the seed: a rule of no operation
+        assert grade_id in assigned, f"no `=` for `+=` planted in {grade_id}"
+        assert any(".reuse" in check for check in assigned[grade_id].fails)
+
+
+@pytest.mark.parametrize("lab_id", ["lab1", "lab2"])
+def test_accumulation_checks_are_hidden_worth_a_point_and_catalogued(lab_id: str) -> None:
+    """Is every ``<op>.reuse`` check of a single operation hidden (the visible ones teach it in
+    lab 1.7.1's + and *), worth a point, and named by the lab's grad_assigned misconception?"""
+    catalogued = set(get(f"{lab_id}.backward.grad_assigned").checks)
+    reuse = [s for s in load_lab(lab_id) if s.id.endswith(".reuse") and ".backward." not in s.id]
+    assert len(reuse) >= (4 if lab_id == "lab1" else 12)
+    for spec in reuse:
+        if spec.id in ("lab1.add.reuse", "lab1.mul.reuse"):
+            assert not spec.hidden
+            continue
+        assert spec.hidden and spec.points == 1, spec.id
+        assert spec.id in catalogued
+
+
+def test_cross_entropy_is_judged_on_correct_parts() -> None:
+    """Does a correct cross_entropy pass even when the learner's log_softmax, getitem and mean
+    are wrong, whether it calls them as functions or as Tensor methods, and are the learner's
+    names and Tensor's methods put back afterwards?"""
+    from micrograd_plus.tensor import Tensor
+
+    namespace: dict[str, Any] = {"np": np, "Tensor": Tensor}
+    exec(  # a learner whose parts are all wrong, and two correct compositions of them
+        "def log_softmax(x, axis=-1): return x\n"
+        "def getitem(x, idx): return x\n"
+        "def mean(x, axis=None, keepdims=False): return x.sum()\n"
+        "def as_functions(logits, targets):\n"
+        "    n = logits.shape[0]\n"
+        "    return -mean(getitem(log_softmax(logits, axis=1), (np.arange(n), targets)))\n"
+        "def as_methods(logits, targets):\n"
+        "    picked = logits.log_softmax(1)[np.arange(logits.shape[0]), targets]\n"
+        "    return -picked.mean()\n",
+        namespace,
+    )
+    saved = {name: vars(Tensor).get(name) for name in ("log_softmax", "__getitem__", "mean")}
+    Tensor.log_softmax, Tensor.mean = namespace["log_softmax"], namespace["mean"]
+    Tensor.__getitem__ = namespace["getitem"]
+    try:
+        for check_id in ("lab2.cross_entropy.forward", "lab2.cross_entropy.backward"):
+            for name in ("as_functions", "as_methods"):
+                outcome = run_spec(get_spec(check_id), (namespace[name],))
+                assert outcome.passed, outcome.report()
+        assert Tensor.mean is namespace["mean"] and Tensor.__getitem__ is namespace["getitem"]
+        assert namespace["log_softmax"].__name__ == "log_softmax"
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                delattr(Tensor, name)
+            else:
+                setattr(Tensor, name, value)
+
+
+def test_a_wrong_composition_still_fails_cross_entropy() -> None:
+    """Does a cross_entropy that sums instead of averaging still fail, on correct parts?"""
+    namespace: dict[str, Any] = {"np": np}
+    exec(
+        "def log_softmax(x, axis=-1): raise NotImplementedError\n"
+        "def getitem(x, idx): raise NotImplementedError\n"
+        "def summed(logits, targets):\n"
+        "    n = logits.shape[0]\n"
+        "    return -getitem(log_softmax(logits, axis=1), (np.arange(n), targets)).sum()\n",
+        namespace,
+    )
+    outcome = run_spec(get_spec("lab2.cross_entropy.forward"), (namespace["summed"],))
+    assert not outcome.passed and not outcome.error
+    assert outcome.diagnosis is not None and outcome.diagnosis.id == "lab2.cross_entropy.summed"
+
+
+# ------------------------------------------------------------------ the universal forger
+def reference_objects() -> dict[str, Any]:
+    """The reference implementation of every symbol a check asks for (what the forger has read:
+    it knows each check's output names and shapes, not the values at the grading seed)."""
+    import micrograd_plus.ops as ops
+    from micrograd_plus import nn, optim, train
+    from micrograd_plus.tensor import Tensor, unbroadcast
+
+    objects: dict[str, Any] = {"Tensor": Tensor, "unbroadcast": unbroadcast}
+    objects |= {name: getattr(ops, name) for name in dir(ops) if not name.startswith("_")}
+    objects |= {name: getattr(nn, name) for name in ("Module", "Linear", "ReLU", "Dropout")}
+    objects |= {"Sequential": nn.Sequential}
+    objects |= {name: getattr(optim, name) for name in ("Optimizer", "SGD", "Adam", "AdamW")}
+    objects |= {name: getattr(train, name) for name in ("DataLoader", "train_epoch", "evaluate")}
+    objects["accuracy"] = train.accuracy
+    objects["model"] = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    return objects
+
+
+@pytest.fixture(scope="module")
+def shapes() -> dict[str, dict[str, tuple[int, ...]]]:
+    """Every check's output names and shapes, from the reference implementation."""
+    objects = reference_objects()
+    found: dict[str, dict[str, tuple[int, ...]]] = {}
+    for lab_id in LABS:
+        found |= learner_shapes(load_lab(lab_id), objects)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab_id", list(LABS))
+def test_no_check_passes_made_up_answers(lab_id: str, shapes: dict[str, Any]) -> None:
+    """Does every check of the lab, visible and hidden, reject the universal forger's answers
+    (each output echoed from the inputs, zeros, ones, a random permutation or random fractions),
+    also when the forger may pick a strategy per output?"""
+    passed = {}
+    for spec in load_lab(lab_id):
+        assert shapes[spec.id], f"{spec.id}: the reference gave no outputs"
+        found = forgeable(spec, shapes[spec.id], seed=3)
+        if found:
+            passed[spec.id] = found
+    assert not passed
+
+
+def test_forger_answers_have_the_names_and_shapes_it_was_given() -> None:
+    """Does each strategy answer every output with an array of its shape?"""
+    inputs = {"x": np.arange(6.0).reshape(2, 3)}
+    for strategy in STRATEGIES:
+        got = forged(strategy, {"out": (2, 3), "n": ()}, inputs)
+        assert {k: np.shape(v) for k, v in got.items()} == {"out": (2, 3), "n": ()}
+    assert np.array_equal(forged("echo", {"out": (2, 3)}, inputs)["out"], inputs["x"])
