@@ -43,6 +43,7 @@ FLAGGED = [
     ("import sys\nsys.modules['grader.checking.spec']._REGISTRY['x'] = 1", "grader-internals", 2),
     ("import gc\nobjs = gc.get_objects()", "introspection", 2),
     ("import sys\nframe = sys._getframe(1)", "introspection", 2),
+    ("import sys\nframe = getattr(sys, '_get' + 'frame')(1)", "computed-attribute", 2),
     ("import inspect\ng = inspect.currentframe().f_back.f_globals", "introspection", 2),
     ("def f():\n    pass\nf.__code__ = None", "introspection", 3),
     ("import numpy as np\nnp.testing.assert_allclose = print", "module-attr-assign", 2),
@@ -177,3 +178,16 @@ def test_instructor_cells_are_not_scanned() -> None:
         "import-torch",
         "import-ctypes",
     ]
+
+
+def test_honest_cells_raise_no_flag_and_evasions_are_flagged() -> None:
+    """On the committed corpora (grader/redteam/scancorpus.py): does no honest cell (plotting
+    and printing settings, seeds, thread counts, warnings filters, progress bars) raise a flag,
+    and does every evasion (exec renamed, names built at run time, imports in try, writes
+    through a module's alias, frame access) raise the kind it must?"""
+    from grader.redteam.scancorpus import measure
+
+    result = measure()
+    assert result["honest_flagged"] == {}
+    assert result["evasions_missed"] == {}
+    assert result["honest_cells"] >= 20 and result["evasions"] >= 15

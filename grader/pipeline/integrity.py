@@ -5,7 +5,11 @@ An AST walk over the learner's program cells flags imports of torch,
 ``subprocess``; process-spawning and exit calls; ``__import__``, ``exec``,
 ``eval`` and ``compile``; writes to attributes of imported modules
 (``np.testing.assert_allclose = ...``), ``sys.modules`` writes, and changes to
-IPython or interpreter hooks and to ``builtins``. A cell that does not parse is
+IPython or interpreter hooks and to ``builtins``; ``exec`` and its kin renamed or passed on,
+attribute names built at run time on modules (``getattr(sys, "_get" + "frame")``), and writes
+through a module's alias (``X = numpy``). Writes to settings learners change in plain sight
+(``plt.rcParams[...]``, ``os.environ[...]``) are not flagged; an import inside ``try`` goes
+unflagged only for torch (the labs' optional comparisons). A cell that does not parse is
 flagged ``syntax-error``; one nested past the parser's limits, ``scan-failed``.
 Cells are parsed under :func:`grader.cellsource.parse`'s lock, so that the scan gives
 the same answer in every thread of a batch. Flags go into the report; they never change a score
@@ -19,93 +23,26 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from grader import cellsource
-from grader.labs import LABS, blocked_modules
+from grader.labs import blocked_modules
 from grader.notebook import Notebook
+from grader.pipeline.scanrules import (
+    DYNAMIC_CALLS,
+    EXIT_CALLS,
+    FLAGGED_IMPORTS,
+    GUARDED_OK,
+    HOOK_ATTRIBUTES,
+    INTROSPECTION_ATTRIBUTES,
+    INTROSPECTION_CALLS,
+    KINDS,
+    PROCESS_CALLS,
+    REFERENCE_MODULES,
+    RISKY_NAMES,
+    SETTINGS,
+    SUBMODULES,
+    SYS_HOOKS,
+)
 
-KINDS = (
-    "import-torch",
-    "import-micrograd_plus",
-    "import-importlib",
-    "import-ctypes",
-    "import-subprocess",
-    "os-system",
-    "exit",
-    "exec",
-    "eval",
-    "compile",
-    "dynamic-import",
-    "module-attr-assign",
-    "sys-modules",
-    "ipython-hook",
-    "builtins-edit",
-    "grader-internals",
-    "introspection",
-    "syntax-error",
-    "scan-failed",
-)
-"""Every kind of flag the scan raises."""
-
-FLAGGED_IMPORTS = ("torch", "micrograd_plus", "importlib", "ctypes", "subprocess")
-"""Top-level packages whose import is flagged ``import-<name>``."""
-
-REFERENCE_MODULES = tuple(f"micrograd_plus.{m}" for lab in LABS.values() for m in lab.modules)
-"""The reference modules learners write themselves (``value`` and ``data`` are given)."""
-
-PROCESS_CALLS = frozenset(
-    {f"os.{name}" for name in ("system", "popen", "fork", "forkpty", "kill", "killpg")}
-    | {
-        f"os.{p}{s}"
-        for p in ("exec", "spawn")
-        for s in ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")
-    }
-    | {"os.posix_spawn", "os.posix_spawnp", "pty.spawn", "pty.fork", "multiprocessing.Process"}
-)
-"""Calls that run another program or process (kind ``os-system``)."""
-
-EXIT_CALLS = frozenset({"os._exit", "sys.exit", "exit", "quit", "os.abort"})
-DYNAMIC_CALLS = {
-    "exec": "exec",
-    "eval": "eval",
-    "compile": "compile",
-    "__import__": "dynamic-import",
-}
-HOOK_ATTRIBUTES = frozenset(
-    {
-        "events",
-        "set_custom_exc",
-        "set_hook",
-        "ast_transformers",
-        "input_transformers_cleanup",
-        "input_transformers_post",
-        "showtraceback",
-        "_showtraceback",
-        "register_magic_function",
-        "register_magics",
-        "kernel",
-    }
-)
-"""Attributes of ``get_ipython()`` whose use changes how cells run or report."""
-SYS_HOOKS = frozenset(
-    {"excepthook", "displayhook", "breakpointhook", "unraisablehook", "settrace", "setprofile"}
-)
-INTROSPECTION_CALLS = frozenset(
-    {
-        "gc.get_objects",
-        "gc.get_referrers",
-        "gc.get_referents",
-        "sys._getframe",
-        "inspect.currentframe",
-        "inspect.stack",
-        "inspect.getouterframes",
-        "inspect.trace",
-    }
-)
-"""Calls that reach other code's objects and frames (kind ``introspection``)."""
-INTROSPECTION_ATTRIBUTES = frozenset(
-    {"f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame", "__code__"}
-)
-SUBMODULES = frozenset({"numpy.testing", "numpy.linalg", "numpy.random", "numpy.lib", "os.path"})
-"""``from package import name`` binds a module for these names."""
+__all__ = ["KINDS", "Flag", "instructor_sources", "scan", "scan_notebook", "summary"]
 
 
 @dataclass(frozen=True)
@@ -140,13 +77,14 @@ def scan(sources: list[str], *, lab: str | None = None, given: Collection[str] =
     blocked = blocked_modules(lab) if lab else REFERENCE_MODULES
     skip = {cellsource.normalised(source) for source in given}
     flags: list[Flag] = []
+    scanner = _Scanner(blocked)  # one for the program: a module imported above keeps its name
     for index, source in enumerate(sources):
         if skip and cellsource.normalised(source) in skip:
             continue
         found: dict[tuple[int, str], str] = {}
         try:
             tree = cellsource.parse(cellsource.program_text(source))
-            for line, kind, detail in _Scanner(blocked).run(tree):
+            for line, kind, detail in scanner.run(tree):
                 found.setdefault((line, kind), detail)
         except SyntaxError as exc:
             flags.append(Flag(index, exc.lineno or 1, "syntax-error", exc.msg))
@@ -196,12 +134,24 @@ class _Scanner:
     def run(self, tree: ast.AST) -> Iterator[tuple[int, str, str]]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Try) and any(_catches_import(h.type) for h in node.handlers):
-                self.guarded |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+                self.guarded |= {
+                    id(n)
+                    for stmt in node.body
+                    for n in ast.walk(stmt)
+                    if isinstance(n, (ast.Import, ast.ImportFrom)) and _only_optional(n)
+                }
         for node in ast.walk(tree):  # imports and aliases first, so later uses resolve
             if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in self.guarded:
                 yield from self._import(node)
             elif isinstance(node, ast.Assign) and self._is_ipython(node.value):
                 self.ipython.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            elif isinstance(node, ast.Assign) and self._is_module(node.value):
+                full = self.qualified(node.value) or ""
+                for target in node.targets:
+                    if isinstance(target, ast.Name):  # X = numpy: writes through X are module edits
+                        self.names[target.id] = full
+                        self.modules.add(target.id)
+        called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 yield from self._call(node)
@@ -216,6 +166,9 @@ class _Scanner:
                     yield node.lineno, "ipython-hook", f"get_ipython().{node.attr}"
             if isinstance(node, ast.Attribute):
                 yield from self._attribute(node)
+            elif isinstance(node, ast.Name) and node.id in DYNAMIC_CALLS and id(node) not in called:
+                kind = DYNAMIC_CALLS[node.id]  # run = exec; run(...) or map(exec, ...)
+                yield node.lineno, kind, f"{node.id} passed on or renamed (not called by name)"
 
     def _attribute(self, node: ast.Attribute) -> Iterator[tuple[int, str, str]]:
         """Private names of the grader's modules, and frames or code objects."""
@@ -276,6 +229,23 @@ class _Scanner:
                 return node.id if node.id in self.modules else None
         return None
 
+    def _is_module(self, node: ast.AST) -> bool:
+        """``numpy`` or ``np`` (an imported module's name), ``sys``, ``builtins``."""
+        return isinstance(node, ast.Name) and (node.id in self.modules or node.id == "__builtins__")
+
+    def _computed(self, node: ast.Call) -> bool:
+        """``getattr(module, name)`` with a name built at run time, on a module, ``sys``,
+        ``builtins`` or ``__builtins__``."""
+        if len(node.args) < 2 or isinstance(node.args[1], ast.Constant):
+            return False
+        owner = node.args[0]
+        root = (self.qualified(owner) or "").split(".")[0]
+        return (
+            _is_builtins_name(owner)
+            or root in ("builtins", "sys", "os", "numpy", "grader")
+            or self._root_module(ast.Attribute(value=owner, attr="_")) is not None
+        )
+
     def _is_ipython(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Call):
             return self.qualified(node.func) in ("get_ipython", "IPython.get_ipython")
@@ -296,6 +266,11 @@ class _Scanner:
             yield line, "os-system", f"{name}(...)"
         elif name in INTROSPECTION_CALLS:
             yield line, "introspection", f"{name}(...)"
+        elif name in ("vars", "getattr", "setattr", "delattr") and self._computed(node):
+            yield line, "computed-attribute", f"{name}(..., <name built at run time>)"
+        elif name == "getattr" and len(node.args) > 1 and _constant(node.args[1]) in RISKY_NAMES:
+            attr = str(_constant(node.args[1]))
+            yield line, DYNAMIC_CALLS.get(attr, "introspection"), f"getattr(..., {attr!r})"
         elif name in ("vars", "getattr") and node.args:
             owner = self.qualified(node.args[0]) or ""
             if owner.split(".")[0] == "grader":
@@ -339,12 +314,20 @@ class _Scanner:
             yield line, "sys-modules", "sys.modules[...] = ..."
             return
         full = self.qualified(target.value if isinstance(target, ast.Subscript) else target) or ""
+        if any(full == s or full.startswith(s + ".") for s in SETTINGS):
+            return  # plt.rcParams["figure.figsize"] = ..., os.environ["OMP_NUM_THREADS"] = ...
         if _is_builtins_name(target) or full.split(".")[0] == "builtins":
             yield line, "builtins-edit", f"{full or '__builtins__'} = ..."
         elif full.startswith("sys.") and full.split(".")[1] in SYS_HOOKS:
             yield line, "ipython-hook", f"{full} = ..."
         elif self._root_module(target) is not None:
             yield line, "module-attr-assign", f"{full or self._root_module(target)} = ..."
+
+
+def _only_optional(node: ast.Import | ast.ImportFrom) -> bool:
+    """An import of optional packages only (see :data:`GUARDED_OK`)."""
+    names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+    return all(name.split(".")[0] in GUARDED_OK for name in names)
 
 
 def _catches_import(handler: ast.expr | None) -> bool:
