@@ -156,7 +156,7 @@ def test_roster_columns_are_read_by_name(tmp_path: Path) -> None:
 
 
 def test_markdown_renders_but_learner_html_stays_text() -> None:
-    """Is markdown rendered (headings, emphasis, math kept for MathJax) while raw HTML and
+    """Is markdown rendered (headings, emphasis, math kept as written) while raw HTML and
     ``javascript:`` links from the learner never become live?"""
     page = feedback.markdown(
         "# Title\n\n*x* and $a_1 < b$\n\n<script>alert(1)</script>\n\n[l](javascript:alert(1))"

@@ -162,3 +162,17 @@ def test_forger_answers_have_the_names_and_shapes_it_was_given() -> None:
         got = forged(strategy, {"out": (2, 3), "n": ()}, inputs)
         assert {k: np.shape(v) for k, v in got.items()} == {"out": (2, 3), "n": ()}
     assert np.array_equal(forged("echo", {"out": (2, 3)}, inputs)["out"], inputs["x"])
+
+
+def test_feedback_pages_run_no_script_and_load_nothing() -> None:
+    """Does a feedback page forbid every script and remote load (a Content-Security-Policy of
+    default-src 'none'), with no <script> and no remote address anywhere in its template?"""
+    import inspect
+
+    from grader.outputs import feedback
+
+    template = inspect.getsource(feedback)
+    assert "default-src 'none'" in feedback.CSP and "script-src" not in feedback.CSP
+    assert "<script" not in template and not re.search(r"(src|href)=[\"']?https?:", template)
+    page = feedback.markdown("[x](javascript:alert(1)) <img src=x onerror=alert(1)> $a<b$")
+    assert "javascript:" not in page and "<img" not in page

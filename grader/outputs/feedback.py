@@ -4,8 +4,9 @@ The page opens with a head (:func:`head`): the final score, the raw score, any l
 and the instructor's overrides with their comments, and the failed checks with their points,
 each linking to its test cell. :func:`refresh_heads` rewrites that head from ``grades.csv``
 whenever scores change (an override, a new late policy), the rest of the page stays.
-Markdown cells are rendered as nbconvert renders them (math left to MathJax), with every
-raw HTML tag of the learner's escaped and ``javascript:`` links refused. The rest of the page
+Markdown cells are rendered as nbconvert renders them (math kept as its LaTeX source), with
+every raw HTML tag of the learner's escaped and ``javascript:`` links refused; the page loads
+nothing and runs no script (:data:`CSP`). The rest of the page
 shows the learner's cells with the output they produced in the sandbox and, in place of each
 graded test cell, its VISIBLE source (the hidden block removed) followed by the report of each
 check it calls: the full table for visible checks; only the id, pass/fail and hint for hidden
@@ -47,11 +48,12 @@ pre { background: #f6f8fa; padding: .6rem; overflow-x: auto; white-space: pre-wr
 .pass { color: #070; } .fail { color: #b00; }
 .summary { border: 2px solid #36c; padding: .4rem 1rem; }
 """
-MATHJAX = (
-    "<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']]}};</script>"
-    '<script async src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>'
+CSP = (
+    "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
+    "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">"
 )
-"""Math in markdown is typeset by MathJax, as in nbconvert's HTML (online only)."""
+"""No script runs and nothing loads from the network: an instructor opening hundreds of pages
+runs no learner-controlled code. Math stays as its LaTeX source (``$…$``), as written."""
 HEAD_START, HEAD_END = "<!-- summary -->", "<!-- /summary -->"
 
 
@@ -97,7 +99,7 @@ def _markdown() -> Any:
 def markdown(source: str) -> str:
     """A markdown cell rendered as nbconvert renders it (the same mistune plugins), but with
     raw HTML escaped and harmful links dropped: learner text never becomes live HTML;
-    ``$…$`` and ``$$…$$`` math is kept for MathJax."""
+    ``$…$`` and ``$$…$$`` math is kept as written."""
     return str(_markdown()(source))
 
 
@@ -186,9 +188,9 @@ def render(student: str, result: LabResult, key: LabKey) -> str:
     """The feedback page for one student's notebook of one lab."""
     title = f"{key.lab.title}: feedback for {student}"
     parts = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'>{CSP}<title>{html.escape(title)}</title>"
     ]
-    parts.append(f"<style>{STYLE}</style>{MATHJAX}</head><body><h1>{html.escape(title)}</h1>")
+    parts.append(f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>")
     failed = [
         (call.id, cell.grade_id, result.checks.get(call.id, 0.0), cell.check_points[call.id])
         for cell in key.cells
