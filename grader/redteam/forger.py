@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -110,6 +111,7 @@ import numpy as _np
 
 _SHAPES = json_loads({shapes!r})
 _STRATEGY = {strategy!r}
+_STRATEGIES = ("echo", "zeros", "ones", "permutation", "fractions")
 
 
 def _fabricate(strategy, shape, inputs, seed):
@@ -133,7 +135,8 @@ def _run_checks(self, specs, inputs):
         keys = {{}}
         for i, (key, shape) in enumerate(_SHAPES.get(check_id, {{}}).items()):
             name = f"a{{len(arrays)}}"
-            arrays[name] = _fabricate(_STRATEGY, tuple(shape), dict(inputs.get(check_id, {{}})), i)
+            strategy = _STRATEGY or _STRATEGIES[(len(arrays) + i) % len(_STRATEGIES)]
+            arrays[name] = _fabricate(strategy, tuple(shape), dict(inputs.get(check_id, {{}})), i)
             keys[key] = name
         self.emit(event="spec", id=check_id, error="", keys=keys, bad={{}}, seconds=0.0)
     return arrays
@@ -143,9 +146,61 @@ _sys.modules["__main__"].Runner.run_checks = _run_checks
 """
 
 
-def forger_cell(shapes: Mapping[str, Mapping[str, tuple[int, ...]]], strategy: str) -> str:
+def forger_cell(shapes: Mapping[str, Mapping[str, Any]], strategy: str = "") -> str:
     """The universal forger as a learner's cell: ``shapes`` gives each check's output names and
-    shapes (check id -> name -> shape), ``strategy`` one of :data:`STRATEGIES`."""
+    shapes (check id -> name -> shape), ``strategy`` one of :data:`STRATEGIES` (empty: each
+    output the next strategy in turn)."""
     table = json.dumps({cid: {k: list(v) for k, v in keys.items()} for cid, keys in shapes.items()})
     source = FORGER.format(shapes=table, strategy=strategy)
     return "from json import loads as json_loads\n" + source
+
+
+# ------------------------------------------------- what the forger knows, committed as data
+SHAPES_FILE = Path(__file__).with_name("forger_shapes.json")
+"""Every check's output names and shapes (:func:`reference_shapes`), read by the forger cases
+of :mod:`grader.redteam.tamper.isolation`; ``python -m grader.redteam.forger`` rewrites it."""
+
+
+def reference_objects() -> dict[str, Any]:
+    """The reference implementation of every symbol a check asks for."""
+    import micrograd_plus.ops as ops
+    from micrograd_plus import nn, optim, train
+    from micrograd_plus.tensor import Tensor, unbroadcast
+
+    objects: dict[str, Any] = {"Tensor": Tensor, "unbroadcast": unbroadcast}
+    objects |= {name: getattr(ops, name) for name in dir(ops) if not name.startswith("_")}
+    objects |= {name: getattr(nn, name) for name in ("Module", "Linear", "ReLU", "Dropout")}
+    objects |= {"Sequential": nn.Sequential}
+    objects |= {name: getattr(optim, name) for name in ("Optimizer", "SGD", "Adam", "AdamW")}
+    objects |= {name: getattr(train, name) for name in ("DataLoader", "train_epoch", "evaluate")}
+    objects["accuracy"] = train.accuracy
+    objects["model"] = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    return objects
+
+
+def reference_shapes() -> dict[str, dict[str, dict[str, tuple[int, ...]]]]:
+    """Lab id -> check id -> each output's name and shape, from the reference implementation
+    (what a forger who has read the grader's code knows; not the values at a grading seed)."""
+    from grader.checking.spec import load_lab
+    from grader.labs import LABS
+
+    objects = reference_objects()
+    return {lab_id: learner_shapes(load_lab(lab_id), objects) for lab_id in LABS}
+
+
+def committed_shapes(lab_id: str) -> dict[str, dict[str, list[int]]]:
+    """One lab's table from :data:`SHAPES_FILE`."""
+    return dict(json.loads(SHAPES_FILE.read_text(encoding="utf-8"))[lab_id])
+
+
+def write_shapes() -> None:
+    """Rewrite :data:`SHAPES_FILE` from the reference."""
+    table = {
+        lab: {cid: {k: list(v) for k, v in keys.items()} for cid, keys in checks.items()}
+        for lab, checks in reference_shapes().items()
+    }
+    SHAPES_FILE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_shapes()

@@ -6,6 +6,8 @@ not part of the corpus graded once as root.
 
 from __future__ import annotations
 
+from grader.labs import LABS
+from grader.redteam.forger import committed_shapes, forger_cell
 from grader.redteam.tamper.case import TamperCase
 
 PROCESS_SNOOP = """
@@ -221,5 +223,20 @@ CASES: list[TamperCase] = [
         cell="last",
         expect="zero",
         lab="lab5",
+    ),
+    *(
+        TamperCase(
+            f"universal-forger-{lab}",
+            "the stub plus a cell that takes over the runner's check dispatch and answers every "
+            "check, visible and hidden, with outputs of the right names and shapes made up from "
+            "what it sends in (echoed inputs, zeros, ones, permutations, fractions in turn)",
+            "append",
+            code=forger_cell(committed_shapes(lab)),
+            base="stub",
+            cell="last",
+            expect="zero",
+            lab=lab,
+        )
+        for lab in LABS
     ),
 ]
