@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from grader.checking.numpy_side import data_of, learner_cases, upstream
+from grader.checking.numpy_side import data_of, learner_cases
 from grader.checking.spec import Inputs, Outputs, Spec, spec
+from grader.checking.specs.sides import LearnerSide as LearnerSide  # re-exported, with
+from grader.checking.specs.sides import TorchSide as TorchSide  # the misconceptions' patches
 from grader.checking.specs.table import POOL as POOL  # re-exported, with draw and operands
 from grader.checking.specs.table import (
     Cases,
@@ -95,60 +97,6 @@ def unbroadcast_check(
 
 
 # --------------------------------------------------------------- programs
-class LearnerSide:
-    """What a backward program needs from the learner's ``Tensor`` (numpy only)."""
-
-    def __init__(self, Tensor: type, inputs: Inputs) -> None:
-        self.Tensor, self.inputs = Tensor, inputs
-
-    def leaf(self, name: str) -> Any:
-        return self.Tensor(self.inputs[name])
-
-    def backward(self, out: Any, seeded: bool = True) -> None:
-        """``out.backward(g)`` with upstream values from the pool, or ``out.backward()``."""
-        if seeded:
-            out.backward(upstream(self.inputs["g"], data_of(out).shape))
-        else:
-            out.backward()
-
-    def local(self, out: Any) -> None:
-        """One node's rule alone: ``out.grad = g; out._backward()`` (not ``backward()``)."""
-        out.grad = upstream(self.inputs["g"], data_of(out).shape).astype(data_of(out).dtype)
-        out._backward()
-
-    def zero_grad(self, t: Any) -> None:
-        t.zero_grad()
-
-    def grad(self, t: Any) -> np.ndarray:
-        return data_of(t.grad)
-
-
-class TorchSide:
-    """The same program in torch float64 (graphs are retained so backward can run twice)."""
-
-    def __init__(self, inputs: Inputs) -> None:
-        import torch
-
-        self.torch, self.inputs = torch, inputs
-
-    def leaf(self, name: str) -> Any:
-        return self.torch.tensor(self.inputs[name], dtype=self.torch.float64, requires_grad=True)
-
-    def backward(self, out: Any, seeded: bool = True) -> None:
-        g = self.torch.as_tensor(upstream(self.inputs["g"], tuple(out.shape))) if seeded else None
-        out.backward(g, retain_graph=True)
-
-    def local(self, out: Any) -> None:
-        """One operation's gradient added into its inputs' (a graph of one node here)."""
-        self.backward(out)
-
-    def zero_grad(self, t: Any) -> None:
-        t.grad.zero_()
-
-    def grad(self, t: Any) -> np.ndarray:
-        return np.zeros(tuple(t.shape)) if t.grad is None else t.grad.numpy()
-
-
 def programs(topic: str, *checks: Check, hidden: bool = False) -> list[Spec]:
     """Register one row of backward programs, the checks ``lab1.<topic>.*``: each check's
     program runs on both sides, and the gradients of the leaves it returns are compared."""
