@@ -194,12 +194,17 @@ def committed_shapes(lab_id: str) -> dict[str, dict[str, list[int]]]:
 
 
 def write_shapes() -> None:
-    """Rewrite :data:`SHAPES_FILE` from the reference."""
+    """Rewrite :data:`SHAPES_FILE` from the reference, one line per check."""
     table = {
         lab: {cid: {k: list(v) for k, v in keys.items()} for cid, keys in checks.items()}
         for lab, checks in reference_shapes().items()
     }
-    SHAPES_FILE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    parts = []
+    for lab in sorted(table):
+        checks = sorted(table[lab].items())
+        rows = [f"  {json.dumps(c)}: {json.dumps(k, sort_keys=True)}" for c, k in checks]
+        parts.append(f" {json.dumps(lab)}: {{\n" + ",\n".join(rows) + "\n }")
+    SHAPES_FILE.write_text("{\n" + ",\n".join(parts) + "\n}\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
