@@ -23,13 +23,15 @@
 # packages: a second run with the same hash finds it and does nothing.
 #
 # Usage: scripts/fake_ngc_base.sh            (as root; needs buildah and debootstrap)
-# Environment: MGP_IMAGE_CACHE (default /var/tmp/microgradplus-image) holds the storage;
+# Environment: MGP_IMAGE_CACHE (default /var/tmp/microgradplus-image) holds the storage,
+# MGP_STORAGE_DRIVER/storage (vfs by default; overlay where the kernel allows it);
 # BUILDAH_ROOT/BUILDAH_RUNROOT override its parts; DEBIAN_MIRROR (default deb.debian.org).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${MGP_IMAGE_CACHE:-/var/tmp/microgradplus-image}
-BUILDAH=(buildah --root "${BUILDAH_ROOT:-$CACHE/storage}" --runroot "${BUILDAH_RUNROOT:-$CACHE/run}"
-         --storage-driver vfs)
+DRIVER=${MGP_STORAGE_DRIVER:-vfs}
+BUILDAH=(buildah --root "${BUILDAH_ROOT:-$CACHE/$DRIVER/storage}"
+         --runroot "${BUILDAH_RUNROOT:-$CACHE/$DRIVER/run}" --storage-driver "$DRIVER")
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 TAG=${NGC_TAG:-$(sed -n 's/^ARG NGC_TAG=//p' "$ROOT/Dockerfile")}
 IMAGE="nvcr.io/nvidia/pytorch:${TAG}-py3"

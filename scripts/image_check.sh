@@ -13,12 +13,13 @@
 #   4. the learner's work volume is seeded on first start; a lab added to the image later
 #      is copied in on the next start, and an edited notebook is left as it is.
 # The Dockerfile and its build arguments are used as they are. Skips (exit 0, with the
-# reason) where buildah or debootstrap is missing, or without root.
+# reason) where buildah, debootstrap or runc is missing, or without root.
 #
 # Usage: scripts/image_check.sh
 # Environment: MGP_IMAGE_CACHE (default /var/tmp/microgradplus-image: buildah's storage,
 # where the stand-in base stays between runs), MGP_IMAGE_LOGS (default build/image-check:
-# the build logs), MGP_STORAGE_DRIVER (overlay where the kernel mounts it, else vfs),
+# the build logs), MGP_STORAGE_DRIVER (overlay where the kernel mounts it, else vfs;
+# with overlay the two builds share the base stage's cached steps),
 # MGP_IMAGE_KEEP=1 keeps the built images and containers.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,14 +30,32 @@ step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
 command -v buildah >/dev/null || skip "buildah is not installed (scripts/install_system_deps.sh installs it)"
 PATH=$PATH:/usr/sbin:/sbin
 command -v debootstrap >/dev/null || skip "debootstrap is not installed (scripts/install_system_deps.sh installs it)"
+command -v runc >/dev/null || skip "runc is not installed (scripts/install_system_deps.sh installs it)"
 [ "$(id -u)" -eq 0 ] || skip "needs root (buildah's local storage and chroot isolation)"
 
 CACHE=${MGP_IMAGE_CACHE:-/var/tmp/microgradplus-image}
 LOGS=${MGP_IMAGE_LOGS:-$ROOT/build/image-check}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 [ -x "$PY" ] || PY=python3
-export MGP_IMAGE_CACHE=$CACHE BUILDAH_ROOT=$CACHE/storage BUILDAH_RUNROOT=$CACHE/run
-BUILDAH=(buildah --root "$BUILDAH_ROOT" --runroot "$BUILDAH_RUNROOT" --storage-driver vfs)
+# overlay where this kernel mounts it (a build step then costs its own files), else vfs
+# (every layer and working container a full copy of the image).
+overlay_works() {
+    local t ok=1
+    t=$(mktemp -d) && mkdir "$t/l" "$t/u" "$t/w" "$t/m"
+    if mount -t overlay overlay -o "lowerdir=$t/l,upperdir=$t/u,workdir=$t/w" "$t/m" 2>/dev/null; then
+        umount "$t/m"; ok=0
+    fi
+    rm -rf "$t"
+    return $ok
+}
+if [ -z "${MGP_STORAGE_DRIVER:-}" ]; then
+    if overlay_works; then MGP_STORAGE_DRIVER=overlay; else MGP_STORAGE_DRIVER=vfs; fi
+fi
+LAYERS=()  # under vfs each cached step would be another full copy
+[ "$MGP_STORAGE_DRIVER" = overlay ] && LAYERS=(--layers)
+export MGP_IMAGE_CACHE=$CACHE MGP_STORAGE_DRIVER
+BUILDAH=(buildah --root "$CACHE/$MGP_STORAGE_DRIVER/storage" --runroot "$CACHE/$MGP_STORAGE_DRIVER/run"
+         --storage-driver "$MGP_STORAGE_DRIVER")
 RUN=("${BUILDAH[@]}" run --isolation chroot)
 LEARNER=localhost/microgradplus-check:learner
 INSTRUCTOR=localhost/microgradplus-check:instructor
@@ -69,7 +88,7 @@ open_image() {
 # Build target $1 of the Dockerfile into image $2, the log in $LOGS/$1.log.
 build() {
     local t0=$SECONDS
-    if ! "${BUILDAH[@]}" bud --format docker --isolation chroot --pull-never --target "$1" \
+    if ! "${BUILDAH[@]}" bud --format docker --isolation chroot --pull-never "${LAYERS[@]}" --target "$1" \
             -t "$2" -f Dockerfile . > "$LOGS/$1.log" 2>&1; then
         tail -40 "$LOGS/$1.log"
         fail "buildah bud --target $1 failed (log: $LOGS/$1.log)"
@@ -79,7 +98,7 @@ build() {
         "$LOGS/$1.log" | sed 's/^/  /' || true
 }
 
-step "the stand-in NGC base (scripts/fake_ngc_base.sh)"
+step "the stand-in NGC base (scripts/fake_ngc_base.sh; $MGP_STORAGE_DRIVER storage in $CACHE)"
 bash scripts/fake_ngc_base.sh
 BASE="nvcr.io/nvidia/pytorch:$(sed -n 's/^ARG NGC_TAG=//p' Dockerfile)-py3"
 
@@ -93,7 +112,7 @@ step "the learner image holds the learner tree, every lab's bundle, nothing of t
 open_image "$LEARNER"; lctr=$CTR lmnt=$MNT
 open_image "$BASE"; bmnt=$MNT
 bash docker/learner_tree.sh "$ROOT" "$work/tree" >/dev/null
-"$PY" - "$lmnt" "$work/tree" "$ROOT" <<'PY' || fail "the learner image's files"
+PYTHONPATH="$ROOT" "$PY" - "$lmnt" "$work/tree" "$ROOT" <<'PY' || fail "the learner image's files"
 """Compare the image's /opt/microgradplus with the learner tree and the lab bundles."""
 import hashlib, sys
 from pathlib import Path
@@ -193,7 +212,6 @@ print("learner image: torch", torch.__version__, "numpy", numpy.__version__, "mi
 # the kernel refuses while parts of the container's /proc are masked). buildah's default
 # seccomp profile stays on.
 step "the instructor image grades a small batch (isolation: full)"
-command -v runc >/dev/null || fail "runc is not installed (scripts/install_system_deps.sh installs it)"
 runtime="$work/runc-systempaths"
 cat > "$runtime" <<RUNTIME
 #!/bin/bash

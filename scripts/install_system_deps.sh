@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the tests use: bubblewrap (the grader's sandbox), graphviz (the
 # `dot` program), Fashion-MNIST for the benchmarks, Chromium for the real-browser
-# tests, shellcheck for the deployment scripts; and npm's configurable-http-proxy for the
+# tests, shellcheck for the deployment scripts, buildah, debootstrap and runc for the
+# container image check (scripts/image_check.sh); and npm's configurable-http-proxy for the
 # JupyterHub test. Optional: tests that need one skip with a reason when it is missing.
 set -euo pipefail
 if command -v npm >/dev/null 2>&1 && ! command -v configurable-http-proxy >/dev/null 2>&1; then
@@ -9,6 +10,7 @@ if command -v npm >/dev/null 2>&1 && ! command -v configurable-http-proxy >/dev/
         || echo "warning: configurable-http-proxy could not be installed"
 fi
 PKGS="bubblewrap graphviz dataset-fashion-mnist chromium chromium-driver shellcheck"
+PKGS="$PKGS buildah debootstrap runc"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
