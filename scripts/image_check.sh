@@ -63,6 +63,8 @@ mkdir -p "$LOGS"
 work=$(mktemp -d -t mgp-image-check-XXXXXX)
 containers=()
 servers=()
+ENTRY=()
+HEALTH=()
 
 cleanup() {
     local pid ctr
@@ -206,16 +208,16 @@ print("learner image: torch", torch.__version__, "numpy", numpy.__version__, "mi
 
 # --- 2. the instructor image grades a batch with bubblewrap ---------------------------
 # bubblewrap cannot make its namespaces under chroot isolation (the kernel refuses a user
-# namespace to a chrooted process), so this runs under runc, as Docker would, with /proc
-# unmasked: runc-systempaths drops the OCI config's maskedPaths and readonlyPaths, what
-# Docker's `--security-opt systempaths=unconfined` does (bwrap mounts a fresh /proc, which
-# the kernel refuses while parts of the container's /proc are masked). buildah's default
-# seccomp profile stays on.
+# namespace to a chrooted process), so this runs under runc, as Docker would, with what
+# Docker's `--security-opt seccomp=unconfined --security-opt systempaths=unconfined` gives:
+# no seccomp filter (buildah's default profile refuses bwrap's sethostname) and /proc
+# unmasked (bwrap mounts a fresh /proc, which the kernel refuses while parts of the
+# container's /proc are masked). runc-unconfined drops the three from the OCI config.
 step "the instructor image grades a small batch (isolation: full)"
-runtime="$work/runc-systempaths"
+runtime="$work/runc-unconfined"
 cat > "$runtime" <<RUNTIME
 #!/bin/bash
-# runc with the container's /proc unmasked (as Docker's --security-opt systempaths=unconfined).
+# runc without seccomp and with /proc unmasked (Docker's seccomp=unconfined, systempaths=unconfined).
 args=("\$@"); bundle=""
 for ((i = 0; i < \${#args[@]}; i++)); do
     case "\${args[i]}" in --bundle|-b) bundle=\${args[i+1]} ;; --bundle=*) bundle=\${args[i]#--bundle=} ;; esac
@@ -223,7 +225,7 @@ done
 if [ -n "\$bundle" ] && [ -f "\$bundle/config.json" ]; then
     "$(command -v python3)" -c 'import json, sys
 path = sys.argv[1]; config = json.load(open(path))
-for key in ("maskedPaths", "readonlyPaths"): config.get("linux", {}).pop(key, None)
+for key in ("seccomp", "maskedPaths", "readonlyPaths"): config.get("linux", {}).pop(key, None)
 json.dump(config, open(path, "w"))' "\$bundle/config.json"
 fi
 exec "$(command -v runc)" "\$@"
@@ -256,20 +258,28 @@ PY
 # The servers run under chroot isolation, which shares the host's network: the port is
 # 127.0.0.1:PORT from the host, as `docker run -p PORT:PORT -e MGP_PORT=PORT` would have it.
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# The image's ENTRYPOINT and HEALTHCHECK command, as JSON lists.
+# The image's ENTRYPOINT, then its HEALTHCHECK command, one word a line each, "--" between.
 config_of() {
-    "${BUILDAH[@]}" inspect --type image --format \
-        '{{json .Docker.Config.Entrypoint}} {{json .Docker.Config.Healthcheck.Test}}' "$1"
+    "${BUILDAH[@]}" inspect --type image "$1" | "$PY" -c 'import json, sys
+config = json.load(sys.stdin)["Docker"]["config"]
+test = config["Healthcheck"]["Test"]
+assert test[0] == "CMD", test
+print(*config["Entrypoint"], "--", *test[1:], sep="\n")'
 }
 
 # serve CTR IMAGE ROLE [buildah run options]: start the entrypoint; wait for the health check.
 serve() {
-    local ctr=$1 image=$2 role=$3 entry health _
+    local ctr=$1 image=$2 role=$3 words i _
     shift 3
-    read -r entry health < <(config_of "$image")
-    mapfile -t ENTRY < <("$PY" -c 'import json, sys; print(*json.loads(sys.argv[1]), sep="\n")' "$entry")
-    mapfile -t HEALTH < <("$PY" -c 'import json, sys; t = json.loads(sys.argv[1]); assert t[0] == "CMD", t
-print(*t[1:], sep="\n")' "$health")
+    mapfile -t words < <(config_of "$image")
+    for i in "${!words[@]}"; do
+        if [ "${words[i]}" = -- ]; then
+            ENTRY=("${words[@]:0:i}") HEALTH=("${words[@]:i+1}")
+        fi
+    done
+    if [ "${#ENTRY[@]}" -eq 0 ] || [ "${#HEALTH[@]}" -eq 0 ]; then
+        fail "$image: no ENTRYPOINT or HEALTHCHECK"
+    fi
     PORT=$(free_port)
     setsid "${RUN[@]}" --env "MGP_PORT=$PORT" "$@" "$ctr" -- "${ENTRY[@]}" \
         > "$LOGS/$role-jupyter.log" 2>&1 &
