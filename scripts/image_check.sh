@@ -182,10 +182,9 @@ PY
 import hashlib, sys
 from pathlib import Path
 base, learner = Path(sys.argv[1]), Path(sys.argv[2])
-site = "usr/local/lib/python3.11/dist-packages"
 for package in ("torch", "numpy"):
     def print_of(root):
-        top = root / site
+        (top,) = root.glob("usr/local/lib/python3*/dist-packages")
         paths = [p for p in top.iterdir() if p.name == package or
                  (p.name.startswith(f"{package}-") and p.name.endswith(".dist-info"))]
         out = {}
