@@ -8,13 +8,24 @@ seen, and overrides, stale ones first.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 from grader.outputs import overrides
 from grader.safetext import neutralise
 
-if TYPE_CHECKING:
-    from grader.outputs.course_report import Batch
+
+class Batch(Protocol):
+    """What this module reads of a results folder (``course_report.Batch``)."""
+
+    folder: Path
+    name: str
+    meta: dict[str, Any]
+    rows: list[dict[str, str]]
+
+    def pages(self, lab: str) -> dict[str, str]: ...
+
 
 ADVICE = {
     "invalid-json": "The file is not valid notebook JSON (cut off, or edited as text): ask for "
@@ -87,7 +98,7 @@ def _flag_parts(flag: str, labs: list[str]) -> tuple[str, str, str]:
     return lab, kind, rest
 
 
-def attention(batches: list[Batch]) -> dict[str, list[dict[str, Any]]]:
+def attention(batches: Sequence[Batch]) -> dict[str, list[dict[str, Any]]]:
     """The learners who need an instructor: ungradable notebooks (with what to ask for), files
     not graded, integrity flags (with what was seen) and overrides (stale ones first)."""
     found: dict[str, list[dict[str, Any]]] = {
