@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 import micrograd_plus.nn
@@ -137,3 +138,22 @@ def test_the_solutions_framework_trains_mnist(tmp_path: Path) -> None:
     assert "ALL_MINE True" in run.stdout, run.stdout
     accuracy = float(run.stdout.split("ACCURACY")[-1])
     assert accuracy >= 0.955, run.stdout
+
+
+def test_an_error_inside_the_assembled_package_names_lab_and_task(tmp_path: Path) -> None:
+    """Does an error raised in mylearner/nn.py name lab 1.7.3, the task and the line?"""
+    from grader.learner.assemble import CELL_MARK
+    from grader.learner.explain import explain
+
+    package = tmp_path / "mylearner"
+    package.mkdir()
+    source = f"{CELL_MARK}Task 5: a fully connected layer\ndef forward(x):\n    return x @ 2\n"
+    (package / "nn.py").write_text(source)
+    namespace: dict[str, object] = {}
+    exec(compile(source, str(package / "nn.py"), "exec"), namespace)
+    with pytest.raises(ValueError) as raised:
+        namespace["forward"](np.ones(3))  # type: ignore[operator]
+    text = explain(raised.value, package)
+    assert "lab 1.7.3 (lab-1.7.3-layers.ipynb), Task 5: a fully connected layer" in text
+    assert "in forward, line: return x @ 2" in text
+    assert explain(ValueError("raised elsewhere"), package) == ""

@@ -176,13 +176,24 @@ def _attaches(source: str) -> bool:
     )
 
 
+CELL_MARK = "# ~~ from your notebook: "
+"""Opens each cell copied into the package; :func:`explain` reads the task back from it."""
+
+
 def learner_code(nb: notebook.Notebook) -> str:
-    """The learner's part of a lab: solution cells and attaching cells, in notebook order."""
-    cells = [
-        cellsource.program_text(c.source)
-        for c in nb.program()
-        if c.is_solution or _attaches(cellsource.program_text(c.source))
-    ]
+    """The learner's part of a lab: solution cells and attaching cells, in notebook order.
+
+    Each cell is preceded by a :data:`CELL_MARK` comment naming its task (the
+    ``# Task N: ...`` line that opens the task's solution cell).
+    """
+    cells, task = [], ""
+    for c in nb.program():
+        text = cellsource.program_text(c.source)
+        first = text.lstrip().split("\n", 1)[0]
+        if first.startswith("# Task") or first.startswith("# Extension"):
+            task = first.removeprefix("# ").strip()
+        if c.is_solution or _attaches(text):
+            cells.append(f"{CELL_MARK}{task or 'a cell before the first task'}\n{text}")
     return "\n\n".join(cells) + "\n"
 
 
