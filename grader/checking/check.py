@@ -229,6 +229,51 @@ def _install_handler() -> None:
 _deferred: list[list[str]] = []
 """One list per open ``checks()`` block: the ids that failed in it."""
 
+_causes: list[dict[str, list[str]]] = []
+"""One dict per open ``checks()`` block: a cause printed once (a diagnosis, an error) -> the
+ids of the failing checks it explains."""
+
+_shown: dict[str, str] = {}
+"""check id -> the report last printed for its failure, so that a graded cell repeating the
+self-check just above it prints one line instead of the same table."""
+
+
+def _failure_text(outcome: Outcome, verbose: bool, quiet: bool) -> str:
+    """What a failing check prints in a notebook: each mistake's message once.
+
+    A recognised misconception replaces the table and the generic hint (``verbose=True``
+    shows them); inside ``with checks():`` a diagnosis or an error shared by several checks
+    is printed once, at the block's end, with the checks it explains; a graded cell
+    (``quiet=True``) whose failure was just reported in full gives a one-line verdict.
+    """
+    full = outcome.report(verbose)
+    headline = outcome.headline()
+    if quiet and not verbose and _shown.get(outcome.spec.id) == full:
+        return f"{headline}: the same failure as its self-check reported above"
+    _shown[outcome.spec.id] = full
+    if verbose:
+        return full
+    cause = outcome.diagnosis.text() if outcome.diagnosis is not None else ""
+    if _causes and cause:  # said once, at the block's end
+        _causes[-1].setdefault(cause, []).append(outcome.spec.id)
+        return "\n".join([headline, *([f"  {outcome.error}"] if outcome.error else [])])
+    if _causes and outcome.error:
+        seen = _causes[-1].setdefault(f"error: {outcome.error}", [])
+        seen.append(outcome.spec.id)
+        if len(seen) > 1:
+            return f"{headline}\n  the same error as {seen[0]} above"
+    if cause:
+        lines = [headline, *([f"  {outcome.error}"] if outcome.error else []), cause]
+        return "\n".join([*lines, "(check(..., verbose=True) shows the table)"])
+    return full
+
+
+def _print_causes(causes: dict[str, list[str]]) -> None:
+    """Each cause of a ``checks()`` block once, with the checks it explains."""
+    for text, ids in causes.items():
+        if not text.startswith("error: "):  # errors were printed where they first occurred
+            print(f"{text}\n  (this explains {', '.join(ids)}; verbose=True shows the tables)")
+
 
 @contextmanager
 def checks() -> Iterator[None]:
@@ -241,10 +286,12 @@ def checks() -> Iterator[None]:
     _install_handler()
     failed: list[str] = []
     _deferred.append(failed)
+    _causes.append({})
     try:
         yield
     finally:
         _deferred.pop()
+        _print_causes(_causes.pop())
     if failed:
         raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}; see above")
 
@@ -309,7 +356,7 @@ def check(
     namespace = caller.f_back.f_globals if caller and caller.f_back else {}
     outcome = evaluate(spec, objs, namespace, seed)
     if not outcome.passed:
-        print(outcome.report(verbose))
+        print(_failure_text(outcome, verbose, quiet))
         if _deferred:
             _deferred[-1].append(spec.id)
             return 0.0
