@@ -81,7 +81,7 @@ def validate(
     result = grade_notebook(notebook, key, limits=limits)
     run = result.run
     if result.status == "graded":
-        how = f"every cell ran ({run.seconds:.1f} s)" if run else "every cell ran"
+        how = f"ran top to bottom in {run.seconds:.1f} s" if run else "ran top to bottom"
     else:
         how = f"could not be checked ({result.status})"
     print(f"{notebook.name} (lab 1.7.{key.lab.number}, {key.lab.title}): {how}")
