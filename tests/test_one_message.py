@@ -67,3 +67,23 @@ def test_a_graded_cell_below_its_self_check_prints_one_line() -> None:
     assert "max abs err" in first
     again = check_module._failure_text(failing("lab1.add.reuse"), False, True)
     assert again.count("\n") == 0 and "the same failure as its self-check" in again
+
+
+@pytest.mark.slow
+def test_a_rerun_module_cell_gives_one_message() -> None:
+    """After `class Module` runs again, does lab 1.7.3's Sequential self-check give one message
+    (re-run the cells after Task 1) instead of a table and a hint about lists per check?"""
+    import nbformat
+
+    from grader.labs import LABS
+    from grader.redteam import REPO
+    from tests.test_learner_path import cells_until, run_cells, source_of
+
+    nb = nbformat.read(REPO / "solutions" / LABS["lab3"].notebook, as_version=4)
+    sources = [c.source for c in cells_until(nb, "sequential_check")]
+    sources.insert(-1, source_of(nb, "module_class"))  # the learner re-runs Task 1's cell
+    text = run_cells(sources)[-1]["text"]
+    assert text.count("your Sequential is built on an earlier Module") == 1, text
+    assert "Re-run the cells after Task 1" in text
+    assert "hint:" not in text and "max abs err" not in text and "look inside lists" not in text
+    assert len(text.strip().splitlines()) <= 12, text

@@ -206,6 +206,30 @@ def missing_methods(spec: Spec, objs: tuple[Any, ...]) -> str:
     return ""
 
 
+def stale_bases(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any]) -> str:
+    """Why a learner class is built on an older version of a class defined anew, or ``""``.
+
+    ``class Sequential(Module)`` made before the ``class Module`` cell ran again keeps the
+    old ``Module`` as its base, while the methods it inherits look for the new one.
+    """
+    try:
+        module = importlib.import_module(f"grader.checking.specs.{spec.lab}")
+    except ModuleNotFoundError:
+        return ""
+    defined: Mapping[str, str] = getattr(module, "DEFINED", {})
+    for obj in objs:
+        for base in obj.__mro__[1:] if isinstance(obj, type) else ():
+            current = namespace.get(base.__name__)
+            if base.__name__ in defined and isinstance(current, type) and current is not base:
+                task = defined[base.__name__]
+                return (
+                    f"your {obj.__name__} is built on an earlier {base.__name__}: the `class "
+                    f"{base.__name__}` cell ({task}) ran again after the `class {obj.__name__}` "
+                    f"cell. Re-run the cells after {task}, down to this one"
+                )
+    return ""
+
+
 # ------------------------------------------------------------- the notebook side
 def _ipython() -> Any:
     shell = sys.modules.get("IPython")
@@ -318,7 +342,7 @@ def evaluate(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any], se
         return Outcome(
             spec, error=f"not defined yet: {', '.join(missing)} (run the cells above first)"
         )
-    lost = missing_methods(spec, resolved)
+    lost = missing_methods(spec, resolved) or stale_bases(spec, resolved, namespace)
     if lost:
         return Outcome(spec, error=lost, show_hint=False)
     return run_spec(spec, resolved, seed)
