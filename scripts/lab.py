@@ -143,7 +143,7 @@ def main() -> int:
         server.terminate()
         code = server.wait()
         print(f"JupyterLab stopped (exit {code}); the end of its log ({log}):", file=sys.stderr)
-        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+        print("\n".join(log.read_text(errors="replace").splitlines()[-8:]), file=sys.stderr)
         return 1
     print(f"JupyterLab (pid {server.pid}) serves {notebook_dir}; its log: {log}")
     print("Stop it with Ctrl+C. Open this URL in your browser:")
