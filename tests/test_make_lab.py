@@ -183,6 +183,9 @@ def test_make_lab_serves_the_labs_as_an_ordinary_user(user_home: Path) -> None:
     else:
         if not (shutil.which("runuser") and shutil.which("unshare")):
             pytest.skip("runuser and unshare are needed to run as another user")
+        probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=30)
+        if probe.returncode != 0:
+            pytest.skip(f"no private mount namespace here: {probe.stderr.decode().strip()}")
         python = Path(sys.base_prefix).resolve()
         venv = (ROOT / ".venv").resolve()
         with tempfile.TemporaryDirectory() as staging:
