@@ -87,3 +87,19 @@ def test_a_rerun_module_cell_gives_one_message() -> None:
     assert "Re-run the cells after Task 1" in text
     assert "hint:" not in text and "max abs err" not in text and "look inside lists" not in text
     assert len(text.strip().splitlines()) <= 12, text
+
+
+def test_an_error_inside_the_reference_engine_names_the_learners_line() -> None:
+    """A wrong-shaped product fails inside micrograd_plus: is the learner's own line named?"""
+    import micrograd_plus.ops  # noqa: F401  (attaches @)
+    from grader.checking.check import learner_error
+    from micrograd_plus.tensor import Tensor
+
+    def forward(x: Tensor, weight: Tensor) -> Tensor:
+        return x @ weight  # (2, 3) @ (2, 3): the weight stored as (in, out)
+
+    with pytest.raises(ValueError) as raised:
+        forward(Tensor(np.ones((2, 3))), Tensor(np.ones((2, 3))))
+    text = learner_error(raised.value)
+    assert "in forward" in text and "return x @ weight" in text
+    assert "ops.py" not in text and "in matmul" not in text

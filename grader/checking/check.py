@@ -13,6 +13,7 @@ once at the end.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import sys
 import sysconfig
@@ -51,10 +52,23 @@ _LIBRARY_DIRS = tuple(
 )
 
 
+def _reference_dir() -> str:
+    """The reference engine's folder (``…/micrograd_plus/``), or "" where it is absent."""
+    spec = importlib.util.find_spec("micrograd_plus")
+    origin = spec.origin if spec is not None else None
+    return origin.replace("\\", "/").rsplit("/", 1)[0] + "/" if origin else ""
+
+
+_REFERENCE_DIR = _reference_dir()
+
+
 def _is_learner_frame(filename: str) -> bool:
-    """A frame of the learner's code: not the grader's, numpy's or the standard library's."""
+    """A frame of the learner's code: not the grader's, the reference engine's, numpy's or
+    the standard library's (an error inside ``micrograd_plus`` names the learner's call)."""
     path = filename.replace("\\", "/")
     if "/grader/" in path or path.startswith("<frozen"):
+        return False
+    if _REFERENCE_DIR and path.startswith(_REFERENCE_DIR):
         return False
     return not any(path.startswith(d) for d in _LIBRARY_DIRS) and "site-packages" not in path
 
