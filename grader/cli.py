@@ -251,8 +251,14 @@ def parser() -> argparse.ArgumentParser:
     build = commands.add_parser(
         "assemble", help="your framework from your lab 1.7.1-1.7.4 notebooks (for lab 1.7.5)"
     )
-    build.add_argument("--labs-dir", type=Path, default=Path("."), help="your lab notebooks")
-    build.add_argument("--out", type=Path, default=Path("."), help="where mylearner/ is written")
+    build.add_argument(
+        "--labs-dir",
+        type=Path,
+        help="the folder of your lab notebooks (default: the current folder, else ./labs)",
+    )
+    build.add_argument(
+        "--out", type=Path, help="where mylearner/ is written (default: beside the notebooks)"
+    )
     build.set_defaults(run=cmd_assemble)
 
     report = commands.add_parser("report", help="summarize OUT and write the LMS imports")
