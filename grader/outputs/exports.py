@@ -13,7 +13,8 @@ The imports (documented in ``docs/instructor-guide.md``, with their sources):
   ``Points Possible`` row with each lab's points. ``ID`` is the Canvas user id.
 * ``moodle.csv``: Moodle's CSV grade import: an identifier column (``Email address``,
   ``ID number`` or ``User ID``, whichever the roster fills for everyone) and one per lab.
-* ``lms.csv``: ``student_id,name,score,raw_score,penalty,max_score,percent``.
+* ``lms.csv``: :data:`LMS_COLUMNS` (``status`` says why a 0 is a 0: ``missing``,
+  ``ungradable:<reason>``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,16 @@ from grader.safetext import neutralise, write_csv
 COURSE, ROSTER = "course.toml", "roster.csv"
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 DERIVED_FLAGS = ("not-on-roster",)
+LMS_COLUMNS = (
+    "student_id",
+    "name",
+    "score",
+    "raw_score",
+    "penalty",
+    "max_score",
+    "percent",
+    "status",
+)
 
 
 def fmt(points: float) -> str:
@@ -150,8 +161,8 @@ def write_lms(out: Path, rows: list[dict[str, str]]) -> Path:
         top = float(row["max_score"] or 0) or 1.0
         percent = 100 * float(row["score"] or 0) / top
         cells = [row.get(k, "") for k in ("student_id", "name", "score", "raw_score", "penalty")]
-        lines.append([*cells, row["max_score"], f"{percent:.1f}"])
-    head = ["student_id", "name", "score", "raw_score", "penalty", "max_score", "percent"]
+        lines.append([*cells, row["max_score"], f"{percent:.1f}", row.get("status", "")])
+    head = [*LMS_COLUMNS]
     write_csv(out / "lms.csv", head, lines)
     return out / "lms.csv"
 

@@ -49,6 +49,9 @@ class Summary:
     """misconception id -> (students diagnosed with it, the checks where it showed)."""
     seed: int | None = None
     isolation: str | None = None
+    not_graded: list[tuple[str, str, str]] = field(default_factory=list)
+    """Every handed-in file not graded: (student, file, reason), from the ``ignored-file`` and
+    ``renamed`` flags and the files no learner owns."""
 
     @property
     def mean(self) -> float:
@@ -90,7 +93,36 @@ def summarize(out: Path) -> Summary:
         misconceptions={mid: (n, sorted(where[mid])) for mid, n in students.items()},
         seed=meta.get("seed"),
         isolation=meta.get("isolation"),
+        not_graded=not_graded(rows, meta),
     )
+
+
+def not_graded(rows: list[dict[str, str]], meta: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(student, file, reason) of every handed-in file not graded as handed in: the
+    ``ignored-file:<reason>:<file>`` flags, ``renamed:<file>`` (graded for the lab asked for)
+    and the files no learner owns (``grading.json``)."""
+    found = []
+    for row in rows:
+        for flag in row.get("flags", "").split("; "):
+            if flag.startswith("ignored-file:"):
+                reason, _, name = flag.removeprefix("ignored-file:").partition(":")
+                found.append((row["student_id"], name, reason))
+            elif flag.startswith("renamed:"):
+                found.append((row["student_id"], flag.removeprefix("renamed:"), "renamed, graded"))
+    unowned = meta.get("not_graded_unowned") or []
+    return found + [("-", str(name), str(reason)) for name, reason in unowned]
+
+
+def not_graded_table(summary: Summary) -> list[str]:
+    """The "not graded" table: each handed-in file the grader did not grade, and why."""
+    lines = ["", "## Not graded", ""]
+    if not summary.not_graded:
+        return [*lines, "Every handed-in file was graded."]
+    lines += ["| student | file | reason |", "|---|---|---|"]
+    for student, name, reason in sorted(summary.not_graded):
+        student, name = (text.replace("|", "\\|") for text in (student, name))
+        lines.append(f"| {student} | {name} | {reason} |")
+    return lines
 
 
 def format_summary(summary: Summary) -> str:
@@ -114,6 +146,7 @@ def format_summary(summary: Summary) -> str:
     lines += ["", "## Labs", "", "| lab | status | notebooks |", "|---|---|---|"]
     for lab, counts in summary.lab_statuses.items():
         lines += [f"| {lab} | {s} | {n} |" for s, n in sorted(counts.items())]
+    lines += not_graded_table(summary)
     lines += [
         "",
         "## Checks, least passed first",

@@ -80,6 +80,8 @@ class Batch:
     out: Path
     isolation: str
     limits: config.Limits
+    unowned: list[tuple[str, str]] = field(default_factory=list)
+    """Handed-in files no learner owns (name, reason): the summary's "not graded" table."""
 
     @property
     def max_score(self) -> float:
@@ -273,6 +275,7 @@ def write_outputs(
         "seconds": round(time.time() - started, 1),
         "seconds_per_notebook": round(sum(times) / len(times), 2) if times else None,
         "submissions": escape(str(submissions)),
+        "not_graded_unowned": [list(item) for item in batch.unowned],
         "started": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(
             timespec="seconds"
         ),

@@ -16,6 +16,9 @@ roster (``roster.csv``).
     cap_percent = 50                  # per-day: at most this much
     grace_minutes = 15                # not late within this
     zero_after_days = 7               # per-day or cutoff: 0 points past this many days
+    flagged_days = 1                  # a file the LMS marks late without a time (Canvas's
+                                      # "late"): charged as this many days late; 0 charges
+                                      # nothing (Canvas applies its own late policy)
 
     [extensions."12345"]             # a student id
     lab2 = 2026-03-05T23:59:00        # a new due date, or a number of extra days
@@ -58,8 +61,12 @@ class Course:
     cap_percent: float = 100.0
     grace: dt.timedelta = dt.timedelta(0)
     zero_after: dt.timedelta | None = None
+    flagged_days: float = 1.0
+    """Days a file the LMS flags late without a time counts as (0: no penalty here)."""
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     """lab -> {"canvas": column, "moodle": column} chosen in the course file."""
+    zone: dt.tzinfo = dt.timezone.utc
+    """The course's timezone (due dates and LMS times written without an offset)."""
 
     def due_for(self, student: str, lab: str) -> dt.datetime | None:
         """The lab's due date for this student (an extension moves it)."""
@@ -76,7 +83,9 @@ class Course:
     ) -> tuple[float, str]:
         """Points taken off ``raw`` and why (empty when on time or no policy applies).
 
-        A submission the LMS marked late without a time (Canvas) counts as one day late.
+        A submission the LMS marked late without a time (Canvas) counts as ``flagged_days``
+        late, unless the student has an extension for the lab (the LMS flags against its own
+        due date, which the extension moved).
         """
         due = self.due_for(student, lab)
         if self.policy == "none" or raw <= 0:
@@ -86,7 +95,9 @@ class Course:
             if overdue <= self.grace:
                 return 0.0, ""
         elif late:
-            overdue = DAY
+            if self.flagged_days <= 0 or lab in self.extensions.get(student, {}):
+                return 0.0, ""
+            overdue = self.flagged_days * DAY
         else:
             return 0.0, ""
         days = max(1, math.ceil(overdue / DAY))
@@ -119,7 +130,7 @@ def load_course(path: Path | None) -> Course:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path} is not valid TOML: {exc}") from exc
     zone: dt.tzinfo = zoneinfo.ZoneInfo(data["timezone"]) if "timezone" in data else dt.timezone.utc
-    course = Course()
+    course = Course(zone=zone)
     for name, lab in data.get("labs", {}).items():
         lab_id = resolve_lab(name).id
         if "due" in lab:
@@ -132,6 +143,9 @@ def load_course(path: Path | None) -> Course:
     course.percent_per_day = float(late.get("percent_per_day", 0))
     course.cap_percent = float(late.get("cap_percent", 100))
     course.grace = dt.timedelta(minutes=float(late.get("grace_minutes", 0)))
+    course.flagged_days = float(late.get("flagged_days", 1))
+    if course.flagged_days < 0:
+        raise ValueError("course file: late.flagged_days must be 0 or more")
     if "zero_after_days" in late:
         course.zero_after = float(late["zero_after_days"]) * DAY
     elif course.policy == "cutoff":

@@ -18,7 +18,14 @@ Naming rules of the ``folders`` layout:
   one is known, else by the LMS's upload order or the copy number, else the last in name
   order) and the student is flagged ``duplicate-submission:<lab>``.
 * A zip is unpacked (safely: no absolute paths or ``..``, size caps) and read
-  by the same rules; a single wrapping folder is looked through.
+  by the same rules; a single wrapping folder is looked through. Zips inside it (a download
+  zipped again, ``<id>.zip`` per learner, a learner's own zip among their files) are unpacked
+  with the same caps, :data:`MAX_ZIP_DEPTH` deep.
+
+Every file a learner handed in is accounted for: a file that is not graded leaves the flag
+``ignored-file:<reason>:<name>`` on its learner's row, the reason one of :data:`REASONS`. With
+one lab asked for (``lone``), a learner's only notebook under another name is graded for that
+lab and flagged ``renamed:<name>``.
 """
 
 from __future__ import annotations
@@ -31,12 +38,19 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.labs import LABS
 from grader.pipeline import layouts
-from grader.pipeline.layouts import Name, lab_of
+from grader.pipeline.layouts import AmbiguousLayout, Name, lab_of
 from grader.pipeline.unpack import Unpacked, skipped, unpack
 from grader.safetext import escape
 
 RESUBMISSION = re.compile(r"-\d+$")
+REASONS = ("renamed", "not-a-notebook", "other-lab", "unreadable", "duplicate")
+"""Why a handed-in file was not graded (the ``ignored-file`` flag and summary's table)."""
+MAX_ZIP_DEPTH = 3
+"""Zips inside zips are unpacked this many levels deep (the outer download is level 1)."""
+OTHER_LAB_NOTEBOOKS = {lab.notebook for lab in LABS.values()}
+NOTEBOOK_SNIFF = re.compile(rb'^\s*\{.*"(cells|nbformat)"\s*:', re.S)
 
 
 @dataclass
@@ -60,6 +74,15 @@ class Discovery(Unpacked):
     """(student id, lab) -> when and how the graded notebook was handed in."""
     names: dict[str, str] = field(default_factory=dict)
     """Student id -> the display name the LMS gave (Canvas's name slug, Moodle's full name)."""
+    ignored: list[Ignored] = field(default_factory=list)
+    """Every handed-in file not graded, with its learner (None where no learner owns it)."""
+    scratch: Path | None = None
+    """Where zips inside the submissions are unpacked (each into a folder of its own)."""
+    max_bytes: int = 0
+    depth: int = 0
+    """How many zips deep the entries read now are."""
+    submitters: dict[str, set[str]] = field(default_factory=dict)
+    """Student id -> the LMS users its files' names carry (two: a class read as one learner)."""
 
     def student_id(self, name: str) -> str:
         """The one id for a folder (or flat-export) name; a second name escaping to a taken
@@ -94,17 +117,52 @@ class Discovery(Unpacked):
         if lab in labs:
             self.flags[student_id].append(f"duplicate-submission:{lab}")
             previous = self.handins.get((student_id, lab), Handin())
+            superseded = handin
             if previous.rank() > handin.rank():
-                path, handin = labs[lab], previous
+                path, handin, superseded = labs[lab], previous, handin
+            else:
+                superseded = previous
+            self.flags[student_id].append(f"ignored-file:duplicate:{superseded.file}")
+            self.ignored.append(Ignored(student_id, superseded.file, "duplicate"))
             self.notes.append(f"{student_id}: two submissions for {lab}; grading {handin.file}")
         labs[lab] = path
         self.handins[student_id, lab] = handin
 
-    def ignore(self, student_id: str | None, path: Path, why: str) -> None:
-        self.notes.append(f"ignored {path}: {why}")
+    def ignore(
+        self, student_id: str | None, path: Path, reason: str, why: str = "", name: str = ""
+    ) -> None:
+        """A handed-in file not graded: logged, and flagged on its learner's row."""
+        name = escape(name or path.name)
+        self.notes.append(f"ignored {path}: {why or reason}")
+        self.ignored.append(Ignored(student_id, name, reason, path))
         if student_id is not None:
             self.student(student_id)
-            self.flags[student_id].append(f"ignored-file:{escape(path.name)}")
+            self.flags[student_id].append(f"ignored-file:{reason}:{name}")
+
+    def open_zip(self, student: str | None, path: Path) -> Path | None:
+        """Unpack a zip found inside the submissions (same caps as the outer one) into a
+        folder of its own; None, with the file ignored, when it cannot be or is too deep."""
+        if self.scratch is None or self.depth + 1 > MAX_ZIP_DEPTH:
+            self.ignore(student, path, "unreadable", f"a zip more than {MAX_ZIP_DEPTH} deep")
+            return None
+        into = self.scratch / f"zip-{len(list(self.scratch.iterdir())) + 1}"
+        into.mkdir()
+        try:
+            return unpack(path, into, self.max_bytes, self)
+        except ValueError as exc:
+            self.ignore(student, path, "unreadable", str(exc))
+            return None
+
+    def lms_user(self, student: str, filename: str) -> None:
+        """Note the LMS user a file's own name carries (for :func:`_one_learner_each`)."""
+        for parse in (layouts.parse_blackboard, layouts.parse_canvas):
+            who = parse(filename)
+            if who is not None:
+                self.submitters.setdefault(student, set()).add(who.student)
+                return
+        moodle = layouts.parse_moodle(filename)
+        if moodle is not None:
+            self.submitters.setdefault(student, set()).add(moodle[0].student)
 
     def symlink(self, student_id: str, path: Path, labs: list[str]) -> None:
         """A symbolic link: never followed; flagged, and the labs it could stand for are
@@ -114,6 +172,16 @@ class Discovery(Unpacked):
         self.flags[student_id].append(f"symlink:{escape(path.name)}")
         for lab in labs:
             found.setdefault(lab, "ungradable:symlink")
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A handed-in file that is not graded: its learner, name (escaped), reason and path."""
+
+    student: str | None
+    name: str
+    reason: str
+    path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -179,25 +247,36 @@ def discover(
     unpack_to: Path,
     max_bytes: int,
     layout: str | None = None,
+    zone: dt.tzinfo = dt.timezone.utc,
+    lone: bool = False,
 ) -> Discovery:
     """Find the submissions under ``root`` (a folder or a zip).
 
     Args:
         root: SUBMISSIONS.
         notebooks: notebook file name -> lab id, for the labs being graded.
-        unpack_to: an empty folder to unpack a zip into.
+        unpack_to: an empty folder to unpack zips into.
         max_bytes: the notebook size cap (zip members above it are not unpacked).
         layout: one of :data:`grader.pipeline.layouts.LAYOUTS`, or None to detect it.
+        zone: the timezone of times in file names that carry no offset (Blackboard's).
+        lone: one lab is graded and was asked for: a learner's only notebook under another
+            name is graded for it (flagged ``renamed:<name>``).
 
     Raises:
         ValueError: ``root`` is a file but not a readable zip, or an unknown layout.
+        AmbiguousLayout: the layout was not given and the names fit two, or a learner read
+            from plain folders would hold several LMS users' files.
     """
-    found = Discovery()
+    found = Discovery(scratch=unpack_to / "nested", max_bytes=max_bytes)
+    found.scratch.mkdir(parents=True)  # type: ignore[union-attr]
     if root.is_file():
         if not zipfile.is_zipfile(root):
             raise ValueError(f"{root} is neither a folder nor a zip")
-        root = unpack(root, unpack_to, max_bytes, found)
+        root = unpack(root, unpack_to / "download", max_bytes, found)
+        found.depth = 1
+    root = _unwrap(found, root)
     assignments = {name.removesuffix(".ipynb") for name in notebooks}
+    chosen = layout
     if layout is None:
         layout = layouts.detect(root, assignments)
         found.notes.append(f"layout: {layout} (detected)")
@@ -208,14 +287,43 @@ def discover(
     found.layout = layout
     if layout == "nbgrader":
         _nbgrader(found, root, notebooks, assignments)
-        return found
+    else:
+        _download(found, root, layout, notebooks, zone)
+    if chosen is None and layout == "folders":
+        _one_learner_each(found)
+    if lone:
+        _lone_notebooks(found, next(iter(notebooks.values())))
+    return found
+
+
+def _unwrap(found: Discovery, root: Path) -> Path:
+    """A download zipped again (the only entry is a zip): the folder it unpacks to."""
+    while True:
+        entries = [name for name in sorted(os.listdir(root)) if not skipped(name)]
+        if len(entries) != 1 or not entries[0].lower().endswith(".zip"):
+            return root
+        path = root / entries[0]
+        if path.is_symlink() or not zipfile.is_zipfile(path):
+            return root
+        inner = found.open_zip(None, path)
+        if inner is None:
+            return root
+        found.notes.append(f"{path}: a zip holding the download, read inside")
+        found.depth += 1
+        root = inner
+
+
+def _download(
+    found: Discovery, root: Path, layout: str, notebooks: dict[str, str], zone: dt.tzinfo
+) -> None:
+    """An LMS download or plain folders: one entry of ``root`` per file or learner."""
     every_lab = list(dict.fromkeys(notebooks.values()))
-    for entry in sorted(os.listdir(root)):
-        if skipped(entry):
-            continue
+    entries = [entry for entry in sorted(os.listdir(root)) if not skipped(entry)]
+    users = _blackboard_users(root, entries) if layout == "blackboard" else {}
+    for entry in entries:
         path = root / entry
         info = os.lstat(path)
-        who = _parse(layout, entry)
+        who = _parse(layout, entry, zone, users)
         if isinstance(who, str):
             found.notes.append(f"ignored {path}: {who}")
             continue
@@ -238,36 +346,128 @@ def discover(
             _student_folder(found, student, path, notebooks, every_lab)
         elif who is not None:
             _lms_file(found, path, info, who, notebooks)
+        elif layout == "folders" and entry.lower().endswith(".zip"):
+            student = found.student_id(entry[: -len(".zip")])
+            inner = found.open_zip(student, path)
+            found.student(student)
+            if inner is not None:
+                found.notes.append(f"{path}: read as the folder of {student}")
+                _student_folder(found, student, inner, notebooks, every_lab, zipped=True)
         elif entry.endswith(".ipynb") and layout == "folders":
-            flat = flat_match(entry, notebooks)
-            if flat is None:
-                owner = entry.split("_", 1)[0] if "_" in entry else ""
-                why = "does not match <student>_<anything>_<notebook>.ipynb"
-                found.ignore(found.student_id(owner) if owner else None, path, why)
-                continue
-            number = lab_of(entry.rsplit("_", 1)[-1], notebooks)
-            handin = Handin(escape(entry), order=(number[1] if number else 0,))
-            regular = stat.S_ISREG(info.st_mode)
-            found.add(
-                found.student_id(flat[0]),
-                flat[1],
-                path if regular else "ungradable:unreadable",
-                handin,
-            )
+            _flat_file(found, path, info, notebooks)
         elif entry.endswith(".ipynb"):
-            found.notes.append(f"ignored {path}: does not follow the {layout} naming rule")
+            found.ignore(None, path, "renamed", f"does not follow the {layout} naming rule")
         else:
-            found.notes.append(f"ignored {path}: not a notebook")
-    return found
+            found.ignore(None, path, "not-a-notebook", "not a notebook, and no learner's")
 
 
-def _parse(layout: str, entry: str) -> Name | str | None:
+def _flat_file(found: Discovery, path: Path, info: os.stat_result, notebooks: dict[str, str]):
+    """``<id>_<anything>_<notebook>.ipynb`` directly in SUBMISSIONS (plain folders)."""
+    entry = path.name
+    flat = flat_match(entry, notebooks)
+    if flat is None:
+        owner = entry.split("_", 1)[0] if "_" in entry else ""
+        student = found.student_id(owner) if owner else None
+        if student is not None:
+            found.lms_user(student, entry)
+        why = "does not match <student>_<anything>_<notebook>.ipynb"
+        found.ignore(student, path, _reason(entry), why)
+        return
+    student = found.student_id(flat[0])
+    found.lms_user(student, entry)
+    number = lab_of(entry.rsplit("_", 1)[-1], notebooks)
+    handin = Handin(escape(entry), order=(number[1] if number else 0,))
+    regular = stat.S_ISREG(info.st_mode)
+    found.add(student, flat[1], path if regular else "ungradable:unreadable", handin)
+
+
+def _reason(filename: str) -> str:
+    """Why a file that names no lab of this batch is not graded."""
+    if layouts.lab_of(filename, {name: name for name in OTHER_LAB_NOTEBOOKS}) is not None:
+        return "other-lab"
+    return "renamed" if filename.endswith(".ipynb") else "not-a-notebook"
+
+
+def _blackboard_users(root: Path, entries: list[str]) -> dict[str, str]:
+    """``<assignment>_<username>`` -> username for a Blackboard download, told apart by the
+    receipts' ``Name: … (username)`` lines where they are readable."""
+    heads, known = [], {}
+    for entry in entries:
+        match = layouts.BLACKBOARD.match(entry)
+        if match is None:
+            continue
+        heads.append(match["head"])
+        path = root / entry
+        if match["receipt"] and os.path.isfile(path) and not os.path.islink(path):
+            try:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    told = layouts.receipt_user(handle.read(2000))
+            except OSError:
+                told = None
+            if told is not None:
+                known[match["head"]] = told[1]
+    return layouts.blackboard_users(heads, known)
+
+
+def _one_learner_each(found: Discovery) -> None:
+    """Plain folders read from a download whose file names carry two LMS users under one
+    learner: a class would be graded as one student, so nothing is graded.
+
+    Raises:
+        AmbiguousLayout: naming the learner, the users and the layouts to choose from.
+    """
+    for student, users in sorted(found.submitters.items()):
+        if len(users) > 1:
+            some = ", ".join(sorted(users)[:3])
+            raise AmbiguousLayout(
+                f"the files read as learner {student!r} carry {len(users)} LMS users' names "
+                f"({some}, …): one folder would hold several learners' attempts",
+                ["blackboard", "canvas", "moodle", "folders"],
+            )
+
+
+def _lone_notebooks(found: Discovery, lab: str) -> None:
+    """One lab asked for: a learner without it whose only other notebook (or notebook JSON
+    under another extension) was ignored has that file graded, flagged ``renamed``."""
+    by_student: dict[str, list[Ignored]] = {}
+    for item in found.ignored:
+        if item.student is not None and item.path is not None:
+            by_student.setdefault(item.student, []).append(item)
+    for student, items in sorted(by_student.items()):
+        if lab in found.found.get(student, {}):
+            continue
+        candidates = [i for i in items if i.reason == "renamed" or _looks_like_notebook(i)]
+        if len(candidates) != 1:
+            continue
+        item = candidates[0]
+        assert item.path is not None
+        flags = found.flags[student]
+        flags.remove(f"ignored-file:{item.reason}:{item.name}")
+        flags.append(f"renamed:{item.name}")
+        found.ignored.remove(item)
+        found.add(student, lab, item.path, Handin(item.name))
+        found.notes.append(f"{student}: the only notebook, {item.name}, graded for {lab}")
+
+
+def _looks_like_notebook(item: Ignored) -> bool:
+    """A file not named ``.ipynb`` whose text starts like a notebook's JSON."""
+    if item.reason != "not-a-notebook" or item.path is None or item.path.is_symlink():
+        return False
+    try:
+        with open(item.path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return NOTEBOOK_SNIFF.match(head) is not None
+
+
+def _parse(layout: str, entry: str, zone: dt.tzinfo, users: dict[str, str]) -> Name | str | None:
     """Who an entry of an LMS download belongs to; a string says why it is ignored; None
     for the ``folders`` layout (or a name that follows no rule of the layout)."""
     if layout == "canvas":
         return layouts.parse_canvas(entry)
     if layout == "blackboard":
-        return layouts.parse_blackboard(entry)
+        return layouts.parse_blackboard(entry, zone, users)
     if layout == "moodle":
         parsed = layouts.parse_moodle(entry)
         if parsed is None:
@@ -285,20 +485,64 @@ def _lms_file(
     student = found.student_id(who.student)
     if who.name:
         found.names.setdefault(student, who.name)
-    match = lab_of(who.file, notebooks)
+    found.student(student)
+    if not who.file:  # a Blackboard receipt: the LMS's, not the learner's
+        receipt = _receipt(path)
+        if receipt is not None and receipt[0]:
+            found.names.setdefault(student, receipt[0])
+        return
+    if who.file.lower().endswith(".zip") and stat.S_ISREG(info.st_mode):
+        inner = found.open_zip(student, path)
+        if inner is not None:
+            found.depth += 1
+            try:
+                for member, member_info in _walk(inner):
+                    if not stat.S_ISDIR(member_info.st_mode):
+                        shown = f"{path.name}/{member.relative_to(inner).as_posix()}"
+                        _lms_notebook(
+                            found, student, member, member_info, who, notebooks, member.name, shown
+                        )
+            finally:
+                found.depth -= 1
+        return
+    _lms_notebook(found, student, path, info, who, notebooks, who.file, path.name)
+
+
+def _lms_notebook(
+    found: Discovery,
+    student: str,
+    path: Path,
+    info: os.stat_result,
+    who: Name,
+    notebooks: dict[str, str],
+    own: str,
+    shown: str,
+) -> None:
+    """One file of an LMS learner: ``own`` its name as the learner gave it, ``shown`` its
+    name in the download (``<zip>/<member>`` inside a learner's zip)."""
+    match = lab_of(own, notebooks)
+    if stat.S_ISLNK(info.st_mode):
+        found.symlink(student, path, [match[0]] if match else [])
+        return
     if match is None:
-        if who.file.endswith(".ipynb"):
-            found.ignore(student, path, "not a lab notebook name (renamed?)")
-        else:
-            found.notes.append(f"ignored {path}: not a notebook")
-            found.student(student)
+        found.ignore(student, path, _reason(own), name=shown)
         return
     lab, number = match
-    handin = Handin(escape(path.name), who.submitted, who.late, (who.order, number))
+    handin = Handin(escape(shown), who.submitted, who.late, (who.order, number))
     regular = stat.S_ISREG(info.st_mode)
     found.add(student, lab, path if regular else "ungradable:unreadable", handin)
     if who.late:
         found.flags[student].append(f"late:{lab}")
+
+
+def _receipt(path: Path) -> tuple[str, str] | None:
+    try:
+        if not os.path.isfile(path) or os.path.islink(path):
+            return None
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return layouts.receipt_user(handle.read(2000))
+    except OSError:
+        return None
 
 
 def _nbgrader(
@@ -319,7 +563,7 @@ def _nbgrader(
             if os.path.islink(path):
                 found.symlink(found.student_id(entry), path, every_lab)
             else:
-                found.notes.append(f"ignored {path}: not a submission folder")
+                found.ignore(None, path, _reason(entry), "not a submission folder")
             continue
         if kind == "inbound":
             who = layouts.parse_inbound(entry)
@@ -350,26 +594,43 @@ def _student_folder(
     notebooks: dict[str, str],
     every_lab: list[str],
     when: dt.datetime | None = None,
+    zipped: bool = False,
 ) -> None:
+    """Every file in one learner's folder (or unpacked zip): lab notebooks are added, zips
+    opened, everything else ignored with its reason."""
     found.student(student)
+    if zipped:
+        found.depth += 1
     linked = False
-    for path, info in _walk(folder):
-        match = lab_of(path.name, notebooks)
-        if stat.S_ISLNK(info.st_mode):
-            if match is not None:
-                found.symlink(student, path, [match[0]])
+    try:
+        for path, info in _walk(folder):
+            match = lab_of(path.name, notebooks)
+            if stat.S_ISLNK(info.st_mode):
+                if match is not None:
+                    found.symlink(student, path, [match[0]])
+                else:
+                    found.symlink(student, path, [])
+                    linked = True
+            elif stat.S_ISDIR(info.st_mode):
+                continue
+            elif match is not None:
+                found.lms_user(student, path.name)
+                regular = stat.S_ISREG(info.st_mode)
+                stamp = when or layouts.read_timestamp(path.parent)
+                handin = Handin(escape(path.name), stamp, order=(match[1],))
+                found.add(student, match[0], path if regular else "ungradable:unreadable", handin)
+            elif path.name.lower().endswith(".zip") and stat.S_ISREG(info.st_mode):
+                inner = found.open_zip(student, path)
+                if inner is not None:
+                    _student_folder(found, student, inner, notebooks, every_lab, when, True)
+            elif path.name == "timestamp.txt":
+                continue  # nbgrader's own file
             else:
-                found.symlink(student, path, [])
-                linked = True
-        elif stat.S_ISDIR(info.st_mode):
-            continue
-        elif match is not None:
-            regular = stat.S_ISREG(info.st_mode)
-            stamp = when or layouts.read_timestamp(path.parent)
-            handin = Handin(escape(path.name), stamp, order=(match[1],))
-            found.add(student, match[0], path if regular else "ungradable:unreadable", handin)
-        elif path.suffix == ".ipynb":
-            found.ignore(student, path, "not a lab notebook name (renamed?)")
+                found.lms_user(student, path.name)
+                found.ignore(student, path, _reason(path.name))
+    finally:
+        if zipped:
+            found.depth -= 1
     if linked:  # a linked folder may have held any lab: those not handed in count as symlinks
         for lab in every_lab:
             found.found[student].setdefault(lab, "ungradable:symlink")
