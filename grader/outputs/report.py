@@ -49,6 +49,7 @@ class Summary:
     """misconception id -> (students diagnosed with it, the checks where it showed)."""
     seed: int | None = None
     isolation: str | None = None
+    sandbox: str | None = None
     not_graded: list[tuple[str, str, str]] = field(default_factory=list)
     """Every handed-in file not graded: (student, file, reason), from the ``ignored-file`` and
     ``renamed`` flags and the files no learner owns."""
@@ -93,6 +94,7 @@ def summarize(out: Path) -> Summary:
         misconceptions={mid: (n, sorted(where[mid])) for mid, n in students.items()},
         seed=meta.get("seed"),
         isolation=meta.get("isolation"),
+        sandbox=meta.get("sandbox"),
         not_graded=not_graded(rows, meta),
     )
 
@@ -137,7 +139,8 @@ def format_summary(summary: Summary) -> str:
             "",
         ]
     elif summary.isolation:
-        lines.append(f"Isolation: {summary.isolation}")
+        binary = f" ({summary.sandbox})" if summary.sandbox else ""
+        lines.append(f"Isolation: {summary.isolation}{binary}")
     lines.append(
         f"Score: mean {summary.mean:.2f}, median {summary.median:g} of {summary.max_score:g}"
     )
