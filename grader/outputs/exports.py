@@ -32,7 +32,8 @@ from grader.safetext import neutralise, write_csv
 
 COURSE, ROSTER = "course.toml", "roster.csv"
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-DERIVED_FLAGS = ("not-on-roster",)
+DERIVED_FLAGS = ("not-on-roster", "override-stale:")
+"""Flags :func:`finalise` derives afresh each time (a prefix ending in ``:`` covers a family)."""
 LMS_COLUMNS = (
     "student_id",
     "name",
@@ -83,7 +84,8 @@ def finalise(out: Path, header: list[str], rows: list[dict[str, str]]) -> list[d
                 table[student][f"{lab}_status"] = "missing"
     for student, row in table.items():
         _finalise_row(row, student, labs, checks, course, decisions)
-        flags = [f for f in row.get("flags", "").split("; ") if f and f not in DERIVED_FLAGS]
+        flags = [f for f in row.get("flags", "").split("; ") if f and not _derived(f)]
+        flags += _stale(out, row, student, decisions, meta)
         person = roster.get(student.removeprefix("'"))
         if roster and person is None:
             flags.append("not-on-roster")
@@ -91,6 +93,26 @@ def finalise(out: Path, header: list[str], rows: list[dict[str, str]]) -> list[d
         if person is not None and person.name:
             row["name"] = person.name
     return [table[s] for s in sorted(table)]
+
+
+def _derived(flag: str) -> bool:
+    return any(flag == d or (d.endswith(":") and flag.startswith(d)) for d in DERIVED_FLAGS)
+
+
+def _stale(
+    out: Path,
+    row: dict[str, str],
+    student: str,
+    decisions: dict[tuple[str, str], overrides.Override],
+    meta: dict,
+) -> list[str]:
+    """``override-stale:<target>`` for each decision on ``student`` made against another
+    submission than the one graded now."""
+    return [
+        f"override-stale:{d.target}" + ("" if d.kind == "points" else f":{d.kind}")
+        for (who, _), d in sorted(decisions.items())
+        if who == student and overrides.stale(out, row, d, meta)
+    ]
 
 
 def _finalise_row(
@@ -122,6 +144,11 @@ def _finalise_row(
         when = parse_time(row.get(f"{lab}_submitted") or "")
         late = row.get(f"{lab}_late") == "late"
         penalty, _ = course.penalty(student.lstrip("'"), lab, raw, when, late)
+        waiver = decisions.get((student, f"{lab}:waive-late"))
+        if waiver is not None:
+            if penalty:
+                shown.append(f"{lab}: late penalty waived: {waiver.comment}")
+            penalty = 0.0
         final = max(raw - penalty, 0.0)
         row[f"{lab}_raw"], row[f"{lab}_penalty"], row[lab] = fmt(raw), fmt(penalty), fmt(final)
         totals["score"] += final
@@ -133,6 +160,8 @@ def _finalise_row(
 
 def late_reason(out: Path, row: dict[str, str], lab: str) -> str:
     """Why a lab lost points for lateness (for the feedback page), or empty."""
+    if float(row.get(f"{lab}_penalty") or 0) == 0:
+        return ""
     course = load_course(out / COURSE if (out / COURSE).is_file() else None)
     when = parse_time(row.get(f"{lab}_submitted") or "")
     late = row.get(f"{lab}_late") == "late"

@@ -53,6 +53,8 @@ class Summary:
     not_graded: list[tuple[str, str, str]] = field(default_factory=list)
     """Every handed-in file not graded: (student, file, reason), from the ``ignored-file`` and
     ``renamed`` flags and the files no learner owns."""
+    stale: list[str] = field(default_factory=list)
+    """The summary's lines on overrides made against an earlier submission."""
 
     @property
     def mean(self) -> float:
@@ -96,6 +98,7 @@ def summarize(out: Path) -> Summary:
         isolation=meta.get("isolation"),
         sandbox=meta.get("sandbox"),
         not_graded=not_graded(rows, meta),
+        stale=stale_lines(rows),
     )
 
 
@@ -113,6 +116,21 @@ def not_graded(rows: list[dict[str, str]], meta: dict[str, Any]) -> list[tuple[s
                 found.append((row["student_id"], flag.removeprefix("renamed:"), "renamed, graded"))
     unowned = meta.get("not_graded_unowned") or []
     return found + [("-", str(name), str(reason)) for name, reason in unowned]
+
+
+def stale_lines(rows: list[dict[str, str]]) -> list[str]:
+    """The overrides made against an earlier submission (``override-stale:<target>``)."""
+    stale = [
+        f"- {row['student_id']}: {flag.removeprefix('override-stale:')} (override-stale:"
+        f"{flag.removeprefix('override-stale:')})"
+        for row in rows
+        for flag in row.get("flags", "").split("; ")
+        if flag.startswith("override-stale:")
+    ]
+    if not stale:
+        return []
+    head = "Made against an earlier submission; still applied until re-recorded or removed:"
+    return ["", "## Overrides to re-confirm", "", head, "", *stale]
 
 
 def not_graded_table(summary: Summary) -> list[str]:
@@ -149,7 +167,7 @@ def format_summary(summary: Summary) -> str:
     lines += ["", "## Labs", "", "| lab | status | notebooks |", "|---|---|---|"]
     for lab, counts in summary.lab_statuses.items():
         lines += [f"| {lab} | {s} | {n} |" for s, n in sorted(counts.items())]
-    lines += not_graded_table(summary)
+    lines += not_graded_table(summary) + summary.stale
     lines += [
         "",
         "## Checks, least passed first",

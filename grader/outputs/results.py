@@ -22,7 +22,7 @@ from pathlib import Path
 from grader import config
 from grader.checking import misconceptions
 from grader.outputs import feedback, gradebook, report
-from grader.pipeline.discover import Handin
+from grader.pipeline.discovery import Handin
 from grader.pipeline.grading import LabKey, LabResult
 from grader.safetext import escape, neutralise, write_csv
 from grader.sandbox import sandbox_binary

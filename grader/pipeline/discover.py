@@ -35,184 +35,21 @@ import os
 import re
 import stat
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.labs import LABS
 from grader.pipeline import layouts
-from grader.pipeline.layouts import AmbiguousLayout, Name, lab_of
-from grader.pipeline.unpack import Unpacked, skipped, unpack
+from grader.pipeline.discovery import (
+    Discovery,
+    Handin,
+    lone_notebooks,
+    one_learner_each,
+    reason_for,
+)
+from grader.pipeline.layouts import Name, lab_of
+from grader.pipeline.unpack import skipped, unpack
 from grader.safetext import escape
 
 RESUBMISSION = re.compile(r"-\d+$")
-REASONS = ("renamed", "not-a-notebook", "other-lab", "unreadable", "duplicate")
-"""Why a handed-in file was not graded (the ``ignored-file`` flag and summary's table)."""
-MAX_ZIP_DEPTH = 3
-"""Zips inside zips are unpacked this many levels deep (the outer download is level 1)."""
-OTHER_LAB_NOTEBOOKS = {lab.notebook for lab in LABS.values()}
-NOTEBOOK_SNIFF = re.compile(rb'^\s*\{.*"(cells|nbformat)"\s*:', re.S)
-
-
-@dataclass
-class Discovery(Unpacked):
-    """Students and their notebooks.
-
-    Attributes:
-        found: student id -> lab id -> notebook path, or a status decided here
-            (``ungradable:too-large``, ``ungradable:unreadable``, ``ungradable:symlink``).
-        flags: student id -> flags (ignored files, duplicates, symlinks).
-        notes: lines for the log (and :class:`~grader.pipeline.unpack.Unpacked`'s placeholders).
-        folders: folder or file name -> the student id it was read as (ids are the
-            names with control characters and undecodable bytes escaped, one per name).
-    """
-
-    found: dict[str, dict[str, Path | str]] = field(default_factory=dict)
-    flags: dict[str, list[str]] = field(default_factory=dict)
-    folders: dict[str, str] = field(default_factory=dict)
-    layout: str = "folders"
-    handins: dict[tuple[str, str], Handin] = field(default_factory=dict)
-    """(student id, lab) -> when and how the graded notebook was handed in."""
-    names: dict[str, str] = field(default_factory=dict)
-    """Student id -> the display name the LMS gave (Canvas's name slug, Moodle's full name)."""
-    ignored: list[Ignored] = field(default_factory=list)
-    """Every handed-in file not graded, with its learner (None where no learner owns it)."""
-    scratch: Path | None = None
-    """Where zips inside the submissions are unpacked (each into a folder of its own)."""
-    max_bytes: int = 0
-    depth: int = 0
-    """How many zips deep the entries read now are."""
-    submitters: dict[str, set[str]] = field(default_factory=dict)
-    """Student id -> the LMS users its files' names carry (two: a class read as one learner)."""
-
-    def student_id(self, name: str) -> str:
-        """The one id for a folder (or flat-export) name; a second name escaping to a taken
-        id gets a numbered one, and the log says so."""
-        if name in self.folders:
-            return self.folders[name]
-        student = escape(name)
-        taken = set(self.folders.values())
-        if student in taken:
-            number = 2
-            while f"{student}~{number}" in taken:
-                number += 1
-            self.notes.append(
-                f"{student}: a second folder with this id is read as {student}~{number}"
-            )
-            student = f"{student}~{number}"
-        self.folders[name] = student
-        return student
-
-    def student(self, student_id: str) -> dict[str, Path | str]:
-        self.flags.setdefault(student_id, [])
-        return self.found.setdefault(student_id, {})
-
-    def add(
-        self, student_id: str, lab: str, path: Path | str, handin: Handin | None = None
-    ) -> None:
-        """Record a notebook; of two for one lab the later (:meth:`Handin.rank`) is kept."""
-        labs = self.student(student_id)
-        handin = handin or Handin(file=Path(str(path)).name)
-        if isinstance(path, Path) and path in self.placeholders:
-            path = self.placeholders[path]
-        if lab in labs:
-            self.flags[student_id].append(f"duplicate-submission:{lab}")
-            previous = self.handins.get((student_id, lab), Handin())
-            superseded = handin
-            if previous.rank() > handin.rank():
-                path, handin, superseded = labs[lab], previous, handin
-            else:
-                superseded = previous
-            self.flags[student_id].append(f"ignored-file:duplicate:{superseded.file}")
-            self.ignored.append(Ignored(student_id, superseded.file, "duplicate"))
-            self.notes.append(f"{student_id}: two submissions for {lab}; grading {handin.file}")
-        labs[lab] = path
-        self.handins[student_id, lab] = handin
-
-    def ignore(
-        self, student_id: str | None, path: Path, reason: str, why: str = "", name: str = ""
-    ) -> None:
-        """A handed-in file not graded: logged, and flagged on its learner's row."""
-        name = escape(name or path.name)
-        self.notes.append(f"ignored {path}: {why or reason}")
-        self.ignored.append(Ignored(student_id, name, reason, path))
-        if student_id is not None:
-            self.student(student_id)
-            self.flags[student_id].append(f"ignored-file:{reason}:{name}")
-
-    def open_zip(self, student: str | None, path: Path) -> Path | None:
-        """Unpack a zip found inside the submissions (same caps as the outer one) into a
-        folder of its own; None, with the file ignored, when it cannot be or is too deep."""
-        if self.scratch is None or self.depth + 1 > MAX_ZIP_DEPTH:
-            self.ignore(student, path, "unreadable", f"a zip more than {MAX_ZIP_DEPTH} deep")
-            return None
-        into = self.scratch / f"zip-{len(list(self.scratch.iterdir())) + 1}"
-        into.mkdir()
-        try:
-            return unpack(path, into, self.max_bytes, self)
-        except ValueError as exc:
-            self.ignore(student, path, "unreadable", str(exc))
-            return None
-
-    def lms_user(self, student: str, filename: str) -> None:
-        """Note the LMS user a file's own name carries (for :func:`_one_learner_each`)."""
-        for parse in (layouts.parse_blackboard, layouts.parse_canvas):
-            who = parse(filename)
-            if who is not None:
-                self.submitters.setdefault(student, set()).add(who.student)
-                return
-        moodle = layouts.parse_moodle(filename)
-        if moodle is not None:
-            self.submitters.setdefault(student, set()).add(moodle[0].student)
-
-    def symlink(self, student_id: str, path: Path, labs: list[str]) -> None:
-        """A symbolic link: never followed; flagged, and the labs it could stand for are
-        ``ungradable:symlink`` unless the student handed them in otherwise."""
-        self.notes.append(f"not followed: {path} is a symbolic link")
-        found = self.student(student_id)
-        self.flags[student_id].append(f"symlink:{escape(path.name)}")
-        for lab in labs:
-            found.setdefault(lab, "ungradable:symlink")
-
-
-@dataclass(frozen=True)
-class Ignored:
-    """A handed-in file that is not graded: its learner, name (escaped), reason and path."""
-
-    student: str | None
-    name: str
-    reason: str
-    path: Path | None = None
-
-
-@dataclass(frozen=True)
-class Handin:
-    """How one graded notebook was handed in: its file name (escaped), time and late flag."""
-
-    file: str = ""
-    submitted: dt.datetime | None = None
-    late: bool = False
-    order: tuple[int, ...] = ()
-
-    def rank(self) -> tuple[bool, dt.datetime, tuple[int, ...], str]:
-        """Later submissions rank higher: by time, then upload order or copy number, then name."""
-        when = self.submitted or dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-        return (self.submitted is not None, when, self.order, self.file)
-
-
-def flat_match(name: str, notebooks: dict[str, str]) -> tuple[str, str] | None:
-    """``(student name, lab)`` for a flat file name ``<id>_<anything>_<notebook>``, or None."""
-    if "_" not in name or not name.endswith(".ipynb"):
-        return None
-    student = name.split("_", 1)[0]
-    for notebook, lab in notebooks.items():
-        stem = notebook.removesuffix(".ipynb")
-        tail = name.removesuffix(".ipynb")
-        while "_" in tail:
-            tail = tail.split("_", 1)[1]
-            found = lab_of(tail + ".ipynb", {notebook: lab})
-            if found is not None and student and tail.startswith(stem):
-                return student, lab
-    return None
 
 
 def _walk(folder: Path) -> list[tuple[Path, os.stat_result]]:
@@ -290,9 +127,9 @@ def discover(
     else:
         _download(found, root, layout, notebooks, zone)
     if chosen is None and layout == "folders":
-        _one_learner_each(found)
+        one_learner_each(found)
     if lone:
-        _lone_notebooks(found, next(iter(notebooks.values())))
+        lone_notebooks(found, next(iter(notebooks.values())))
     return found
 
 
@@ -319,7 +156,7 @@ def _download(
     """An LMS download or plain folders: one entry of ``root`` per file or learner."""
     every_lab = list(dict.fromkeys(notebooks.values()))
     entries = [entry for entry in sorted(os.listdir(root)) if not skipped(entry)]
-    users = _blackboard_users(root, entries) if layout == "blackboard" else {}
+    users = layouts.download_users(root, entries) if layout == "blackboard" else {}
     for entry in entries:
         path = root / entry
         info = os.lstat(path)
@@ -332,7 +169,7 @@ def _download(
                 match = lab_of(who.file, notebooks)
                 linked = [match[0]] if match else every_lab
                 found.symlink(found.student_id(who.student), path, linked)
-            elif (linked_flat := flat_match(entry, notebooks)) is not None:
+            elif (linked_flat := layouts.flat_match(entry, notebooks)) is not None:
                 found.symlink(found.student_id(linked_flat[0]), path, [linked_flat[1]])
             else:
                 found.symlink(found.student_id(entry), path, every_lab)
@@ -364,14 +201,14 @@ def _download(
 def _flat_file(found: Discovery, path: Path, info: os.stat_result, notebooks: dict[str, str]):
     """``<id>_<anything>_<notebook>.ipynb`` directly in SUBMISSIONS (plain folders)."""
     entry = path.name
-    flat = flat_match(entry, notebooks)
+    flat = layouts.flat_match(entry, notebooks)
     if flat is None:
         owner = entry.split("_", 1)[0] if "_" in entry else ""
         student = found.student_id(owner) if owner else None
         if student is not None:
             found.lms_user(student, entry)
         why = "does not match <student>_<anything>_<notebook>.ipynb"
-        found.ignore(student, path, _reason(entry), why)
+        found.ignore(student, path, reason_for(entry), why)
         return
     student = found.student_id(flat[0])
     found.lms_user(student, entry)
@@ -379,86 +216,6 @@ def _flat_file(found: Discovery, path: Path, info: os.stat_result, notebooks: di
     handin = Handin(escape(entry), order=(number[1] if number else 0,))
     regular = stat.S_ISREG(info.st_mode)
     found.add(student, flat[1], path if regular else "ungradable:unreadable", handin)
-
-
-def _reason(filename: str) -> str:
-    """Why a file that names no lab of this batch is not graded."""
-    if layouts.lab_of(filename, {name: name for name in OTHER_LAB_NOTEBOOKS}) is not None:
-        return "other-lab"
-    return "renamed" if filename.endswith(".ipynb") else "not-a-notebook"
-
-
-def _blackboard_users(root: Path, entries: list[str]) -> dict[str, str]:
-    """``<assignment>_<username>`` -> username for a Blackboard download, told apart by the
-    receipts' ``Name: … (username)`` lines where they are readable."""
-    heads, known = [], {}
-    for entry in entries:
-        match = layouts.BLACKBOARD.match(entry)
-        if match is None:
-            continue
-        heads.append(match["head"])
-        path = root / entry
-        if match["receipt"] and os.path.isfile(path) and not os.path.islink(path):
-            try:
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    told = layouts.receipt_user(handle.read(2000))
-            except OSError:
-                told = None
-            if told is not None:
-                known[match["head"]] = told[1]
-    return layouts.blackboard_users(heads, known)
-
-
-def _one_learner_each(found: Discovery) -> None:
-    """Plain folders read from a download whose file names carry two LMS users under one
-    learner: a class would be graded as one student, so nothing is graded.
-
-    Raises:
-        AmbiguousLayout: naming the learner, the users and the layouts to choose from.
-    """
-    for student, users in sorted(found.submitters.items()):
-        if len(users) > 1:
-            some = ", ".join(sorted(users)[:3])
-            raise AmbiguousLayout(
-                f"the files read as learner {student!r} carry {len(users)} LMS users' names "
-                f"({some}, …): one folder would hold several learners' attempts",
-                ["blackboard", "canvas", "moodle", "folders"],
-            )
-
-
-def _lone_notebooks(found: Discovery, lab: str) -> None:
-    """One lab asked for: a learner without it whose only other notebook (or notebook JSON
-    under another extension) was ignored has that file graded, flagged ``renamed``."""
-    by_student: dict[str, list[Ignored]] = {}
-    for item in found.ignored:
-        if item.student is not None and item.path is not None:
-            by_student.setdefault(item.student, []).append(item)
-    for student, items in sorted(by_student.items()):
-        if lab in found.found.get(student, {}):
-            continue
-        candidates = [i for i in items if i.reason == "renamed" or _looks_like_notebook(i)]
-        if len(candidates) != 1:
-            continue
-        item = candidates[0]
-        assert item.path is not None
-        flags = found.flags[student]
-        flags.remove(f"ignored-file:{item.reason}:{item.name}")
-        flags.append(f"renamed:{item.name}")
-        found.ignored.remove(item)
-        found.add(student, lab, item.path, Handin(item.name))
-        found.notes.append(f"{student}: the only notebook, {item.name}, graded for {lab}")
-
-
-def _looks_like_notebook(item: Ignored) -> bool:
-    """A file not named ``.ipynb`` whose text starts like a notebook's JSON."""
-    if item.reason != "not-a-notebook" or item.path is None or item.path.is_symlink():
-        return False
-    try:
-        with open(item.path, "rb") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return False
-    return NOTEBOOK_SNIFF.match(head) is not None
 
 
 def _parse(layout: str, entry: str, zone: dt.tzinfo, users: dict[str, str]) -> Name | str | None:
@@ -487,7 +244,7 @@ def _lms_file(
         found.names.setdefault(student, who.name)
     found.student(student)
     if not who.file:  # a Blackboard receipt: the LMS's, not the learner's
-        receipt = _receipt(path)
+        receipt = layouts.read_receipt(path)
         if receipt is not None and receipt[0]:
             found.names.setdefault(student, receipt[0])
         return
@@ -525,7 +282,7 @@ def _lms_notebook(
         found.symlink(student, path, [match[0]] if match else [])
         return
     if match is None:
-        found.ignore(student, path, _reason(own), name=shown)
+        found.ignore(student, path, reason_for(own), name=shown)
         return
     lab, number = match
     handin = Handin(escape(shown), who.submitted, who.late, (who.order, number))
@@ -533,16 +290,6 @@ def _lms_notebook(
     found.add(student, lab, path if regular else "ungradable:unreadable", handin)
     if who.late:
         found.flags[student].append(f"late:{lab}")
-
-
-def _receipt(path: Path) -> tuple[str, str] | None:
-    try:
-        if not os.path.isfile(path) or os.path.islink(path):
-            return None
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return layouts.receipt_user(handle.read(2000))
-    except OSError:
-        return None
 
 
 def _nbgrader(
@@ -563,7 +310,7 @@ def _nbgrader(
             if os.path.islink(path):
                 found.symlink(found.student_id(entry), path, every_lab)
             else:
-                found.ignore(None, path, _reason(entry), "not a submission folder")
+                found.ignore(None, path, reason_for(entry), "not a submission folder")
             continue
         if kind == "inbound":
             who = layouts.parse_inbound(entry)
@@ -627,7 +374,7 @@ def _student_folder(
                 continue  # nbgrader's own file
             else:
                 found.lms_user(student, path.name)
-                found.ignore(student, path, _reason(path.name))
+                found.ignore(student, path, reason_for(path.name))
     finally:
         if zipped:
             found.depth -= 1

@@ -252,3 +252,50 @@ def detect(root: Path, assignments: set[str]) -> str:
         raise AmbiguousLayout(f"{root} holds entries named as more than one layout: {seen}",
                               sorted(votes))  # fmt: skip
     return next(iter(votes), "folders")
+
+
+def flat_match(name: str, notebooks: dict[str, str]) -> tuple[str, str] | None:
+    """``(student name, lab)`` for a flat file name ``<id>_<anything>_<notebook>``, or None."""
+    if "_" not in name or not name.endswith(".ipynb"):
+        return None
+    student = name.split("_", 1)[0]
+    for notebook, lab in notebooks.items():
+        stem = notebook.removesuffix(".ipynb")
+        tail = name.removesuffix(".ipynb")
+        while "_" in tail:
+            tail = tail.split("_", 1)[1]
+            found = lab_of(tail + ".ipynb", {notebook: lab})
+            if found is not None and student and tail.startswith(stem):
+                return student, lab
+    return None
+
+
+def download_users(root: Path, entries: list[str]) -> dict[str, str]:
+    """``<assignment>_<username>`` -> username for a Blackboard download, told apart by the
+    receipts' ``Name: … (username)`` lines where they are readable."""
+    heads, known = [], {}
+    for entry in entries:
+        match = BLACKBOARD.match(entry)
+        if match is None:
+            continue
+        heads.append(match["head"])
+        path = root / entry
+        if match["receipt"] and os.path.isfile(path) and not os.path.islink(path):
+            try:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    told = receipt_user(handle.read(2000))
+            except OSError:
+                told = None
+            if told is not None:
+                known[match["head"]] = told[1]
+    return blackboard_users(heads, known)
+
+
+def read_receipt(path: Path) -> tuple[str, str] | None:
+    try:
+        if not os.path.isfile(path) or os.path.islink(path):
+            return None
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return receipt_user(handle.read(2000))
+    except OSError:
+        return None

@@ -1,0 +1,159 @@
+"""Late work and the instructor's decisions, on a results folder written by hand (no grading).
+
+A batch of the fixture lab (checks ``fixture.double.value`` 2 points, ``fixture.double.edge``
+1, ``fixture.square.value`` 1) is laid out as ``autograde`` leaves it: ``grades.csv``,
+``grading.json``, the graded notebooks in ``autograded/``; then ``report``'s refresh and the
+``override`` command run on it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from grader import cli
+from grader.outputs import report
+from grader.outputs.results import HEAD, LAB_DETAILS, OVERRIDES
+from tests import lms_fixtures
+
+CHECKS = {"fixture.double.value": 2.0, "fixture.double.edge": 1.0, "fixture.square.value": 1.0}
+NOTEBOOK = "fixture-double.ipynb"
+
+
+def _row(student: str, status: str, *, late: str = "", submitted: str = "") -> dict[str, str]:
+    points = CHECKS if status == "graded" else dict.fromkeys(CHECKS, 0.0)
+    score = f"{sum(points.values()):g}"
+    row = dict.fromkeys(HEADER, "")
+    row.update(student_id=student, status=status, score=score, raw_score=score, penalty="0")
+    row.update(max_score="4", fixture=score, fixture_status=status, fixture_raw=score)
+    row.update(fixture_penalty="0", fixture_late=late, fixture_submitted=submitted)
+    row.update(fixture_file=NOTEBOOK if status != "missing" else "")
+    row.update({check: f"{p:g}" for check, p in points.items()} if status == "graded" else {})
+    return row
+
+
+HEADER = [*HEAD, OVERRIDES, "fixture", "fixture_status"]
+HEADER += [f"fixture_{d}" for d in LAB_DETAILS] + [*CHECKS, "diagnoses"]
+
+
+def _batch(out: Path, rows: list[dict[str, str]], course: str = "") -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "grades.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    meta = {
+        "seed": 1,
+        "labs": ["fixture"],
+        "max_score": 4,
+        "check_labs": dict.fromkeys(CHECKS, "fixture"),
+        "check_points": CHECKS,
+        "check_cells": dict.fromkeys(CHECKS, "double-tests"),
+        "lab_max": {"fixture": 4},
+    }
+    (out / "grading.json").write_text(json.dumps(meta))
+    for row in rows:
+        if row["fixture_status"] != "missing":
+            kept = out / "autograded" / row["student_id"] / "fixture-double" / NOTEBOOK
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text(f"notebook of {row['student_id']}")
+    if course:
+        (out / "course.toml").write_text(course)
+    report.refresh(out)
+    return out
+
+
+def _rows(out: Path, name: str = "grades.csv") -> dict[str, dict[str, str]]:
+    with open(out / name, newline="", encoding="utf-8") as handle:
+        return {row["student_id"]: row for row in csv.DictReader(handle)}
+
+
+CANVAS_LATE = lms_fixtures.COURSE
+
+
+@pytest.mark.parametrize(
+    ("setting", "penalty"), [("", "0.4"), ("flagged_days = 3", "1.2"), ("flagged_days = 0", "0")]
+)
+def test_canvas_late_flag_follows_the_course_setting(
+    tmp_path: Path, setting: str, penalty: str
+) -> None:
+    """Is a file Canvas flags late (no time) charged as ``late.flagged_days`` says (one day
+    by default, none at 0, when Canvas applies its own policy)?"""
+    course = CANVAS_LATE.replace("cap_percent = 50", f"cap_percent = 50\n{setting}")
+    out = _batch(tmp_path / "out", [_row("22222", "graded", late="late")], course)
+    assert _rows(out)["22222"]["fixture_penalty"] == penalty
+
+
+def test_an_extension_overrides_canvas_late_flag(tmp_path: Path) -> None:
+    """Does an extension in course.toml lift the penalty of a file Canvas flagged late?"""
+    course = CANVAS_LATE.replace('[extensions."jsmith"]', '[extensions."22222"]')
+    out = _batch(tmp_path / "out", [_row("22222", "graded", late="late")], course)
+    assert _rows(out)["22222"]["fixture_penalty"] == "0"
+
+
+def test_waive_late_lifts_the_penalty_and_tells_the_learner(tmp_path: Path) -> None:
+    """Does ``override --waive-late`` take the penalty off, in grades.csv, the imports and the
+    feedback page (with its comment), leaving the raw score alone?"""
+    out = _batch(tmp_path / "out", [_row("22222", "graded", late="late")], CANVAS_LATE)
+    args = ["override", str(out), "22222", "fixture", "--waive-late", "--comment", "doctor's note"]
+    assert cli.main(args) == 0
+    row = _rows(out)["22222"]
+    assert (row["fixture_penalty"], row["score"], row["raw_score"]) == ("0", "4", "4")
+    assert "late penalty waived: doctor's note" in row["overrides"]
+    assert _rows(out, "lms.csv")["22222"]["score"] == "4"
+    page = (out / "feedback" / "22222" / "fixture-double.html").read_text()
+    assert "doctor&#x27;s note" in page and "Score: 4 / 4 points" in page
+
+
+def test_waiving_a_check_or_recording_nothing_is_refused(tmp_path: Path) -> None:
+    """Is ``--waive-late`` on a check, or an override with neither points nor a waiver,
+    refused with exit 2 and nothing recorded?"""
+    out = _batch(tmp_path / "out", [_row("ann", "graded")])
+    waive_check = ["override", str(out), "ann", "fixture.double.value", "--waive-late"]
+    assert cli.main([*waive_check, "--comment", "x"]) == 2
+    assert cli.main(["override", str(out), "ann", "fixture", "--comment", "x"]) == 2
+    assert not (out / "overrides.csv").exists()
+
+
+def test_an_override_goes_stale_when_the_submission_changes(tmp_path: Path) -> None:
+    """Is an override made against one submission flagged stale (still applied, listed in the
+    summary) once another notebook is graded, and fresh again once re-confirmed?"""
+    out = _batch(tmp_path / "out", [_row("ann", "graded")])
+    assert cli.main(["override", str(out), "ann", "fixture", "1", "--comment", "partial"]) == 0
+    assert "override-stale" not in _rows(out)["ann"]["flags"]
+    kept = out / "autograded" / "ann" / "fixture-double" / NOTEBOOK
+    kept.write_text("a resubmission")
+    report.refresh(out)
+    row = _rows(out)["ann"]
+    assert "override-stale:fixture" in row["flags"] and row["score"] == "1"
+    assert "override-stale:fixture" in (out / "summary.md").read_text()
+    assert cli.main(["override", str(out), "ann", "fixture", "1", "--comment", "still"]) == 0
+    assert "override-stale" not in _rows(out)["ann"]["flags"]
+    assert cli.main(["override", str(out), "ann", "fixture", "--remove"]) == 0
+    assert _rows(out)["ann"]["score"] == "4" and _rows(out)["ann"]["overrides"] == ""
+
+
+def test_a_learner_with_only_an_override_gets_a_feedback_page(tmp_path: Path) -> None:
+    """Does a learner whose notebook was never graded, but who has an override, get a page
+    with the decision and its comment?"""
+    out = _batch(tmp_path / "out", [_row("ann", "graded"), _row("bob", "missing")])
+    assert not (out / "feedback" / "bob").exists()
+    assert cli.main(["override", str(out), "bob", "fixture", "2", "--comment", "oral exam"]) == 0
+    page = (out / "feedback" / "bob" / "fixture-double.html").read_text()
+    assert "oral exam" in page and "Score: 2 / 4 points" in page
+
+
+def test_the_summary_lists_every_file_not_graded(tmp_path: Path) -> None:
+    """Does summary.md's Not graded table list each ignored file with its learner and reason,
+    and the renamed notebook graded for the lab asked for?"""
+    ann = _row("ann", "graded")
+    ann["flags"] = "ignored-file:not-a-notebook:report.pdf; renamed:Lab2_final.ipynb"
+    out = _batch(tmp_path / "out", [ann, _row("bob", "graded")])
+    summary = (out / "summary.md").read_text()
+    assert "| ann | report.pdf | not-a-notebook |" in summary
+    assert "| ann | Lab2_final.ipynb | renamed, graded |" in summary
+    clean = _batch(tmp_path / "clean", [_row("bob", "graded")])
+    assert "Every handed-in file was graded." in (clean / "summary.md").read_text()
