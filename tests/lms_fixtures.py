@@ -72,12 +72,12 @@ def canvas(root: Path) -> Expected:
     _nb(root / f"lovelaceada_33333_903_{NOTEBOOK}", SOLUTION)
     _nb(root / f"lovelaceada_33333_804_{ASSIGNMENT}-1.ipynb", STUB)  # an earlier upload
     (root / "lovelaceada_33333_905_report.pdf").write_bytes(b"%PDF-1.4\n")
-    _zip(root / "khanali_44444_906_work.zip", {f"work/{NOTEBOOK}": SOLUTION})
+    _zip(root / "okaforchi_55555_906_work.zip", {f"work/{NOTEBOOK}": SOLUTION})
     return {
         "11111": (4, False, None),
         "22222": (4, True, None),
         "33333": (4, False, None),
-        "44444": (4, False, None),
+        "55555": (4, False, None),
     }
 
 

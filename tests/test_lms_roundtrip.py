@@ -202,3 +202,33 @@ def test_formgrader_finds_the_notebooks(batches: dict[str, tuple[Path, str]]) ->
     for student in ("ada", "bob"):
         assert (out / "autograded" / student / "fixture-double" / "fixture-double.ipynb").is_file()
     assert (out / "gradebook.db").is_file()
+
+
+@pytest.mark.parametrize("layout", list(lms_fixtures.BUILDERS))
+def test_every_file_not_graded_is_in_the_summary(
+    batches: dict[str, tuple[Path, str]], layout: str
+) -> None:
+    """Does summary.md's Not graded table list each handed-in file that was not graded, with
+    its learner and reason, and grades.csv flag it on the learner's row?"""
+    out, _ = batches[layout]
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    rows = _rows(out / "grades.csv")
+    for student, reason in lms_fixtures.NOT_GRADED[layout]:
+        assert f"| {student} | " in summary and f" | {reason} |" in summary, (student, reason)
+        assert f"ignored-file:{reason}:" in rows[student]["flags"]
+    if not lms_fixtures.NOT_GRADED[layout]:
+        assert "Every handed-in file was graded." in summary
+
+
+def test_an_ambiguous_download_stops_with_exit_2(tmp_path: Path) -> None:
+    """Does a folder holding Canvas and Blackboard names exit 2 before grading, naming both
+    layouts and --layout, and write no grades?"""
+    submissions, _ = lms_fixtures.build("canvas", tmp_path / "mixed")
+    lms_fixtures.build("blackboard", tmp_path / "mixed")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        _args(submissions, out, tmp_path, "folders"), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2, done.stderr
+    assert "AmbiguousLayout" in done.stderr and "--layout canvas" in done.stderr
+    assert "blackboard" in done.stderr and not (out / "grades.csv").exists()

@@ -278,7 +278,7 @@ def test_a_download_zipped_again_is_read_inside(tmp_path: Path) -> None:
         archive.write(inner, "submissions.zip")
     found = _discover_path(tmp_path, outer)
     assert found.layout == "canvas" and sorted(found.found) == sorted(expected)
-    assert isinstance(found.found["44444"]["fixture"], Path)  # the learner's zip, third level
+    assert isinstance(found.found["55555"]["fixture"], Path)  # the learner's zip, third level
 
 
 def test_zips_nested_past_the_limit_are_flagged_not_followed(tmp_path: Path) -> None:
