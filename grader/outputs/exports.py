@@ -10,9 +10,13 @@ The imports (documented in ``docs/instructor-guide.md``, with their sources):
 
 * ``canvas.csv``: Canvas's gradebook import. Columns ``Student``, ``ID``, ``SIS User ID``,
   ``SIS Login ID``, ``Section``, then one per lab; the second row is Canvas's
-  ``Points Possible`` row with each lab's points. ``ID`` is the Canvas user id.
-* ``moodle.csv``: Moodle's CSV grade import: an identifier column (``Email address``,
-  ``ID number`` or ``User ID``, whichever the roster fills for everyone) and one per lab.
+  ``Points Possible`` row with each lab's points. ``ID`` is the Canvas user id. Written only
+  from a Canvas roster (the gradebook CSV Canvas exports).
+* ``moodle.csv``: Moodle's CSV grade import: an identifier column (``Email address`` or
+  ``ID number``, whichever the roster fills for everyone; never the participant id of a
+  download's names, which is per assignment) and one per lab.
+* ``moodle-worksheet.csv``: Moodle's grading worksheet (when it is the roster) written back
+  in its own layout with ``Grade`` and ``Feedback comments`` filled.
 * ``lms.csv``: :data:`LMS_COLUMNS` (``status`` says why a 0 is a 0: ``missing``,
   ``ungradable:<reason>``).
 """
@@ -26,11 +30,19 @@ from pathlib import Path
 
 from grader.labs import get_lab
 from grader.outputs import overrides
-from grader.pipeline.course import Course, Person, load_course, load_roster
+from grader.pipeline.course import (
+    PARTICIPANT,
+    Course,
+    Person,
+    load_course,
+    load_roster,
+    roster_kind,
+)
 from grader.pipeline.layouts import parse_time
 from grader.safetext import neutralise, write_csv
 
 COURSE, ROSTER = "course.toml", "roster.csv"
+WORKSHEET = "moodle-worksheet.csv"
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 DERIVED_FLAGS = ("not-on-roster", "override-stale:")
 """Flags :func:`finalise` derives afresh each time (a prefix ending in ``:`` covers a family)."""
@@ -170,18 +182,64 @@ def late_reason(out: Path, row: dict[str, str], lab: str) -> str:
 
 
 def write_all(out: Path) -> list[Path]:
-    """Finalise ``grades.csv`` in place and write ``lms.csv``, ``canvas.csv``, ``moodle.csv``."""
+    """Finalise ``grades.csv`` in place and write ``lms.csv`` and the LMS imports the roster
+    allows (:func:`import_problems` says why one is not written; a stale one is removed)."""
     header, rows = read_rows(out)
     rows = finalise(out, header, rows)
     write_csv(out / "grades.csv", header, ([row.get(h, "") for h in header] for row in rows))
     meta = json.loads((out / "grading.json").read_text(encoding="utf-8"))
     course = load_course(out / COURSE if (out / COURSE).is_file() else None)
     roster = load_roster(out / ROSTER if (out / ROSTER).is_file() else None)
-    return [
-        write_lms(out, rows),
-        write_canvas(out, rows, meta, course, roster),
-        write_moodle(out, rows, meta, course, roster),
-    ]
+    problems = import_problems(out, rows, meta, roster)
+    written = [write_lms(out, rows)]
+    writers = {
+        "canvas.csv": lambda: write_canvas(out, rows, meta, course, roster),
+        "moodle.csv": lambda: write_moodle(out, rows, meta, course, roster),
+        WORKSHEET: lambda: write_worksheet(out, rows, meta),
+    }
+    for name, write in writers.items():
+        if name in problems:
+            (out / name).unlink(missing_ok=True)
+        else:
+            written.append(write())
+    return written
+
+
+def problems_in(out: Path) -> dict[str, str]:
+    """:func:`import_problems` for the batch in ``out`` as its files hold it now."""
+    _, rows = read_rows(out)
+    meta = json.loads((out / "grading.json").read_text(encoding="utf-8"))
+    roster = load_roster(out / ROSTER if (out / ROSTER).is_file() else None)
+    return import_problems(out, rows, meta, roster)
+
+
+def import_problems(
+    out: Path, rows: list[dict[str, str]], meta: dict, roster: dict[str, Person]
+) -> dict[str, str]:
+    """Import file -> why it cannot be written from what ``out`` holds (none: all written)."""
+    kind = roster_kind(out / ROSTER if (out / ROSTER).is_file() else None)
+    problems = {}
+    if kind != "canvas":
+        problems["canvas.csv"] = (
+            "Canvas imports grades by its own user ids and names: pass --roster with the "
+            "gradebook CSV exported from Canvas (Grades, Export) to write it"
+        )
+    people = [_person(roster, row) for row in rows]
+    if roster and moodle_identifier(people)[0] == "":
+        problems["moodle.csv"] = (
+            "Moodle's grade import maps learners by email address or ID number, and the roster "
+            "does not give one of them for everyone"
+        )
+    elif not roster:
+        problems["moodle.csv"] = (
+            "Moodle's grade import maps learners by email address or ID number: pass --roster "
+            "(Moodle's grading worksheet or participants export) to write it"
+        )
+    if kind != "moodle-worksheet":
+        problems[WORKSHEET] = "written only when the roster is Moodle's grading worksheet"
+    elif len(meta["labs"]) != 1:
+        problems[WORKSHEET] = "a grading worksheet is one assignment: grade one lab per batch"
+    return problems
 
 
 def write_lms(out: Path, rows: list[dict[str, str]]) -> Path:
@@ -228,11 +286,13 @@ def write_canvas(
 
 
 def moodle_identifier(people: list[Person]) -> tuple[str, str]:
-    """The identifier column Moodle maps users by: (header, Person attribute)."""
+    """The identifier column Moodle's grade import maps users by: (header, Person attribute);
+    ``("", "")`` when neither email nor ID number is known for everyone (the participant id
+    in a download's names is per assignment and maps to no user)."""
     for header, attribute in (("Email address", "email"), ("ID number", "sis_id")):
         if people and all(getattr(p, attribute) for p in people):
             return header, attribute
-    return "User ID", "id"
+    return "", ""
 
 
 def write_moodle(
@@ -248,6 +308,42 @@ def write_moodle(
     ]
     write_csv(out / "moodle.csv", header, lines)
     return out / "moodle.csv"
+
+
+def write_worksheet(out: Path, rows: list[dict[str, str]], meta: dict) -> Path:
+    """Moodle's grading worksheet (the roster) written back in its own layout, every column
+    kept, with ``Grade`` and ``Feedback comments`` filled for each learner graded (Moodle's
+    *Upload grading worksheet*, which matches rows by ``Identifier``)."""
+    lab = meta["labs"][0]
+    by_id = {row["student_id"].lstrip("'"): row for row in rows}
+    with open(out / ROSTER, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        lines = list(reader)
+    lower = [c.strip().lower() for c in header]
+    ident, grade = lower.index("identifier"), lower.index("grade")
+    if "feedback comments" not in lower:
+        header.append("Feedback comments")
+        lower.append("feedback comments")
+    comments = lower.index("feedback comments")
+    for line in lines:
+        line += [""] * (len(header) - len(line))
+        row = by_id.get(line[ident].strip().removeprefix(PARTICIPANT))
+        if row is None or _lab_cell(row, lab) == "":
+            continue
+        line[grade] = _lab_cell(row, lab)
+        line[comments] = worksheet_comment(row, lab)
+    write_csv(out / WORKSHEET, header, lines)
+    return out / WORKSHEET
+
+
+def worksheet_comment(row: dict[str, str], lab: str) -> str:
+    """The feedback comment for Moodle: score, status, late penalty and decisions."""
+    parts = [f"Autograded: {row.get(lab, '')} points ({row.get(f'{lab}_status', '')})"]
+    if float(row.get(f"{lab}_penalty") or 0):
+        parts.append(f"late penalty -{row[f'{lab}_penalty']}")
+    parts += [d for d in row.get("overrides", "").split("; ") if d]
+    return "; ".join(parts)
 
 
 def keep_course_files(out: Path, *, course: Path | None, roster: Path | None) -> None:

@@ -270,6 +270,8 @@ def report(
     print(format_summary(summary))
     for path in paths:
         print(f"wrote {path}")
+    for name, why in exports.problems_in(out).items():
+        print(f"not written: {name}: {why}")
     if feedback_for is not None:
         print(f"wrote {feedback.bundle(out, feedback_for)}")
     return summary

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from grader import config
 from grader.checking import misconceptions
-from grader.outputs import feedback, gradebook, report
+from grader.outputs import exports, feedback, gradebook, report
 from grader.pipeline.discovery import Handin
 from grader.pipeline.grading import LabKey, LabResult
 from grader.safetext import escape, neutralise, write_csv
@@ -188,6 +188,7 @@ OUTPUTS = (
     "feedback",
     "canvas.csv",
     "moodle.csv",
+    "moodle-worksheet.csv",
     "autograded",
     "feedback-canvas.zip",
     "feedback-moodle.zip",
@@ -285,6 +286,8 @@ def write_outputs(
     }
     (out / "grading.json").write_text(json.dumps(meta, indent=2) + "\n")
     report.refresh(out)
+    for name, why in exports.problems_in(out).items():
+        log.info("not written: %s: %s", name, why)
     log.info(
         "done: %d students graded now (%d in %s), %d notebooks in %.1f s",
         len(batch.rows),

@@ -27,7 +27,9 @@ roster (``roster.csv``).
 ``roster.csv``: a header row naming the columns ``id`` (required), ``name``, ``email``,
 ``sis_id``, ``sis_login_id``, ``section`` (any order, case and spaces ignored, others ignored);
 Canvas's gradebook export serves as it is (``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``,
-``Section``).
+``Section``), and so does Moodle's grading worksheet (``Identifier`` ``Participant <id>`` read as
+the participant id of the download's folder names, ``Full name``, ``Email address``, ``ID
+number``). :func:`roster_kind` tells them apart: the Canvas and Moodle imports need theirs.
 """
 
 from __future__ import annotations
@@ -45,8 +47,20 @@ import tomllib
 from grader.labs import resolve_lab
 
 POLICIES = ("none", "per-day", "cutoff")
-ALIASES = {"student": "name", "sis_user_id": "sis_id", "email_address": "email"}
-"""Roster columns under the names Canvas's gradebook export and Moodle's participants use."""
+ALIASES = {
+    "student": "name",
+    "sis_user_id": "sis_id",
+    "email_address": "email",
+    "full_name": "name",
+    "id_number": "sis_id",
+    "identifier": "id",
+}
+"""Roster columns under the names Canvas's gradebook export, Moodle's participants and Moodle's
+grading worksheet use."""
+CANVAS_EXPORT = ("student", "id", "sis user id", "sis login id", "section")
+"""The first columns of Canvas's gradebook export (and import)."""
+PARTICIPANT = "Participant "
+"""How Moodle's grading worksheet writes an identifier: ``Participant <participant id>``."""
 DAY = dt.timedelta(days=1)
 
 
@@ -194,6 +208,7 @@ def load_roster(path: Path | None) -> dict[str, Person]:
         people: dict[str, Person] = {}
         for line in reader:
             values = {key: (line.get(column) or "").strip() for key, column in columns.items()}
+            values["id"] = values["id"].removeprefix(PARTICIPANT)
             fields = Person.__dataclass_fields__
             person = Person(**{k: v for k, v in values.items() if k in fields})
             if not person.id:
@@ -202,3 +217,17 @@ def load_roster(path: Path | None) -> dict[str, Person]:
                 raise ValueError(f"{path}: the id {person.id!r} is on the roster twice")
             people[person.id] = person
     return people
+
+
+def roster_kind(path: Path | None) -> str:
+    """``canvas`` (Canvas's gradebook export), ``moodle-worksheet`` (Moodle's grading
+    worksheet), ``plain`` (any other roster) or ``none``."""
+    if path is None or not path.is_file():
+        return "none"
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = [c.strip().lower() for c in next(csv.reader(handle), [])]
+    if tuple(header[: len(CANVAS_EXPORT)]) == CANVAS_EXPORT:
+        return "canvas"
+    if "identifier" in header and "full name" in header and "grade" in header:
+        return "moodle-worksheet"
+    return "plain"

@@ -1,4 +1,5 @@
-"""Late work and the instructor's decisions, on a results folder written by hand (no grading).
+"""Late work, the instructor's decisions and the LMS imports, on a results folder written by
+hand (no grading).
 
 A batch of the fixture lab (checks ``fixture.double.value`` 2 points, ``fixture.double.edge``
 1, ``fixture.square.value`` 1) is laid out as ``autograde`` leaves it: ``grades.csv``,
@@ -39,7 +40,7 @@ HEADER = [*HEAD, OVERRIDES, "fixture", "fixture_status"]
 HEADER += [f"fixture_{d}" for d in LAB_DETAILS] + [*CHECKS, "diagnoses"]
 
 
-def _batch(out: Path, rows: list[dict[str, str]], course: str = "") -> Path:
+def _batch(out: Path, rows: list[dict[str, str]], course: str = "", roster: str = "") -> Path:
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, HEADER)
@@ -62,6 +63,8 @@ def _batch(out: Path, rows: list[dict[str, str]], course: str = "") -> Path:
             kept.write_text(f"notebook of {row['student_id']}")
     if course:
         (out / "course.toml").write_text(course)
+    if roster:
+        (out / "roster.csv").write_text(roster)
     report.refresh(out)
     return out
 
@@ -157,3 +160,66 @@ def test_the_summary_lists_every_file_not_graded(tmp_path: Path) -> None:
     assert "| ann | Lab2_final.ipynb | renamed, graded |" in summary
     clean = _batch(tmp_path / "clean", [_row("bob", "graded")])
     assert "Every handed-in file was graded." in (clean / "summary.md").read_text()
+
+
+WORKSHEET = (
+    "Identifier,Full name,Email address,Status,Grade,Maximum Grade,Grade can be changed,"
+    "Last modified (submission),Last modified (grade),Feedback comments\n"
+    "Participant 12345,Ada Lovelace,ada@uni.edu,Submitted for grading,,4.00,Yes,-,-,\n"
+    "Participant 23456,Bob Smith,bob@uni.edu,Submitted for grading,,4.00,Yes,-,-,\n"
+    "Participant 34567,Cy Young,cy@uni.edu,No submission,,4.00,Yes,-,-,\n"
+)
+"""Moodle's grading worksheet ("Download grading worksheet"; Moodle ``mod/assign/gradingtable``
+columns), participant ids as in the download's folder names."""
+
+
+def _csv(path: Path) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def test_moodle_worksheet_is_a_roster_and_written_back(tmp_path: Path) -> None:
+    """Is Moodle's grading worksheet read as the roster (participant ids from its Identifier)
+    and written back in its own columns with Grade and Feedback comments, and is moodle.csv
+    keyed by email address?"""
+    rows = [_row("12345", "graded"), _row("23456", "ungradable:invalid-json")]
+    out = _batch(tmp_path / "out", rows, roster=WORKSHEET)
+    back = _csv(out / "moodle-worksheet.csv")
+    assert back[0] == WORKSHEET.splitlines()[0].split(",")
+    by_id = {line[0]: line for line in back[1:]}
+    assert by_id["Participant 12345"][4] == "4"
+    assert by_id["Participant 23456"][4] == "0"  # a 0 with its status, never a blank
+    assert "ungradable:invalid-json" in by_id["Participant 23456"][9]
+    assert by_id["Participant 34567"][4] == ""  # nothing handed in: Moodle's grade stands
+    moodle = _csv(out / "moodle.csv")
+    assert moodle[0][0] == "Email address"
+    assert sorted(line[0] for line in moodle[1:]) == ["ada@uni.edu", "bob@uni.edu", "cy@uni.edu"]
+    assert _rows(out)["12345"]["name"] == "Ada Lovelace"
+
+
+def test_canvas_import_only_from_a_canvas_roster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Is canvas.csv written from Canvas's gradebook export, refused (and removed) with any
+    other roster or none, and the reason printed by report?"""
+    export = 'Student,ID,SIS User ID,SIS Login ID,Section\n"Lovelace, Ada",12345,S1,ada,A\n'
+    out = _batch(tmp_path / "out", [_row("12345", "graded")], roster=export)
+    assert _csv(out / "canvas.csv")[2] == ["Lovelace, Ada", "12345", "S1", "ada", "A", "4"]
+    (out / "roster.csv").write_text("id,name\n12345,Ada\n")
+    report.refresh(out)
+    assert not (out / "canvas.csv").exists()
+    capsys.readouterr()
+    assert cli.main(["report", str(out)]) == 0
+    assert "not written: canvas.csv: Canvas imports grades by its own user ids" in (
+        capsys.readouterr().out
+    )
+
+
+def test_moodle_import_needs_an_email_or_id_number_for_everyone(tmp_path: Path) -> None:
+    """Is moodle.csv refused when the roster lacks emails and ID numbers (no participant or
+    LMS ids as identifiers), and keyed by ID number when that is what everyone has?"""
+    out = _batch(tmp_path / "out", [_row("7", "graded")], roster="id,name\n7,Ada\n")
+    assert not (out / "moodle.csv").exists()
+    (out / "roster.csv").write_text("id,name,sis_id\n7,Ada,S7\n")
+    report.refresh(out)
+    assert _csv(out / "moodle.csv") == [["ID number", "Fixture: double and square"], ["S7", "4"]]
