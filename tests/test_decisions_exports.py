@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.outputs import report
+from grader.outputs import formgrader, gradebook, report
 from grader.outputs.results import HEAD, LAB_DETAILS, OVERRIDES
 from tests import lms_fixtures
 
@@ -223,3 +223,54 @@ def test_moodle_import_needs_an_email_or_id_number_for_everyone(tmp_path: Path) 
     (out / "roster.csv").write_text("id,name,sis_id\n7,Ada,S7\n")
     report.refresh(out)
     assert _csv(out / "moodle.csv") == [["ID number", "Fixture: double and square"], ["S7", "4"]]
+
+
+PLAN = [
+    {
+        "lab": "fixture",
+        "assignment": "fixture-double",
+        "cells": [
+            ["double-tests", 3.0, ["fixture.double.value", "fixture.double.edge"]],
+            ["square-tests", 1.0, ["fixture.square.value"]],
+        ],
+        "due": "2026-03-02T23:59:00+00:00",
+    }
+]
+
+
+@pytest.mark.slow
+def test_the_gradebook_holds_names_due_dates_and_final_scores(tmp_path: Path) -> None:
+    """Does gradebook.db hold the learner's name, the lab's due date, the submission time, the
+    late penalty and an override as formgrader's manual score?"""
+    api = gradebook.import_nbgrader_api()
+    row = _row("22222", "graded", late="late", submitted="2026-03-04T09:00:00+00:00")
+    row.update(name="Smith, Jane", fixture_raw="3", fixture_penalty="0.3")
+    db = tmp_path / "gradebook.db"
+    assert gradebook.write_plan(db, PLAN, [row]) == {}
+    with api.Gradebook(f"sqlite:///{db}") as gb:
+        student = gb.find_student("22222")
+        assert (student.first_name, student.last_name) == ("Jane", "Smith")
+        assert gb.find_assignment("fixture-double").duedate.isoformat() == "2026-03-02T23:59:00"
+        notebook = gb.find_submission_notebook("fixture-double", "fixture-double", "22222")
+        assert notebook.late_submission_penalty == 0.3
+        assert notebook.score == 3.0  # the override (3 of 4 measured) as manual scores
+        submission = gb.find_submission("fixture-double", "22222")
+        assert submission.timestamp.isoformat() == "2026-03-04T09:00:00"
+
+
+@pytest.mark.slow
+def test_a_score_entered_in_formgrader_becomes_an_override(tmp_path: Path) -> None:
+    """Is a manual score typed into formgrader read back as a lab override (applied to
+    grades.csv) the next time the outputs are refreshed, and a score left alone ignored?"""
+    out = _batch(tmp_path / "out", [_row("ann", "graded"), _row("bob", "graded")])
+    assert gradebook.write_plan(out / "gradebook.db", PLAN, list(_rows(out).values())) == {}
+    api = gradebook.import_nbgrader_api()
+    with api.Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        gb.find_grade("square-tests", "fixture-double", "fixture-double", "ann").manual_score = 0
+        gb.db.commit()
+    made = formgrader.import_manual_scores(out)
+    assert [(d.student, d.target, d.points) for d in made] == [("ann", "fixture", 3.0)]
+    report.refresh(out)
+    assert _rows(out)["ann"]["score"] == "3" and _rows(out)["bob"]["score"] == "4"
+    assert "score entered in formgrader" in _rows(out)["ann"]["overrides"]
+    assert formgrader.import_manual_scores(out) == []  # once only

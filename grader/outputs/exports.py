@@ -77,10 +77,14 @@ def lab_column(lab: str, course: Course, system: str) -> str:
     return info.title if info.number == 0 else f"Lab 1.7.{info.number}: {info.title}"
 
 
-def finalise(out: Path, header: list[str], rows: list[dict[str, str]]) -> list[dict[str, str]]:
+def finalise(
+    out: Path, header: list[str], rows: list[dict[str, str]], meta: dict | None = None
+) -> list[dict[str, str]]:
     """The rows with late penalties, overrides and roster names applied (roster students with
-    no submission added as ``missing``); sorted by student id."""
-    meta = json.loads((out / "grading.json").read_text(encoding="utf-8"))
+    no submission added as ``missing``); sorted by student id. ``meta`` (``labs`` and
+    ``check_labs``) is read from ``out/grading.json`` when not given."""
+    if meta is None:
+        meta = json.loads((out / "grading.json").read_text(encoding="utf-8"))
     course = load_course(out / COURSE if (out / COURSE).is_file() else None)
     roster = load_roster(out / ROSTER if (out / ROSTER).is_file() else None)
     decisions = overrides.read(out)

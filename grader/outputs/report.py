@@ -262,9 +262,11 @@ def report(
     lay the feedback pages out for that system's bulk upload
     (:func:`grader.outputs.feedback.bundle`).
     """
-    from grader.outputs import exports, feedback
+    from grader.outputs import exports, feedback, formgrader
 
     exports.keep_course_files(out, course=course, roster=roster)
+    for decision in formgrader.import_manual_scores(out):
+        print(f"from formgrader: {decision.student} {decision.target} = {decision.points:g}")
     paths = refresh(out)
     summary = summarize(out)
     print(format_summary(summary))

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from grader import config
 from grader.checking import misconceptions
-from grader.outputs import exports, feedback, gradebook, report
+from grader.outputs import exports, feedback, formgrader, gradebook, report
+from grader.pipeline.course import load_course
 from grader.pipeline.discovery import Handin
 from grader.pipeline.grading import LabKey, LabResult
 from grader.safetext import escape, neutralise, write_csv
@@ -232,6 +233,7 @@ def write_outputs(
     gradebook entry becomes that student's status (``ungradable:crash``, logged).
     """
     out = batch.out
+    formgrader.import_manual_scores(out)  # before the gradebook is written afresh
     header = csv_header(batch.keys)
     regraded = {neutralise(row.student) for row in batch.rows}
     kept = [r for r in kept or [] if r.get("student_id") not in regraded]
@@ -256,9 +258,10 @@ def write_outputs(
     for row in batch.rows:
         table[neutralise(row.student)] = dict(zip(header, csv_line(row, batch), strict=True))
     merged = [table[student] for student in sorted(table)]
-    for student, error in gradebook.write(out / "gradebook.db", batch.keys, merged).items():
+    for student, error in _write_gradebook(batch, header, merged).items():
         log.error("the gradebook entry of %s was not written: %s", student, error)
-        table[neutralise(student)]["status"] = "ungradable:crash"
+        if neutralise(student) in table:  # (a roster learner with nothing graded is not)
+            table[neutralise(student)]["status"] = "ungradable:crash"
     write_csv(out / "grades.csv", header, ([r.get(h, "") for h in header] for r in merged))
     times = [r.seconds for row in batch.rows for r in row.labs.values() if r.run]
     meta = {
@@ -296,3 +299,20 @@ def write_outputs(
         len(times),
         meta["seconds"],
     )
+
+
+def _write_gradebook(
+    batch: Batch, header: list[str], merged: list[dict[str, str]]
+) -> dict[str, str]:
+    """``gradebook.db`` from the merged rows as :func:`grader.outputs.exports.finalise` makes
+    them (names, penalties and overrides applied; the roster's learners added), with the
+    course's due dates."""
+    meta = {
+        "labs": list(batch.keys),
+        "check_labs": {i: lab for lab, key in batch.keys.items() for i in key.spec_ids},
+    }
+    final = exports.finalise(batch.out, header, [dict(row) for row in merged], meta)
+    course = batch.out / exports.COURSE
+    due = load_course(course if course.is_file() else None).due
+    dates = {lab: when.isoformat() for lab, when in due.items()}
+    return gradebook.write(batch.out / "gradebook.db", batch.keys, final, dates)
