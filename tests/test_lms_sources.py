@@ -315,3 +315,15 @@ def test_a_lone_notebook_is_graded_for_the_lab_asked_for(tmp_path: Path) -> None
     assert lone.flags["bob"] == ["renamed:notebook.txt"]
     assert "fixture" in lone.found["ada"] and "fixture" in lone.found["bob"]
     assert "fixture" not in lone.found["cy"] and len(lone.flags["cy"]) == 2
+
+
+def test_a_zero_byte_notebook_is_ungradable_and_says_why(tmp_path: Path) -> None:
+    """Is an empty notebook file read as ``invalid-json`` with a message saying it is empty
+    (so it posts 0 with a status, never a blank)?"""
+    from grader import notebook
+
+    path = tmp_path / fixture.LAB.notebook
+    path.write_bytes(b"")
+    with pytest.raises(notebook.NotebookError) as raised:
+        notebook.read(path, max_bytes=1 << 20)
+    assert raised.value.reason == "invalid-json" and "empty" in str(raised.value)
