@@ -124,8 +124,8 @@ def blackboard(root: Path) -> Expected:
     them): per attempt ``<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>`` and a
     receipt ``<assignment>_<username>_attempt_<time>.txt``; times in the server's timezone.
 
-    The latest attempt wins; a username holding ``_`` (told apart by its receipt); a group
-    member's attempt; a Word file beside a notebook; every attempt has its receipt.
+    The latest attempt wins; a username holding ``_`` (told apart by its receipt); a Word file
+    beside a notebook; every attempt has its receipt.
     """
     attempts = [
         ("jsmith", "J Smith", "2026-03-01-10-00-00", NOTEBOOK, STUB),
