@@ -274,3 +274,17 @@ def test_a_score_entered_in_formgrader_becomes_an_override(tmp_path: Path) -> No
     assert _rows(out)["ann"]["score"] == "3" and _rows(out)["bob"]["score"] == "4"
     assert "score entered in formgrader" in _rows(out)["ann"]["overrides"]
     assert formgrader.import_manual_scores(out) == []  # once only
+
+
+@pytest.mark.slow
+def test_a_later_override_is_not_undone_by_the_older_gradebook(tmp_path: Path) -> None:
+    """Is an override recorded after the gradebook was written kept, rather than replaced by
+    the (older) total the gradebook holds?"""
+    out = _batch(tmp_path / "out", [_row("ann", "graded")])
+    assert cli.main(["override", str(out), "ann", "fixture", "2", "--comment", "first"]) == 0
+    rows = list(_rows(out).values())
+    formgrader.remember_written(out, rows, ["fixture"])
+    assert gradebook.write_plan(out / "gradebook.db", PLAN, rows) == {}  # manual scores: 2
+    assert cli.main(["override", str(out), "ann", "fixture", "1", "--comment", "second"]) == 0
+    assert formgrader.import_manual_scores(out) == []
+    assert _rows(out)["ann"]["score"] == "1"

@@ -4,9 +4,11 @@ The gradebook is written afresh after every batch (:mod:`grader.outputs.gradeboo
 manual score typed into formgrader would be lost, and two sources of truth would disagree.
 Before a batch's outputs are written, and before ``report``, :func:`import_manual_scores` reads
 the gradebook as it stands (plain SQLite, nbgrader's schema; nbgrader is not imported) and,
-for each learner and lab whose total with formgrader's manual scores differs from the lab's
-raw score in ``grades.csv``, records a lab override (:mod:`grader.outputs.overrides`) with the
-formgrader comments of that notebook, or "score entered in formgrader".
+for each learner and lab whose total with formgrader's manual scores differs from the total the
+grader wrote there (``OUT/gradebook-written.json``, else the lab's raw score in ``grades.csv``),
+records a lab override (:mod:`grader.outputs.overrides`) with the formgrader comments of that
+notebook, or "score entered in formgrader". An override recorded later with ``override`` is
+never undone by the older gradebook: only what changed in formgrader is taken.
 """
 
 from __future__ import annotations
@@ -21,6 +23,25 @@ from grader.labs import get_lab
 from grader.outputs import overrides
 
 log = logging.getLogger("grader")
+
+WRITTEN = "gradebook-written.json"
+"""What the grader last wrote into the gradebook: ``<student>\t<lab>`` -> the lab's total."""
+
+
+def _key(student: str, lab: str) -> str:
+    return student.lstrip("'") + "\t" + lab
+
+
+def remember_written(out: Path, rows: list[dict[str, str]], labs: list[str]) -> None:
+    """Record the totals about to be written into ``gradebook.db`` (finalised rows)."""
+    written = {
+        _key(row["student_id"], lab): float(row.get(f"{lab}_raw") or 0)
+        for row in rows
+        for lab in labs
+        if row.get(f"{lab}_status", "missing") != "missing"
+    }
+    (out / WRITTEN).write_text(json.dumps(written, indent=1, sort_keys=True), encoding="utf-8")
+
 
 GRADES = """
 SELECT sa.student_id, a.name, g.auto_score, g.manual_score
@@ -76,13 +97,16 @@ def import_manual_scores(out: Path) -> list[overrides.Override]:
     labs = {get_lab(lab).assignment: lab for lab in meta.get("labs", [])}
     with open(grades, newline="", encoding="utf-8") as handle:
         rows = {row["student_id"].lstrip("'"): row for row in csv.DictReader(handle)}
+    written_path = out / WRITTEN
+    written = json.loads(written_path.read_text(encoding="utf-8")) if written_path.is_file() else {}
     made = []
     for (student, assignment), (total, comment) in found.items():
         lab, row = labs.get(assignment), rows.get(student)
         if lab is None or row is None:
             continue
-        if abs(float(row.get(f"{lab}_raw") or 0) - total) <= 1e-9:
-            continue  # already what grades.csv says (an override written back, or no change)
+        before = written.get(_key(student, lab), float(row.get(f"{lab}_raw") or 0))
+        if abs(float(before) - total) <= 1e-9:
+            continue  # what the grader wrote there: nothing entered in formgrader
         text = f"formgrader: {comment}" if comment else "score entered in formgrader"
         try:
             made += overrides.record(

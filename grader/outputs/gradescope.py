@@ -94,9 +94,9 @@ def requirements() -> list[str]:
 def python_floor() -> tuple[tuple[int, int], str]:
     """The oldest Python every pinned distribution supports, and which ones ask for it (from
     their ``Requires-Python``)."""
-    floor, why = (3, 9), []
+    floor, why = (3, 9), list[str]()
     for name in PINNED:
-        spec = importlib.metadata.metadata(name).get("Requires-Python") or ""
+        spec = importlib.metadata.metadata(name)["Requires-Python"] or ""
         match = re.search(r">=\s*(\d+)\.(\d+)", spec)
         if match is None:
             continue

@@ -190,6 +190,7 @@ OUTPUTS = (
     "canvas.csv",
     "moodle.csv",
     "moodle-worksheet.csv",
+    "gradebook-written.json",
     "autograded",
     "feedback-canvas.zip",
     "feedback-moodle.zip",
@@ -315,4 +316,5 @@ def _write_gradebook(
     course = batch.out / exports.COURSE
     due = load_course(course if course.is_file() else None).due
     dates = {lab: when.isoformat() for lab, when in due.items()}
+    formgrader.remember_written(batch.out, final, list(batch.keys))
     return gradebook.write(batch.out / "gradebook.db", batch.keys, final, dates)
