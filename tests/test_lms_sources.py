@@ -249,11 +249,12 @@ def test_two_layouts_in_one_folder_stop_with_the_candidates(tmp_path: Path) -> N
     assert "canvas" in message and "blackboard" in message and "--layout" in message
 
 
-def test_a_class_in_one_folder_is_never_one_student(tmp_path: Path) -> None:
-    """Does a folder whose files carry several Blackboard users stop instead of being graded
-    as one learner, while ``--layout folders`` still reads it as asked?"""
+@pytest.mark.parametrize("layout", ["blackboard", "moodle", "canvas"])
+def test_a_class_in_one_folder_is_never_one_student(tmp_path: Path, layout: str) -> None:
+    """Does a folder whose files or folders carry several LMS users stop instead of being
+    graded as one learner, while ``--layout folders`` still reads it as asked?"""
     root = tmp_path / "in"
-    lms_fixtures.build("blackboard", root / "Lab 0")
+    lms_fixtures.build(layout, root / "Lab 0")
     (root / "other").mkdir()
     with pytest.raises(layouts.AmbiguousLayout, match="several learners"):
         _discover_path(tmp_path, root)
@@ -327,3 +328,16 @@ def test_a_zero_byte_notebook_is_ungradable_and_says_why(tmp_path: Path) -> None
     with pytest.raises(notebook.NotebookError) as raised:
         notebook.read(path, max_bytes=1 << 20)
     assert raised.value.reason == "invalid-json" and "empty" in str(raised.value)
+
+
+def test_a_lone_renamed_upload_keeps_its_late_flag(tmp_path: Path) -> None:
+    """Graded for the one lab asked for, does a renamed Canvas upload keep Canvas's late
+    flag (so the late policy still applies)?"""
+    root = tmp_path / "in"
+    root.mkdir()
+    nbformat.write(lms_fixtures.SOLUTION, root / "smithjane_late_22222_902_Lab2_final.ipynb")
+    nbformat.write(lms_fixtures.SOLUTION, root / f"smithjohn_11111_901_{fixture.LAB.notebook}")
+    found = _discover_path(tmp_path, root, lone=True)
+    assert found.handins["22222", "fixture"].late
+    assert "late:fixture" in found.flags["22222"]
+    assert "renamed:smithjane_late_22222_902_Lab2_final.ipynb" in found.flags["22222"]

@@ -282,7 +282,8 @@ def _lms_notebook(
         found.symlink(student, path, [match[0]] if match else [])
         return
     if match is None:
-        found.ignore(student, path, reason_for(own), name=shown)
+        handin = Handin(escape(shown), who.submitted, who.late, (who.order,))
+        found.ignore(student, path, reason_for(own), name=shown, handin=handin)
         return
     lab, number = match
     handin = Handin(escape(shown), who.submitted, who.late, (who.order, number))
@@ -359,7 +360,7 @@ def _student_folder(
                     found.symlink(student, path, [])
                     linked = True
             elif stat.S_ISDIR(info.st_mode):
-                continue
+                found.lms_user(student, path.name)  # a Moodle folder carries its learner
             elif match is not None:
                 found.lms_user(student, path.name)
                 regular = stat.S_ISREG(info.st_mode)

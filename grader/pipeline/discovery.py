@@ -103,12 +103,19 @@ class Discovery(Unpacked):
         self.handins[student_id, lab] = handin
 
     def ignore(
-        self, student_id: str | None, path: Path, reason: str, why: str = "", name: str = ""
+        self,
+        student_id: str | None,
+        path: Path,
+        reason: str,
+        why: str = "",
+        name: str = "",
+        handin: Handin | None = None,
     ) -> None:
-        """A handed-in file not graded: logged, and flagged on its learner's row."""
+        """A handed-in file not graded: logged, and flagged on its learner's row (``handin``:
+        its time and late flag, should it be graded after all)."""
         name = escape(name or path.name)
         self.notes.append(f"ignored {path}: {why or reason}")
-        self.ignored.append(Ignored(student_id, name, reason, path))
+        self.ignored.append(Ignored(student_id, name, reason, path, handin))
         if student_id is not None:
             self.student(student_id)
             self.flags[student_id].append(f"ignored-file:{reason}:{name}")
@@ -156,6 +163,7 @@ class Ignored:
     name: str
     reason: str
     path: Path | None = None
+    handin: Handin | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +224,10 @@ def lone_notebooks(found: Discovery, lab: str) -> None:
         flags.remove(f"ignored-file:{item.reason}:{item.name}")
         flags.append(f"renamed:{item.name}")
         found.ignored.remove(item)
-        found.add(student, lab, item.path, Handin(item.name))
+        handin = item.handin or Handin(item.name)
+        found.add(student, lab, item.path, handin)
+        if handin.late:
+            found.flags[student].append(f"late:{lab}")
         found.notes.append(f"{student}: the only notebook, {item.name}, graded for {lab}")
 
 
