@@ -95,16 +95,25 @@ def moodle(root: Path) -> Expected:
     plugin, ``<Full Name>_<participant id>_assignsubmission_<plugin>_``; the participant id is
     Moodle's per-assignment unique id (``get_uniqueid_for_user``), not the user's id.
 
-    An online-text folder beside a file folder; a copy suffix; a notebook under another name
-    (not graded: two labs are possible); a notebook of another lab.
+    An online-text folder beside a file folder; a copy suffix; a notebook of another lab; a
+    folder as Moodle 4.1 and later name it (``mod/assign/classes/downloader.php``: no trailing
+    ``_``); a team submission, named after its group (``<group name>_<group id>``) and read as
+    one learner.
     """
     _nb(root / "Ada Lovelace_12345_assignsubmission_file_" / NOTEBOOK, SOLUTION)
+    _nb(root / "Cy Young_34567_assignsubmission_file" / NOTEBOOK, SOLUTION)
+    _nb(root / "Team Rocket_7_assignsubmission_file" / "sub" / NOTEBOOK, STUB)
     text = root / "Ada Lovelace_12345_assignsubmission_onlinetext_" / "onlinetext.html"
     text.parent.mkdir(parents=True)
     text.write_text("<p>see my notebook</p>")
     _nb(root / "Bob Smith_23456_assignsubmission_file_" / f"{ASSIGNMENT} (1).ipynb", STUB)
     _nb(root / "Bob Smith_23456_assignsubmission_file_" / "lab-1.7.2-operations.ipynb", STUB)
-    return {"12345": (4, False, None), "23456": (0, False, None)}
+    return {
+        "12345": (4, False, None),
+        "23456": (0, False, None),
+        "34567": (4, False, None),
+        "7": (0, False, None),
+    }
 
 
 def _receipt(name: str, user: str, when: str, files: list[str]) -> str:

@@ -72,8 +72,8 @@ def test_canvas_keeps_the_latest_upload(tmp_path: Path) -> None:
 def test_moodle_online_text_is_not_a_student(tmp_path: Path) -> None:
     """Is Moodle's online-text folder ignored with a log line instead of a phantom row?"""
     found = _discover(tmp_path, "moodle")
-    assert sorted(found.found) == ["12345", "23456"]
-    assert found.names["12345"] == "Ada Lovelace"
+    assert sorted(found.found) == ["12345", "23456", "34567", "7"]
+    assert found.names["12345"] == "Ada Lovelace" and found.names["7"] == "Team Rocket"
     assert any("onlinetext submission" in note for note in found.notes)
     assert found.flags["12345"] == []
 

@@ -7,8 +7,9 @@ and whether the LMS marked it late; :func:`detect` chooses the layout of a folde
 * Canvas ("Download Submissions"): ``<name>[_late]_<user id>_<attachment id>_<file>``;
   the id is Canvas's numeric user id; a higher attachment id is a later upload.
 * Moodle ("Download all submissions"): folders ``<Full Name>_<participant id>_assignsubmission_
-  <plugin>_`` (``file`` holds the notebooks; ``onlinetext`` and others are ignored), or flat files
-  ``<Full Name>_<participant id>_assignsubmission_file_<file>``.
+  <plugin>`` (a trailing ``_`` before Moodle 4.1; ``file`` holds the notebooks; ``onlinetext``
+  and others are ignored), or flat files ``<Full Name>_<participant id>_assignsubmission_file_
+  <file>``; a team submission is named ``<group name>_<group id>_…`` and read as one learner.
 * Blackboard ("Assignment File Download"): ``<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>
   [_<file>]`` beside a receipt ``<assignment>_<username>_attempt_<time>.txt`` per attempt; the
   time is the server's local time (read in the course's timezone); the latest attempt wins. The
@@ -33,8 +34,12 @@ CANVAS = re.compile(
     r"^(?P<name>[^_]+?)(?P<late>_late)?_(?P<user>\d+)_(?P<order>\d+)_(?P<file>.+)$", re.I
 )
 MOODLE = re.compile(
-    r"^(?P<name>.+)_(?P<user>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>.*)$"
+    r"^(?P<name>.+)_(?P<user>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<file>.*))?$"
 )
+"""Moodle's names: ``<Full Name>_<participant id>_assignsubmission_<plugin>`` (a folder; Moodle
+4.1 and later, ``mod/assign/classes/downloader.php``), with a trailing ``_`` (earlier
+releases), or ``…_<plugin>_<file>`` (flat). A team submission is named after the group:
+``<group name>_<group id>_…``, once per group."""
 BLACKBOARD = re.compile(
     r"^(?P<head>(?P<assignment>.+)_(?P<user>[^_]+))_attempt_"
     r"(?P<when>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>.+)|(?P<receipt>\.txt))?$"
@@ -117,7 +122,7 @@ def parse_moodle(name: str) -> tuple[Name, str] | None:
     match = MOODLE.match(name)
     if match is None:
         return None
-    return Name(match["user"], match["file"], match["name"]), match["plugin"]
+    return Name(match["user"], match["file"] or "", match["name"]), match["plugin"]
 
 
 def parse_blackboard(
