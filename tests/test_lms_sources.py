@@ -341,3 +341,9 @@ def test_a_lone_renamed_upload_keeps_its_late_flag(tmp_path: Path) -> None:
     assert found.handins["22222", "fixture"].late
     assert "late:fixture" in found.flags["22222"]
     assert "renamed:smithjane_late_22222_902_Lab2_final.ipynb" in found.flags["22222"]
+
+
+def test_a_negative_flagged_days_is_refused(tmp_path: Path) -> None:
+    """Is ``late.flagged_days`` below 0 refused with a message naming the setting?"""
+    with pytest.raises(ValueError, match="flagged_days"):
+        load_course(_course(tmp_path, '[late]\npolicy = "per-day"\nflagged_days = -1\n'))
