@@ -43,6 +43,8 @@ ADVICE = {
     "symlink": "A symbolic link was handed in: ask for the notebook file itself.",
     "no-notebooks": "Nothing they handed in is a lab notebook: ask for the lab's .ipynb under "
     "its released name.",
+    "no-gradable-file": "They handed files in, but none could be graded (see the files not "
+    "graded): ask for the lab's .ipynb under its released name.",
 }
 """What to ask a learner for, per ungradable reason."""
 
@@ -50,8 +52,17 @@ NOT_GRADED = {
     "ignored-file": "not a lab notebook name (renamed?)",
     "duplicate-submission": "a second notebook for the same lab",
     "symlink": "a symbolic link, never followed",
+    "renamed": "graded for the lab asked for, under another name",
 }
 """Flags that name a file handed in but not graded, and why."""
+IGNORED_REASONS = {
+    "renamed": "a notebook under another name",
+    "not-a-notebook": "not a notebook",
+    "other-lab": "another lab's notebook",
+    "unreadable": "could not be read (or a zip nested too deep)",
+    "duplicate": "an earlier upload; a later one was graded",
+}
+"""``ignored-file:<reason>:<name>``: each reason of discovery, said for the instructor."""
 
 FLAG_MEANING = {
     "import-torch": "imports PyTorch (the lab asks for numpy only)",
@@ -84,7 +95,7 @@ FLAG_MEANING = {
 }
 """One line per integrity flag kind: what was seen."""
 
-UNSHOWN_FLAGS = ("late", "reduced-isolation")
+UNSHOWN_FLAGS = ("late", "reduced-isolation", "override-stale")
 """Flags shown elsewhere: late work in each lab's figures, reduced isolation once per batch."""
 
 
@@ -134,6 +145,9 @@ def attention(batches: Sequence[Batch]) -> dict[str, list[dict[str, Any]]]:
                 if kind in NOT_GRADED or kind.startswith("not-graded"):
                     name = seen.split(":", 1)[1] if ":" in seen else seen
                     why = NOT_GRADED.get(kind, kind)
+                    reason, _, rest = name.partition(":")
+                    if kind == "ignored-file" and reason in IGNORED_REASONS and rest:
+                        name, why = rest, IGNORED_REASONS[reason]
                     found["not_graded"].append({**who, "file": name, "reason": why})
                 elif kind not in UNSHOWN_FLAGS:
                     found["flags"].append(
@@ -159,7 +173,8 @@ def attention(batches: Sequence[Batch]) -> dict[str, list[dict[str, Any]]]:
                     "name": row.get("name", ""),
                     "batch": batch.name,
                     "lab": lab,
-                    "target": decision.target,
+                    "target": decision.target
+                    + (" (late penalty waived)" if decision.kind == "waive-late" else ""),
                     "points": decision.points,
                     "comment": decision.comment,
                     "recorded": decision.recorded,
