@@ -55,7 +55,8 @@ def lab_column(lab: str, course: Course, system: str) -> str:
 
 def finalise(out: Path, header: list[str], rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """The rows with late penalties, overrides and roster names applied (roster students with
-    no submission added as ``missing``); sorted by student id."""
+    no submission added as ``missing``, except in one shard of a batch: the merge adds them,
+    once); sorted by student id."""
     meta = json.loads((out / "grading.json").read_text(encoding="utf-8"))
     course = load_course(out / COURSE if (out / COURSE).is_file() else None)
     roster = load_roster(out / ROSTER if (out / ROSTER).is_file() else None)
@@ -63,7 +64,7 @@ def finalise(out: Path, header: list[str], rows: list[dict[str, str]]) -> list[d
     labs: list[str] = meta["labs"]
     checks: dict[str, str] = meta["check_labs"]
     table = {row["student_id"]: row for row in rows}
-    for listed in roster.values():
+    for listed in [] if meta.get("shard") else roster.values():
         student = neutralise(listed.id)
         if student not in table:
             table[student] = {h: "" for h in header}
