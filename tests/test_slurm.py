@@ -529,6 +529,6 @@ def test_a_node_without_user_namespaces(cluster: dict[str, Any], isolation: None
         "the shard failed", lambda: states(env, job) == {"1": "FAILED"}, lambda: states(env, job)
     )
     text = output(folder, f"grade-{job}_1.out")
-    assert "IsolationUnavailable: no full isolation on this machine: bwrap failed:" in text, text
+    assert "error: IsolationUnavailable: no full isolation on this machine:" in text, text
     assert "Creating new namespace failed" in text and "max_*_namespaces" in text, text
     assert not (folder / "results" / "shard-1" / "grades.csv").exists()
