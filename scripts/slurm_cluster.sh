@@ -26,6 +26,7 @@ usage() {
 action=$1
 dir=$2
 DAEMONS=(slurmd slurmctld munged) # the order in which they are stopped
+PATH="$PATH:/usr/sbin:/sbin"      # the daemons, off a plain PATH
 
 need() {
     local missing=() program

@@ -63,7 +63,8 @@ PROGRAMS = ("munged", "munge", "slurmctld", "slurmd", "sbatch", "scontrol", "sca
 
 
 def _slurm_missing() -> str:
-    missing = [p for p in PROGRAMS if shutil.which(p) is None]
+    path = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"  # the daemons, off a plain PATH
+    missing = [p for p in PROGRAMS if shutil.which(p, path=path) is None]
     if missing:
         return (
             f"SLURM or munge is not installed (no {', '.join(missing)}): install the Debian "
@@ -261,13 +262,15 @@ def cluster() -> Iterator[dict[str, Any]]:
     base = Path(tempfile.mkdtemp(prefix="mgp-slurm-"))
     base.chmod(0o755)  # munged, and the unprivileged job, must enter it
     folder = base / "cluster"
-    started = slurm_cluster("start", folder)
-    pids = cluster_pids(folder)
+    pids: dict[str, int] = {}
     try:
+        started = slurm_cluster("start", folder)
+        pids = cluster_pids(folder)
         assert started.returncode == 0, started.stdout + started.stderr
         assert sorted(pids) == ["munged", "slurmctld", "slurmd"] and all(map(alive, pids.values()))
         yield {"base": base, "env": {**os.environ, "SLURM_CONF": str(folder / "slurm.conf")}}
     finally:
+        pids |= cluster_pids(folder) if (folder / "run").is_dir() else {}
         stopped = slurm_cluster("stop", folder)
         left = {name: pid for name, pid in pids.items() if alive(pid)}
         if not left:
