@@ -3,7 +3,7 @@
 The Kubernetes Job's and the Helm values' shell steps are run here with a stand-in
 ``python3`` that records its arguments, so the index-to-shard arithmetic and the merge's
 wait are checked without a cluster. (The SLURM script grades for real in
-``tests/test_shard_merge.py``.)
+``tests/test_shard_merge.py``, and through a real one-node SLURM in ``tests/test_slurm.py``.)
 """
 
 from __future__ import annotations

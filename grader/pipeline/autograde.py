@@ -25,14 +25,7 @@ from grader import config, sandbox
 from grader.labs import LABS, get_lab, resolve_lab
 from grader.outputs import gradebook, results
 from grader.outputs.exports import keep_course_files
-from grader.outputs.results import (
-    Batch,
-    MergeError,
-    StudentRow,
-    csv_header,
-    fmt,
-    previous_batch,
-)
+from grader.outputs.results import Batch, MergeError, StudentRow, csv_header, fmt, previous_batch
 from grader.pipeline.discover import discover
 from grader.pipeline.grading import (
     LabKey,
@@ -118,7 +111,10 @@ def grade_all(
         Spares({lab: runs[lab] for lab in keys}, imports, limits=limits, ahead=jobs) as spares,
         ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool,
         tqdm(
-            total=len(tasks), unit="notebook", file=sys.stderr, disable=not progress or lines
+            total=len(tasks),
+            unit="notebook",
+            file=sys.stderr,
+            disable=not progress or lines is not None,
         ) as bar,
     ):
         futures = {
