@@ -16,7 +16,7 @@
 # `start` waits at most START_TIMEOUT seconds (default 60) for the node to be idle; if
 # anything fails it stops what it started and prints the daemons' logs. `stop` waits at
 # most STOP_TIMEOUT seconds (default 30) for the jobs and each daemon, then kills.
-set -euo pipefail
+set -Eeuo pipefail
 
 usage() {
     echo "usage: $0 start|stop|status DIR" >&2
@@ -114,7 +114,7 @@ wait_for() { # wait_for NAME COMMAND...: until COMMAND succeeds, at most START_T
     local what=$1 waited=0
     shift
     until "$@" >/dev/null 2>&1; do
-        if ! alive "$what"; then
+        if ! kill -0 "$(cat "$dir/run/$what.pid")" 2>/dev/null; then
             echo "$what stopped while starting (its log: $dir/log/)" >&2
             return 1
         fi
@@ -193,11 +193,10 @@ start() {
     chown munge: "$dir/munge-key/munge.key"
     chmod 400 "$dir/munge-key/munge.key"
     write_conf
-    trap 'echo "start failed: stopping what started" >&2; stop_all >&2; tail -n 20 "$dir"/log/* "$dir"/munge-key/*.log >&2; exit 1' ERR
+    trap 'echo "start failed: stopping what started" >&2; stop_all >&2; tail -n 20 "$dir"/log/* >&2; exit 1' ERR
     launch munged setpriv --reuid=munge --regid=munge --clear-groups munged --foreground \
         --socket="$dir/munge/munge.socket" --key-file="$dir/munge-key/munge.key" \
-        --pid-file="$dir/munge-key/munged.pid" --log-file="$dir/munge-key/munged.log" \
-        --seed-file="$dir/munge-key/munged.seed"
+        --pid-file="$dir/munge-key/munged.pid" --seed-file="$dir/munge-key/munged.seed"
     wait_for munged munge_works
     export SLURM_CONF="$dir/slurm.conf"
     launch slurmctld slurmctld -D -f "$dir/slurm.conf"
