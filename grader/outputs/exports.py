@@ -81,8 +81,9 @@ def finalise(
     out: Path, header: list[str], rows: list[dict[str, str]], meta: dict | None = None
 ) -> list[dict[str, str]]:
     """The rows with late penalties, overrides and roster names applied (roster students with
-    no submission added as ``missing``); sorted by student id. ``meta`` (``labs`` and
-    ``check_labs``) is read from ``out/grading.json`` when not given."""
+    no submission added as ``missing``, except in one shard of a batch: the merge adds them,
+    once); sorted by student id. ``meta`` (``labs`` and ``check_labs``) is read from
+    ``out/grading.json`` when not given."""
     if meta is None:
         meta = json.loads((out / "grading.json").read_text(encoding="utf-8"))
     course = load_course(out / COURSE if (out / COURSE).is_file() else None)
@@ -91,7 +92,7 @@ def finalise(
     labs: list[str] = meta["labs"]
     checks: dict[str, str] = meta["check_labs"]
     table = {row["student_id"]: row for row in rows}
-    for listed in roster.values():
+    for listed in [] if meta.get("shard") else roster.values():
         student = neutralise(listed.id)
         if student not in table:
             table[student] = {h: "" for h in header}

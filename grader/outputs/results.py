@@ -121,6 +121,10 @@ def csv_line(row: StudentRow, batch: Batch) -> list[str]:
     return [*line, misconceptions.cell(outcomes)]
 
 
+SHARD_KEY = "shard"
+"""The key of ``grading.json`` that records which shard (``K/N``) a folder holds."""
+
+
 class MergeError(ValueError):
     """``OUT`` holds a batch this run cannot be merged into (the message says what to do)."""
 
@@ -228,13 +232,16 @@ def write_outputs(
     submissions: Path,
     jobs: int,
     kept: list[dict[str, str]] | None = None,
+    shard: str | None = None,
 ) -> None:
     """Feedback, then the merged table and everything derived from it: gradebook, grades.csv,
     lms.csv, grading.json, summary and histogram.
 
     ``kept`` are rows of a previous batch in ``batch.out`` (as read from its grades.csv); the
     students graded now replace theirs. A failure while writing one student's feedback or
-    gradebook entry becomes that student's status (``ungradable:crash``, logged).
+    gradebook entry becomes that student's status (``ungradable:crash``, logged). ``shard``
+    (``K/N``) is recorded in ``grading.json`` under :data:`SHARD_KEY`: the folder then holds
+    one shard of a batch, and the roster's learners without a submission are left to the merge.
     """
     out = batch.out
     formgrader.import_manual_scores(out)  # before the gradebook is written afresh
@@ -291,6 +298,8 @@ def write_outputs(
         ),
         "python": platform.python_version(),
     }
+    if shard is not None:
+        meta[SHARD_KEY] = shard
     (out / "grading.json").write_text(json.dumps(meta, indent=2) + "\n")
     report.refresh(out)
     for name, why in exports.problems_in(out).items():
