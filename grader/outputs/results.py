@@ -269,7 +269,7 @@ def write_outputs(
     for row in batch.rows:
         table[neutralise(row.student)] = dict(zip(header, csv_line(row, batch), strict=True))
     merged = [table[student] for student in sorted(table)]
-    for student, error in _write_gradebook(batch, header, merged).items():
+    for student, error in _write_gradebook(batch, header, merged, shard).items():
         log.error("the gradebook entry of %s was not written: %s", student, error)
         if neutralise(student) in table:  # (a roster learner with nothing graded is not)
             table[neutralise(student)]["status"] = "ungradable:crash"
@@ -315,15 +315,17 @@ def write_outputs(
 
 
 def _write_gradebook(
-    batch: Batch, header: list[str], merged: list[dict[str, str]]
+    batch: Batch, header: list[str], merged: list[dict[str, str]], shard: str | None = None
 ) -> dict[str, str]:
     """``gradebook.db`` from the merged rows as :func:`grader.outputs.exports.finalise` makes
     them (names, penalties and overrides applied; the roster's learners added), with the
     course's due dates."""
-    meta = {
+    meta: dict[str, object] = {
         "labs": list(batch.keys),
         "check_labs": {i: lab for lab, key in batch.keys.items() for i in key.spec_ids},
     }
+    if shard is not None:
+        meta[SHARD_KEY] = shard  # the roster's absent learners are the merge's to add
     final = exports.finalise(batch.out, header, [dict(row) for row in merged], meta)
     course = batch.out / exports.COURSE
     due = load_course(course if course.is_file() else None).due
