@@ -1,0 +1,270 @@
+"""A second corpus: realistic learner mistakes, written independently of the misconception catalogue.
+
+The planted bugs (``grader/redteam/<lab>.py``) and the catalogue were written together: each
+catalogued misconception names the planted bug it was modelled on, so diagnosing the planted
+corpus measures the catalogue against its own examples. The mistakes here were written from the
+lab texts and the cells a learner edits alone, as a learner would get them wrong (several ways
+per idea, different code from the planted bugs), before the catalogue entries of lab 1.7.5, the
+optimizers' finer rules, dropout's rate and transpose were written. They are not required to fail
+given checks (no ``fails``): they measure diagnosis only
+(``python -m grader.checking.misconceptions.measure --realistic``).
+
+:data:`CATALOGUED_AS` was filled in afterwards, from each mistake's description: the catalogued
+misconception that describes it, if one does. A mistake without an entry there must get no name.
+"""
+
+from __future__ import annotations
+
+from grader.redteam.planted import PlantedBug
+
+Row = tuple[str, str, str, str, str]
+"""``(name, grade_id, old, new, description)``."""
+
+
+def mistakes(lab: str, *rows: Row) -> list[PlantedBug]:
+    """The realistic mistakes of ``lab`` as planted bugs that need not fail given checks."""
+    return [
+        PlantedBug(name, lab, grade_id, old, new, frozenset(), description)
+        for name, grade_id, old, new, description in rows
+    ]
+
+
+LOADER_LOOP = (
+    "for start in range(0, n, self.batch_size):\n"
+    "            idx = order[start : start + self.batch_size]"
+)
+EPOCH_TAIL = (
+    "total, count = 0.0, 0\n"
+    "    for xb, yb in loader:\n"
+    "        optimizer.zero_grad()\n"
+    "        loss = ops.cross_entropy(model(xb), yb)\n"
+    "        loss.backward()\n"
+    "        optimizer.step()\n"
+    "        total += loss.item() * len(yb)\n"
+    "        count += len(yb)\n"
+    "    return total / count"
+)
+
+LAB5 = mistakes(
+    "lab5",
+    (
+        "accuracy-counts-right-rows",
+        "accuracy_fn",
+        "return float(np.mean(predicted == np.asarray(y)))",
+        "return float(np.sum(predicted == np.asarray(y)))",
+        "returns how many rows are right, not the fraction",
+    ),
+    (
+        "accuracy-flat-argmax",
+        "accuracy_fn",
+        "predicted = scores.argmax(axis=1)",
+        "predicted = np.argmax(scores)",
+        "takes the argmax of the whole array instead of one per row",
+    ),
+    (
+        "loader-len-floor",
+        "loader_class",
+        "return (len(self.X) + self.batch_size - 1) // self.batch_size",
+        "return len(self.X) // self.batch_size",
+        "__len__ counts full batches only, while the loop still yields the partial one",
+    ),
+    (
+        "loader-only-full-batches",
+        "loader_class",
+        LOADER_LOOP,
+        "for b in range(n // self.batch_size):\n"
+        "            idx = order[b * self.batch_size : (b + 1) * self.batch_size]",
+        "loops over the number of full batches: the leftover rows never come out",
+    ),
+    (
+        "loader-order-cached",
+        "loader_class",
+        "order = self.rng.permutation(n) if self.shuffle else np.arange(n)",
+        'if not hasattr(self, "order"):\n'
+        "            self.order = self.rng.permutation(n) if self.shuffle else np.arange(n)\n"
+        "        order = self.order",
+        "draws the permutation the first time and keeps it: every epoch has the same order",
+    ),
+    (
+        "loader-global-seed-each-epoch",
+        "loader_class",
+        "order = self.rng.permutation(n) if self.shuffle else np.arange(n)",
+        "np.random.seed(self.seed)\n"
+        "        order = np.random.permutation(n) if self.shuffle else np.arange(n)",
+        "seeds numpy's global generator at every epoch: reproducible, but the same order each time",
+    ),
+    (
+        "loader-labels-by-position",
+        "loader_class",
+        "yield Tensor(self.X[idx], requires_grad=False), self.y[idx]",
+        "yield Tensor(self.X[idx], requires_grad=False), self.y[start : start + self.batch_size]",
+        "shuffles the images but takes the labels in order: images and labels no longer match",
+    ),
+    (
+        "loader-always-shuffles",
+        "loader_class",
+        "order = self.rng.permutation(n) if self.shuffle else np.arange(n)",
+        "order = self.rng.permutation(n)",
+        "shuffles even with shuffle=False",
+    ),
+    (
+        "train-zero-grad-once",
+        "train_fn",
+        "    for xb, yb in loader:\n        optimizer.zero_grad()\n",
+        "    optimizer.zero_grad()\n    for xb, yb in loader:\n",
+        "clears the gradients once before the loop instead of before every batch",
+    ),
+    (
+        "train-zero-grad-after-backward",
+        "train_fn",
+        "        optimizer.zero_grad()\n"
+        "        loss = ops.cross_entropy(model(xb), yb)\n"
+        "        loss.backward()\n",
+        "        loss = ops.cross_entropy(model(xb), yb)\n"
+        "        loss.backward()\n"
+        "        optimizer.zero_grad()\n",
+        "clears the gradients between backward and step: every step sees zeros",
+    ),
+    (
+        "train-returns-last-loss",
+        "train_fn",
+        "return total / count",
+        "return loss.item()",
+        "returns the loss of the last batch instead of the epoch's mean",
+    ),
+    (
+        "train-mean-of-batch-losses",
+        "train_fn",
+        EPOCH_TAIL,
+        "losses = []\n"
+        "    for xb, yb in loader:\n"
+        "        optimizer.zero_grad()\n"
+        "        loss = ops.cross_entropy(model(xb), yb)\n"
+        "        loss.backward()\n"
+        "        optimizer.step()\n"
+        "        losses.append(loss.item())\n"
+        "    return float(np.mean(losses))",
+        "averages the batches' losses with np.mean, ignoring the batch sizes",
+    ),
+    (
+        "train-mode-not-called",
+        "train_fn",
+        "    model.train()\n",
+        "    model.train\n",
+        "writes model.train without calling it: the model stays in evaluation mode",
+    ),
+    (
+        "evaluate-eval-not-called",
+        "evaluate_fn",
+        "    model.eval()\n",
+        "    model.eval\n",
+        "writes model.eval without calling it: Dropout stays on while measuring",
+    ),
+    (
+        "evaluate-switches-to-train",
+        "evaluate_fn",
+        "    model.eval()\n",
+        "    model.train()\n",
+        "switches the model to training mode before measuring it",
+    ),
+    (
+        "evaluate-accuracy-as-count",
+        "evaluate_fn",
+        "return loss, accuracy(logits, y)",
+        "return loss, float(np.sum(logits.data.argmax(axis=1) == y))",
+        "returns the number of right answers as the accuracy",
+    ),
+)
+
+LAB4 = mistakes(
+    "lab4",
+    (
+        "adam-eps-under-root",
+        "adam_class",
+        "np.sqrt(v_hat) + self.eps",
+        "np.sqrt(v_hat + self.eps)",
+        "adds eps under the square root",
+    ),
+    (
+        "adam-t-incremented-late",
+        "adam_class",
+        "        self.t += 1\n        b1, b2 = self.betas\n",
+        "        b1, b2 = self.betas\n        self.t = self.t + 1 if self.t else 1\n",
+        "a convoluted step counter (still right): nothing should be named",
+    ),
+    (
+        "adamw-decay-last",
+        "adamw_class",
+        "        for p in self.params:\n"
+        "            p.data = p.data * (1 - self.lr * self.decay)\n"
+        "        super().step()",
+        "        super().step()\n"
+        "        for p in self.params:\n"
+        "            p.data = p.data - self.lr * self.decay * p.data",
+        "runs the Adam step first and shrinks the updated weights afterwards",
+    ),
+    (
+        "adamw-decay-without-lr",
+        "adamw_class",
+        "p.data = p.data * (1 - self.lr * self.decay)",
+        "p.data = p.data * (1 - self.decay)",
+        "shrinks the weights by the decay alone, forgetting the learning rate",
+    ),
+)
+
+LAB3 = mistakes(
+    "lab3",
+    (
+        "dropout-binomial-keep",
+        "dropout_class",
+        "self.mask = rng.random(x.shape) >= self.p",
+        "self.mask = rng.binomial(1, self.p, size=x.shape).astype(bool)",
+        "draws the mask with binomial(1, p): each element is kept with probability p",
+    ),
+    (
+        "dropout-keep-mask-keep-scale",
+        "dropout_class",
+        "self.mask = rng.random(x.shape) >= self.p\n"
+        "        return x * (self.mask / (1 - self.p))",
+        "self.mask = rng.random(x.shape) < self.p\n        return x * (self.mask / self.p)",
+        "uses p as the keep probability throughout, for the mask and the scale",
+    ),
+    (
+        "dropout-scale-multiplied",
+        "dropout_class",
+        "return x * (self.mask / (1 - self.p))",
+        "return x * (self.mask * (1 - self.p))",
+        "multiplies the kept elements by 1 - p instead of dividing",
+    ),
+)
+
+LAB2 = mistakes(
+    "lab2",
+    (
+        "transpose-grad-np-transpose-perm",
+        "transpose",
+        "x.grad += out.grad.transpose(np.argsort(perm))",
+        "x.grad += np.transpose(out.grad, perm)",
+        "permutes the gradient back with the forward permutation itself",
+    ),
+    (
+        "transpose-grad-reshaped",
+        "transpose",
+        "x.grad += out.grad.transpose(np.argsort(perm))",
+        "x.grad += out.grad.reshape(x.data.shape)",
+        "reshapes the gradient to x's shape instead of permuting it back",
+    ),
+    (
+        "transpose-grad-reversed",
+        "transpose",
+        "x.grad += out.grad.transpose(np.argsort(perm))",
+        "x.grad += out.grad.T",
+        "reverses all axes of the gradient, whatever the permutation was",
+    ),
+)
+
+MISTAKES = [*LAB2, *LAB3, *LAB4, *LAB5]
+"""Every realistic mistake, by lab."""
+
+CATALOGUED_AS: dict[str, str] = {}
+"""Mistake name -> the catalogued misconception that describes it (filled in afterwards)."""
