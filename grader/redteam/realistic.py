@@ -1,4 +1,4 @@
-"""A second corpus: realistic learner mistakes, written independently of the misconception catalogue.
+"""A second corpus: realistic learner mistakes, written independently of the misconceptions.
 
 The planted bugs (``grader/redteam/<lab>.py``) and the catalogue were written together: each
 catalogued misconception names the planted bug it was modelled on, so diagnosing the planted
@@ -224,8 +224,7 @@ LAB3 = mistakes(
     (
         "dropout-keep-mask-keep-scale",
         "dropout_class",
-        "self.mask = rng.random(x.shape) >= self.p\n"
-        "        return x * (self.mask / (1 - self.p))",
+        "self.mask = rng.random(x.shape) >= self.p\n        return x * (self.mask / (1 - self.p))",
         "self.mask = rng.random(x.shape) < self.p\n        return x * (self.mask / self.p)",
         "uses p as the keep probability throughout, for the mask and the scale",
     ),
