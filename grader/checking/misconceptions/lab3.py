@@ -125,8 +125,9 @@ def _dropout_unscaled(spec: Spec, inputs: Inputs) -> Outputs:
     def unscaled(p: float) -> np.ndarray:
         return (torch.nn.functional.dropout(x, p, training=True) * (1 - p)).numpy()
 
-    out: dict[str, Any] = {key: np.array(1.0) for key in expected}
-    ps = [float(key.split("=")[1]) for key in expected]
+    scales = [key for key in expected if key.startswith("scale ")]
+    out: dict[str, Any] = dict(expected) | {key: np.array(1.0) for key in scales}
+    ps = [float(key.split("=")[1]) for key in scales]
     with torch.random.fork_rng():
         torch.manual_seed(0)
         if spec.id == "lab3.dropout.train":
@@ -278,5 +279,71 @@ MISCONCEPTIONS = [
         "no change. Think about what the expected value of the output should be.",
         wrong=_dropout_unscaled,
         planted=("dropout-not-scaled",),
+    ),
+]
+
+
+def _dropout_keeps_with_p(spec: Spec, inputs: Inputs) -> Outputs:
+    """torch's dropout with p read as the probability of keeping an element (the mask only: the
+    kept ones are still scaled by 1/(1-p)), with the drop probability 1 - p the check reads."""
+    import torch
+
+    expected = spec.reference(inputs)
+    x = torch.tensor(inputs["x"])
+    ps = [float(key.split("=")[1]) for key in expected if key.startswith("scale ")]
+
+    def kept_with_p(p: float) -> np.ndarray:
+        # torch drops with 1 - p and scales by 1/p; the rule scales by 1/(1 - p)
+        return (torch.nn.functional.dropout(x, 1 - p, training=True) * p / (1 - p)).numpy()
+
+    out: dict[str, Any] = dict(expected)
+    out.update({f"drop probability p={p:g}": np.array(1 - p) for p in ps})
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        if spec.id == "lab3.dropout.train":
+            out.update({"first call": kept_with_p(ps[0]), "second call": kept_with_p(ps[0])})
+        elif spec.id == "lab3.dropout.backward":
+            kept = kept_with_p(ps[0])
+            grad = np.where(kept == 0, 0.0, inputs["g"] / (1 - ps[0]))
+            out.update({"out": kept, "x.grad": grad})
+        else:
+            out.update({f"p={p:g}": kept_with_p(p) for p in ps})
+            out["p=0"] = inputs["x"]
+    return out
+
+
+MISCONCEPTIONS += [
+    Misconception(
+        "lab3.dropout.p_as_keep_probability",
+        DROPOUT,
+        "Your Dropout keeps each element with probability p, so Dropout(0.3) zeroes about 70% "
+        "of the activations instead of 30%. In PyTorch p is the probability of dropping an "
+        "element. Think about which side of the comparison with p your mask keeps.",
+        wrong=_dropout_keeps_with_p,
+        planted=("dropout-keeps-with-p",),
+    ),
+]
+
+
+def _dropping_in_eval(spec: Spec, inputs: Inputs, got: Outputs) -> bool:
+    """In evaluation the output is a training-mode dropout of x: about p of it zeroed, the rest
+    scaled by torch's 1/(1-p) (the rows the training checks judge a dropout by)."""
+    from grader.checking.specs.lab3 import DROPOUT_P
+    from grader.checking.specs.layers import dropout_scale, rate_rows
+
+    out, x = np.asarray(got["out"]), inputs["x"]
+    rows = rate_rows("out", out, x, DROPOUT_P, dropout_scale(DROPOUT_P))
+    return bool(rows) and all(row.ok for row in rows)
+
+
+MISCONCEPTIONS += [
+    Misconception(
+        "lab3.dropout.active_in_eval",
+        ("lab3.dropout.eval",),
+        "Your Dropout keeps dropping after model.eval(), so evaluation zeroes random activations "
+        "and every measurement depends on chance. In evaluation Dropout is the identity. Think "
+        "about which attribute tells the layer the mode it is in.",
+        observed=_dropping_in_eval,
+        planted=("dropout-active-in-eval",),
     ),
 ]
