@@ -316,6 +316,7 @@ MISCONCEPTIONS += [
             attribute(OPTIM, "Adam", _eps_under_root),
             attribute(OPTIM, "AdamW", _eps_under_root),
         ),
+        planted=("adam-eps-inside-sqrt",),
     ),
     Misconception(
         "lab4.adamw.decay_after_step",
@@ -324,5 +325,6 @@ MISCONCEPTIONS += [
         "step's update. AdamW decays the weights as they were before the step and adds the Adam "
         "step to the result. Think about which weights the factor (1 - lr * wd) multiplies.",
         wrong=rerun(attribute(OPTIM, "AdamW", _decay_after_step)),
+        planted=("adamw-decay-after-step",),
     ),
 ]
