@@ -265,5 +265,25 @@ LAB2 = mistakes(
 MISTAKES = [*LAB2, *LAB3, *LAB4, *LAB5]
 """Every realistic mistake, by lab."""
 
-CATALOGUED_AS: dict[str, str] = {}
-"""Mistake name -> the catalogued misconception that describes it (filled in afterwards)."""
+CATALOGUED_AS: dict[str, str] = {
+    "transpose-grad-np-transpose-perm": "lab2.transpose.same_permutation",
+    "dropout-binomial-keep": "lab3.dropout.p_as_keep_probability",
+    "dropout-keep-mask-keep-scale": "lab3.dropout.p_as_keep_probability",
+    "adam-eps-under-root": "lab4.adam.eps_inside_sqrt",
+    "adamw-decay-last": "lab4.adamw.decay_after_step",
+    "loader-only-full-batches": "lab5.dataloader.drops_last_batch",
+    "loader-order-cached": "lab5.dataloader.same_order_every_epoch",
+    "loader-global-seed-each-epoch": "lab5.dataloader.same_order_every_epoch",
+    "train-zero-grad-once": "lab5.train_epoch.no_zero_grad",
+    "train-zero-grad-after-backward": "lab5.train_epoch.step_on_cleared_gradients",
+    "train-mean-of-batch-losses": "lab5.train_epoch.mean_of_batch_means",
+    "train-mode-not-called": "lab5.train_epoch.train_mode_not_set",
+    "evaluate-eval-not-called": "lab5.evaluate.training_mode",
+    "evaluate-switches-to-train": "lab5.evaluate.training_mode",
+}
+"""Mistake name -> the catalogued misconception that describes it, assigned from the mistake's
+description after the catalogue was written. The other 12 mistakes (a count instead of a
+fraction, a flat argmax, ``len`` alone wrong, labels taken by position, shuffling without being
+asked, the last batch's loss returned, AdamW's decay without the learning rate, dropout's scale
+multiplied, transpose's gradient reshaped or reversed, a step counter written differently but
+right) have no catalogued misconception: any name on them is a false diagnosis."""

@@ -102,11 +102,7 @@ def _rates_compare(got: dict[str, Any], expected: dict[str, Any], inputs: Inputs
     rows: list[Row] = []
     for p in RATES:
         rows += L.rate_rows(
-            f"p={p:g}",
-            np.asarray(got[f"p={p:g}"]),
-            x,
-            L.drop_rate(expected, p),
-            expected[f"scale p={p:g}"],
+            f"p={p:g}", np.asarray(got[f"p={p:g}"]), x, p, expected[f"scale p={p:g}"]
         )
     same = np.asarray(got["p=0"])
     ok = same.shape == x.shape and np.array_equal(same, x)

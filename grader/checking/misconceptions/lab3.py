@@ -125,9 +125,8 @@ def _dropout_unscaled(spec: Spec, inputs: Inputs) -> Outputs:
     def unscaled(p: float) -> np.ndarray:
         return (torch.nn.functional.dropout(x, p, training=True) * (1 - p)).numpy()
 
-    scales = [key for key in expected if key.startswith("scale ")]
-    out: dict[str, Any] = dict(expected) | {key: np.array(1.0) for key in scales}
-    ps = [float(key.split("=")[1]) for key in scales]
+    out: dict[str, Any] = {key: np.array(1.0) for key in expected}
+    ps = [float(key.split("=")[1]) for key in expected]
     with torch.random.fork_rng():
         torch.manual_seed(0)
         if spec.id == "lab3.dropout.train":
@@ -283,33 +282,32 @@ MISCONCEPTIONS = [
 ]
 
 
-def _dropout_keeps_with_p(spec: Spec, inputs: Inputs) -> Outputs:
-    """torch's dropout with p read as the probability of keeping an element (the mask only: the
-    kept ones are still scaled by 1/(1-p)), with the drop probability 1 - p the check reads."""
-    import torch
+def _dropout_rates(spec: Spec, got: Outputs) -> list[tuple[np.ndarray, float]]:
+    """(output, p) of each dropout in training the check's learner side ran."""
+    if spec.id == "lab3.dropout.rates":
+        from grader.checking.hidden.lab3 import RATES
 
-    expected = spec.reference(inputs)
-    x = torch.tensor(inputs["x"])
-    ps = [float(key.split("=")[1]) for key in expected if key.startswith("scale ")]
+        return [(np.asarray(got[f"p={p:g}"]), p) for p in RATES]
+    from grader.checking.specs.lab3 import DROPOUT_P
 
-    def kept_with_p(p: float) -> np.ndarray:
-        # torch drops with 1 - p and scales by 1/p; the rule scales by 1/(1 - p)
-        return (torch.nn.functional.dropout(x, 1 - p, training=True) * p / (1 - p)).numpy()
+    key = "first call" if spec.id == "lab3.dropout.train" else "out"
+    return [(np.asarray(got[key]), DROPOUT_P)]
 
-    out: dict[str, Any] = dict(expected)
-    out.update({f"drop probability p={p:g}": np.array(1 - p) for p in ps})
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        if spec.id == "lab3.dropout.train":
-            out.update({"first call": kept_with_p(ps[0]), "second call": kept_with_p(ps[0])})
-        elif spec.id == "lab3.dropout.backward":
-            kept = kept_with_p(ps[0])
-            grad = np.where(kept == 0, 0.0, inputs["g"] / (1 - ps[0]))
-            out.update({"out": kept, "x.grad": grad})
-        else:
-            out.update({f"p={p:g}": kept_with_p(p) for p in ps})
-            out["p=0"] = inputs["x"]
-    return out
+
+def _keeps_with_p(spec: Spec, inputs: Inputs, got: Outputs) -> bool:
+    """The kept fraction and the scale together: about p of the elements kept (not dropped),
+    each kept one x / (1 - p) or x / p, for every p where keeping and dropping differ."""
+    from grader.checking.specs.layers import rate_rows
+
+    x, seen = inputs["x"], 0
+    for out, p in _dropout_rates(spec, got):
+        if abs(p - 0.5) < 0.05:
+            continue  # keeping or dropping half: the same
+        scales = (1 / (1 - p), 1 / p) if p > 0 else (1.0,)
+        if not any(all(r.ok for r in rate_rows("out", out, x, 1 - p, s)) for s in scales):
+            return False
+        seen += 1
+    return seen > 0
 
 
 MISCONCEPTIONS += [
@@ -319,7 +317,7 @@ MISCONCEPTIONS += [
         "Your Dropout keeps each element with probability p, so Dropout(0.3) zeroes about 70% "
         "of the activations instead of 30%. In PyTorch p is the probability of dropping an "
         "element. Think about which side of the comparison with p your mask keeps.",
-        wrong=_dropout_keeps_with_p,
+        observed=_keeps_with_p,
         planted=("dropout-keeps-with-p",),
     ),
 ]

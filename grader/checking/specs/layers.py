@@ -171,23 +171,8 @@ def dropout_scale(p: float) -> float:
 
 
 def scales_reference(ps: tuple[float, ...]) -> Side:
-    """The reference side of the Dropout checks: for each p, torch's scale of kept elements and
-    the probability that an element is dropped (p itself: named so that a wrong reference can
-    give its own, and the fraction and the scale together tell wrong rules apart)."""
-
-    def reference(inputs: Inputs) -> dict[str, Any]:
-        out = {f"scale p={p:g}": np.array(dropout_scale(p)) for p in ps}
-        return out | {f"{DROPPED} p={p:g}": np.array(float(p)) for p in ps}
-
-    return reference
-
-
-DROPPED = "drop probability"
-
-
-def drop_rate(expected: dict[str, Any], p: float) -> float:
-    """The probability of dropping an element that the reference gives for ``Dropout(p)``."""
-    return float(expected.get(f"{DROPPED} p={p:g}", p))
+    """The reference side of the Dropout checks: torch's scale of kept elements for each p."""
+    return lambda inputs: {f"scale p={p:g}": np.array(dropout_scale(p)) for p in ps}
 
 
 def rate_rows(label: str, out: np.ndarray, x: np.ndarray, p: float, scale: float) -> list[Row]:
@@ -236,7 +221,7 @@ def _train_compare(p: float) -> Compare:
     def compare(got: dict[str, Any], expected: dict[str, Any], inputs: Inputs) -> list[Row]:
         x, scale = inputs["x"], float(expected[f"scale p={p:g}"])
         first, second = np.asarray(got["first call"]), np.asarray(got["second call"])
-        rows = rate_rows("first call", first, x, drop_rate(expected, p), scale)
+        rows = rate_rows("first call", first, x, p, scale)
         if first.shape != x.shape or second.shape != x.shape:
             return rows
         differ, want = float(((first == 0) != (second == 0)).mean()), 2 * p * (1 - p)
@@ -275,7 +260,7 @@ def _backward_compare(p: float) -> Compare:
     def compare(got: dict[str, Any], expected: dict[str, Any], inputs: Inputs) -> list[Row]:
         x, g, scale = inputs["x"], inputs["g"], float(expected[f"scale p={p:g}"])
         out = np.asarray(got["out"])
-        rows = rate_rows("out", out, x, drop_rate(expected, p), scale)[:1]
+        rows = rate_rows("out", out, x, p, scale)[:1]
         if out.shape == x.shape:
             want = np.where(out == 0, 0.0, g * scale)
             rows.append(compare_arrays("x.grad = g * keep / (1 - p)", got["x.grad"], want, 1e-6, 0))
