@@ -54,6 +54,36 @@ def assert_unnamed(check_ids: tuple[str, ...] | list[str], obj: Any, fails: bool
     assert set(found.values()) <= {None}, found
 
 
+# ------------------------------------------------------------------ accuracy
+
+ACCURACY_CHECKS = ["lab5.accuracy", "lab5.accuracy.edge_cases"]
+
+
+def accuracy_with(rule: str) -> Callable[..., float]:
+    """A learner's accuracy: the predicted class by ``rule`` "argmax" (right), "max" (the
+    largest logit itself) or "flat" (an argmax over the whole array)."""
+
+    def accuracy(logits: Any, y: Any) -> float:
+        scores = logits.data if isinstance(logits, Tensor) else np.asarray(logits)
+        predicted = {
+            "argmax": lambda: scores.argmax(axis=1),
+            "max": lambda: scores.max(axis=1),
+            "flat": lambda: np.argmax(scores),
+        }[rule]()
+        return float(np.mean(predicted == np.asarray(y)))
+
+    return accuracy
+
+
+def test_the_largest_logit_compared_is_named_and_a_flat_argmax_is_not() -> None:
+    """Does the case whose largest logits equal the labels tell comparing the largest logit
+    (named) from an argmax over the whole array (both near 0 on random logits: unnamed)?"""
+    assert names(ACCURACY_CHECKS, accuracy_with("argmax")) == {}
+    found = names(ACCURACY_CHECKS, accuracy_with("max"))
+    assert found == dict.fromkeys(ACCURACY_CHECKS, "lab5.accuracy.max_value_not_position")
+    assert_unnamed(ACCURACY_CHECKS, accuracy_with("flat"))
+
+
 # ------------------------------------------------------------ the data loader
 
 
