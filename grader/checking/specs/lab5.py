@@ -156,12 +156,12 @@ def _accuracy_reference(inputs: Inputs) -> dict[str, Any]:
     import torch
 
     out = {}
-    for key, logits, y in (
+    for key, scores, labels in (
         ("accuracy", inputs["logits"], inputs["y"]),
         (PROBE, PROBE_LOGITS, PROBE_Y),
     ):
-        logits, y = torch.tensor(logits), torch.tensor(y)
-        out[key] = (logits.argmax(dim=1) == y).double().mean().item()
+        right = torch.tensor(scores).argmax(dim=1) == torch.tensor(labels)
+        out[key] = right.double().mean().item()
     return out
 
 
