@@ -7,7 +7,11 @@ lab texts and the cells a learner edits alone, as a learner would get them wrong
 per idea, different code from the planted bugs), before the catalogue entries of lab 1.7.5, the
 optimizers' finer rules, dropout's rate and transpose were written. They are not required to fail
 given checks (no ``fails``): they measure diagnosis only
-(``python -m grader.checking.misconceptions.measure --realistic``).
+(``python -m grader.checking.misconceptions.measure --realistic``). The corpus's first run
+found one false diagnosis (``accuracy-flat-argmax`` named as comparing the largest logit);
+the accuracy checks now judge a case that tells the two apart. The keep-probability rule of
+Dropout was also widened to either scale (1/(1-p) or 1/p) once written, so the corpus is not
+blind to the catalogue any more: new mistakes belong in a fresh corpus.
 
 :data:`CATALOGUED_AS` was filled in afterwards, from each mistake's description: the catalogued
 misconception that describes it, if one does. A mistake without an entry there must get no name.
