@@ -266,7 +266,57 @@ LAB2 = mistakes(
     ),
 )
 
-MISTAKES = [*LAB2, *LAB3, *LAB4, *LAB5]
+LEARNER_PATH = [
+    *mistakes(
+        "lab1",
+        (
+            "backward-loop-in-graph-order",
+            "backward",
+            "for node in reversed(order):",
+            "for node in order:",
+            "runs the nodes' backward rules from the leaves to the output",
+        ),
+    ),
+    *mistakes(
+        "lab2",
+        (
+            "relu-clips-input-in-place",
+            "relu",
+            'out = Tensor(np.maximum(x.data, 0), (x,), "relu")',
+            'np.maximum(x.data, 0, out=x.data)\n    out = Tensor(x.data, (x,), "relu")',
+            "clips x.data itself: the forward pass changes its input",
+        ),
+        (
+            "getitem-grad-fancy-plus-equals",
+            "getitem",
+            "np.add.at(x.grad, idx, out.grad)",
+            "x.grad[idx] += out.grad",
+            "adds the gradient with x.grad[idx] += g, which loses repeated indices",
+        ),
+    ),
+    *mistakes(
+        "lab4",
+        (
+            "zero-grad-float64",
+            "optimizer_class",
+            "p.grad = np.zeros_like(p.data)",
+            "p.grad = np.zeros(p.data.shape)",
+            "zero_grad makes float64 zeros whatever the parameter's dtype",
+        ),
+        (
+            "adam-raw-moments",
+            "adam_class",
+            "m_hat = self.m[i] / (1 - b1**self.t)\n"
+            "            v_hat = self.v[i] / (1 - b2**self.t)",
+            "m_hat = self.m[i]\n            v_hat = self.v[i]",
+            "uses m and v without bias correction",
+        ),
+    ),
+]
+"""Mistakes named in the learner walkthrough of issue #26 (a third party's list), written here as
+code: the catalogue entries that describe them were written before this corpus."""
+
+MISTAKES = [*LAB2, *LAB3, *LAB4, *LAB5, *LEARNER_PATH]
 """Every realistic mistake, by lab."""
 
 CATALOGUED_AS: dict[str, str] = {
@@ -284,10 +334,14 @@ CATALOGUED_AS: dict[str, str] = {
     "train-mode-not-called": "lab5.train_epoch.train_mode_not_set",
     "evaluate-eval-not-called": "lab5.evaluate.training_mode",
     "evaluate-switches-to-train": "lab5.evaluate.training_mode",
+    "backward-loop-in-graph-order": "lab1.backward.wrong_order",
+    "getitem-grad-fancy-plus-equals": "lab2.getitem.repeated_index_lost",
+    "adam-raw-moments": "lab4.adam.no_bias_correction",
 }
 """Mistake name -> the catalogued misconception that describes it, assigned from the mistake's
-description after the catalogue was written. The other 12 mistakes (a count instead of a
+description after the catalogue was written. The other 14 mistakes (a count instead of a
 fraction, a flat argmax, ``len`` alone wrong, labels taken by position, shuffling without being
 asked, the last batch's loss returned, AdamW's decay without the learning rate, dropout's scale
 multiplied, transpose's gradient reshaped or reversed, a step counter written differently but
-right) have no catalogued misconception: any name on them is a false diagnosis."""
+right, ReLU clipping its input in place, float64 zeros from zero_grad) have no catalogued
+misconception: any name on them is a false diagnosis."""
