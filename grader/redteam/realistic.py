@@ -2,8 +2,9 @@
 
 The planted bugs (``grader/redteam/<lab>.py``) and the catalogue were written together: each
 catalogued misconception names the planted bug it was modelled on, so diagnosing the planted
-corpus measures the catalogue against its own examples. The mistakes here were written from the
-lab texts and the cells a learner edits alone, as a learner would get them wrong (several ways
+corpus measures the catalogue against its own examples. The mistakes here (but the five of
+:data:`LEARNER_PATH`, named in another issue) were written from the lab texts and the cells a
+learner edits alone, as a learner would get them wrong (several ways
 per idea, different code from the planted bugs), before the catalogue entries of lab 1.7.5, the
 optimizers' finer rules, dropout's rate and transpose were written. They are not required to fail
 given checks (no ``fails``): they measure diagnosis only
