@@ -13,6 +13,7 @@ once at the end.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import sys
 import sysconfig
@@ -51,10 +52,23 @@ _LIBRARY_DIRS = tuple(
 )
 
 
+def _reference_dir() -> str:
+    """The reference engine's folder (``…/micrograd_plus/``), or "" where it is absent."""
+    spec = importlib.util.find_spec("micrograd_plus")
+    origin = spec.origin if spec is not None else None
+    return origin.replace("\\", "/").rsplit("/", 1)[0] + "/" if origin else ""
+
+
+_REFERENCE_DIR = _reference_dir()
+
+
 def _is_learner_frame(filename: str) -> bool:
-    """A frame of the learner's code: not the grader's, numpy's or the standard library's."""
+    """A frame of the learner's code: not the grader's, the reference engine's, numpy's or
+    the standard library's (an error inside ``micrograd_plus`` names the learner's call)."""
     path = filename.replace("\\", "/")
     if "/grader/" in path or path.startswith("<frozen"):
+        return False
+    if _REFERENCE_DIR and path.startswith(_REFERENCE_DIR):
         return False
     return not any(path.startswith(d) for d in _LIBRARY_DIRS) and "site-packages" not in path
 
@@ -206,6 +220,30 @@ def missing_methods(spec: Spec, objs: tuple[Any, ...]) -> str:
     return ""
 
 
+def stale_bases(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any]) -> str:
+    """Why a learner class is built on an older version of a class defined anew, or ``""``.
+
+    ``class Sequential(Module)`` made before the ``class Module`` cell ran again keeps the
+    old ``Module`` as its base, while the methods it inherits look for the new one.
+    """
+    try:
+        module = importlib.import_module(f"grader.checking.specs.{spec.lab}")
+    except ModuleNotFoundError:
+        return ""
+    defined: Mapping[str, str] = getattr(module, "DEFINED", {})
+    for obj in objs:
+        for base in obj.__mro__[1:] if isinstance(obj, type) else ():
+            current = namespace.get(base.__name__)
+            if base.__name__ in defined and isinstance(current, type) and current is not base:
+                task = defined[base.__name__]
+                return (
+                    f"your {obj.__name__} is built on an earlier {base.__name__}: the `class "
+                    f"{base.__name__}` cell ({task}) ran again after the `class {obj.__name__}` "
+                    f"cell. Re-run the cells after {task}, down to this one"
+                )
+    return ""
+
+
 # ------------------------------------------------------------- the notebook side
 def _ipython() -> Any:
     shell = sys.modules.get("IPython")
@@ -229,6 +267,51 @@ def _install_handler() -> None:
 _deferred: list[list[str]] = []
 """One list per open ``checks()`` block: the ids that failed in it."""
 
+_causes: list[dict[str, list[str]]] = []
+"""One dict per open ``checks()`` block: a cause printed once (a diagnosis, an error) -> the
+ids of the failing checks it explains."""
+
+_shown: dict[str, str] = {}
+"""check id -> the report last printed for its failure, so that a graded cell repeating the
+self-check just above it prints one line instead of the same table."""
+
+
+def _failure_text(outcome: Outcome, verbose: bool, quiet: bool) -> str:
+    """What a failing check prints in a notebook: each mistake's message once.
+
+    A recognised misconception replaces the table and the generic hint (``verbose=True``
+    shows them); inside ``with checks():`` a diagnosis or an error shared by several checks
+    is printed once, at the block's end, with the checks it explains; a graded cell
+    (``quiet=True``) whose failure was just reported in full gives a one-line verdict.
+    """
+    full = outcome.report(verbose)
+    headline = outcome.headline()
+    if quiet and not verbose and _shown.get(outcome.spec.id) == full:
+        return f"{headline}: the same failure as its self-check reported above"
+    _shown[outcome.spec.id] = full
+    if verbose:
+        return full
+    cause = outcome.diagnosis.text() if outcome.diagnosis is not None else ""
+    if _causes and cause:  # said once, at the block's end
+        _causes[-1].setdefault(cause, []).append(outcome.spec.id)
+        return "\n".join([headline, *([f"  {outcome.error}"] if outcome.error else [])])
+    if _causes and outcome.error:
+        seen = _causes[-1].setdefault(f"error: {outcome.error}", [])
+        seen.append(outcome.spec.id)
+        if len(seen) > 1:
+            return f"{headline}\n  the same error as {seen[0]} above"
+    if cause:
+        lines = [headline, *([f"  {outcome.error}"] if outcome.error else []), cause]
+        return "\n".join([*lines, "(check(..., verbose=True) shows the table)"])
+    return full
+
+
+def _print_causes(causes: dict[str, list[str]]) -> None:
+    """Each cause of a ``checks()`` block once, with the checks it explains."""
+    for text, ids in causes.items():
+        if not text.startswith("error: "):  # errors were printed where they first occurred
+            print(f"{text}\n  (this explains {', '.join(ids)}; verbose=True shows the tables)")
+
 
 @contextmanager
 def checks() -> Iterator[None]:
@@ -241,10 +324,12 @@ def checks() -> Iterator[None]:
     _install_handler()
     failed: list[str] = []
     _deferred.append(failed)
+    _causes.append({})
     try:
         yield
     finally:
         _deferred.pop()
+        _print_causes(_causes.pop())
     if failed:
         raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}; see above")
 
@@ -271,7 +356,7 @@ def evaluate(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any], se
         return Outcome(
             spec, error=f"not defined yet: {', '.join(missing)} (run the cells above first)"
         )
-    lost = missing_methods(spec, resolved)
+    lost = missing_methods(spec, resolved) or stale_bases(spec, resolved, namespace)
     if lost:
         return Outcome(spec, error=lost, show_hint=False)
     return run_spec(spec, resolved, seed)
@@ -309,7 +394,7 @@ def check(
     namespace = caller.f_back.f_globals if caller and caller.f_back else {}
     outcome = evaluate(spec, objs, namespace, seed)
     if not outcome.passed:
-        print(outcome.report(verbose))
+        print(_failure_text(outcome, verbose, quiet))
         if _deferred:
             _deferred[-1].append(spec.id)
             return 0.0

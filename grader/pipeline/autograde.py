@@ -10,6 +10,7 @@ recorded in ``OUT/grading.json``; ``--seed`` reproduces a batch exactly.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import secrets
 import sys
@@ -26,6 +27,7 @@ from grader.labs import LABS, get_lab, resolve_lab
 from grader.outputs import gradebook, results
 from grader.outputs.exports import keep_course_files
 from grader.outputs.results import Batch, StudentRow, csv_header, fmt, previous_batch
+from grader.pipeline.course import load_course
 from grader.pipeline.discover import discover
 from grader.pipeline.grading import (
     LabKey,
@@ -70,6 +72,9 @@ DISCOVERY_DETAILS = {
     "ungradable:unreadable": "the file could not be read (a broken zip member, not a file)",
     "ungradable:symlink": "a symbolic link in the submissions is never followed",
 }
+UNGRADED = ("renamed", "not-a-notebook", "unreadable")
+"""Reasons a handed-in file was not graded that make a learner's missing labs 0, not blank:
+they handed something in (``other-lab`` and ``duplicate`` files do not count)."""
 
 
 def _grade_one(
@@ -231,9 +236,12 @@ def autograde(
             )
         elif replace:
             results.clear(out)
+        zone = load_course(course or _kept(out, "course.toml")).zone
+        lone = bool(labs) and len(lab_ids) == 1
         batch = _autograde(
-            submissions, out, jobs, timeout, seed, keys, progress, isolation, shard, layout
-        )
+            submissions, out, jobs, timeout, seed, keys, progress, isolation, shard, layout,
+            zone, lone,
+        )  # fmt: skip
         results.write_outputs(
             batch,
             started=started,
@@ -251,6 +259,11 @@ def autograde(
         handler.close()
 
 
+def _kept(out: Path, name: str) -> Path | None:
+    """A course file kept in ``out`` by an earlier batch, if there is one."""
+    return out / name if (out / name).is_file() else None
+
+
 def _autograde(
     submissions: Path,
     out: Path,
@@ -262,6 +275,8 @@ def _autograde(
     isolation: str,
     shard: Shard | None = None,
     layout: str | None = None,
+    zone: dt.tzinfo = dt.timezone.utc,
+    lone: bool = False,
 ) -> Batch:
     limits = (
         config.DEFAULT_LIMITS
@@ -287,6 +302,8 @@ def _autograde(
             unpack_to=Path(unpack_to),
             max_bytes=limits.notebook_size,
             layout=layout,
+            zone=zone,
+            lone=lone,
         )
         print(f"layout: {found.layout}", file=sys.stderr)
         for note in found.notes:
@@ -309,5 +326,15 @@ def _autograde(
         )
         handins = {lab: h for (s, lab), h in found.handins.items() if s == student}
         name = found.names.get(student, "")
+        ungraded = [i.name for i in found.ignored if i.student == student and i.reason in UNGRADED]
+        if ungraded and all(r.status == "missing" for r in lab_results.values()):
+            detail = f"handed in, but no file could be graded: {', '.join(ungraded)}"
+            lab_results = {
+                lab: LabResult(
+                    lab, "ungradable:no-gradable-file", max_score=r.max_score, detail=detail
+                )
+                for lab, r in lab_results.items()
+            }
         rows.append(StudentRow(student, lab_results, flags, name, handins))
-    return Batch(keys, rows, seed, out, isolation, limits)
+    unowned = [(i.name, i.reason) for i in found.ignored if i.student is None]
+    return Batch(keys, rows, seed, out, isolation, limits, unowned)
