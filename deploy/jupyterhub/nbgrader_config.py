@@ -24,3 +24,8 @@ hub_user = os.environ.get("JUPYTERHUB_USER", "")
 instructors = {name for name in os.environ.get("MGP_INSTRUCTORS", "").split(",") if name}
 if hub_user and hub_user not in instructors:
     c.CourseDirectory.student_id = hub_user
+
+# Each learner's submission and feedback readable by that learner and the instructors only
+# (grader/exchange.py; the exchange made by `python -m grader exchange-init`).
+c.ExchangeFactory.submit = "grader.exchange.PrivateSubmit"
+c.ExchangeFactory.release_feedback = "grader.exchange.PrivateReleaseFeedback"
