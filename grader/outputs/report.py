@@ -49,6 +49,7 @@ class Summary:
     """misconception id -> (students diagnosed with it, the checks where it showed)."""
     seed: int | None = None
     isolation: str | None = None
+    sandbox: str | None = None
 
     @property
     def mean(self) -> float:
@@ -90,6 +91,7 @@ def summarize(out: Path) -> Summary:
         misconceptions={mid: (n, sorted(where[mid])) for mid, n in students.items()},
         seed=meta.get("seed"),
         isolation=meta.get("isolation"),
+        sandbox=meta.get("sandbox"),
     )
 
 
@@ -105,7 +107,8 @@ def format_summary(summary: Summary) -> str:
             "",
         ]
     elif summary.isolation:
-        lines.append(f"Isolation: {summary.isolation}")
+        binary = f" ({summary.sandbox})" if summary.sandbox else ""
+        lines.append(f"Isolation: {summary.isolation}{binary}")
     lines.append(
         f"Score: mean {summary.mean:.2f}, median {summary.median:g} of {summary.max_score:g}"
     )

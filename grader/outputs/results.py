@@ -25,6 +25,7 @@ from grader.outputs import feedback, gradebook, report
 from grader.pipeline.discover import Handin
 from grader.pipeline.grading import LabKey, LabResult
 from grader.safetext import escape, neutralise, write_csv
+from grader.sandbox import sandbox_binary
 
 log = logging.getLogger("grader")
 
@@ -267,6 +268,7 @@ def write_outputs(
         "graded_now": len(batch.rows),
         "notebooks": len(times),
         "isolation": batch.isolation,
+        "sandbox": sandbox_binary() if batch.isolation == "full" else None,
         "jobs": jobs,
         "cell_timeout": batch.limits.cell_timeout,
         "notebook_timeout": batch.limits.wall_clock,

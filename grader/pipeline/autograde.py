@@ -222,6 +222,8 @@ def autograde(
     handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    if isolation == "full":
+        log.info("isolation: full, sandboxes run by %s", sandbox.sandbox_binary())
     try:
         if kept is not None:
             log.info(

