@@ -9,7 +9,7 @@ Two parts in one folder ``OUT``:
   (``course/jupyter/nbgrader_config.py``). Never ``solutions/``, the hidden checks, the red
   team's planted bugs, the grading set, a gradebook or the instructor's tools.
 - ``OUT/venv``: a virtual environment with the learner's packages (the project's
-  dependencies and its ``lab``, ``grader`` and ``torch`` extras, and JupyterHub's
+  dependencies, its ``lab`` and ``torch`` extras, nbgrader and JupyterHub's
   ``jupyterhub-singleuser``) whose site folder points at ``OUT/course`` through a ``.pth``
   file, as the learner image's editable install points at its tree.
 
@@ -33,11 +33,12 @@ from grader.assign.release import ReleaseError
 from grader.config import REPO
 from grader.labs import LABS
 
-EXTRAS = ("lab", "grader", "torch")
+EXTRAS = ("lab", "torch")
 """The ``pyproject.toml`` extras a learner's environment installs."""
 
-ALSO = ("jupyterhub",)
-"""Single pins taken from other extras: the hub's single-user server."""
+ALSO = ("nbgrader", "nbformat", "nbconvert", "nbclient", "mistune", "jupyterhub")
+"""Single pins taken from other extras: nbgrader (the Assignments panel: fetch, submit) and
+the hub's single-user server; not the grader's sandbox."""
 
 LEARNER_EXTRA_MODULES = ("grader.exchange",)
 """Learner-side modules outside the checks' import closure (nbgrader_config.py names them)."""
