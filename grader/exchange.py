@@ -45,22 +45,27 @@ def init_exchange(
     Args:
         root: the exchange's root (``c.Exchange.root``); made 1777 like nbgrader's own.
         course_id: nbgrader's course id.
-        owner: the instructor's account (default: this process's user).
-        group: the instructors' group (default: the owner's primary group).
+        owner: the instructor's account, a name or a numeric uid (default: this process's).
+        group: the instructors' group, a name or a numeric gid (default: the owner's primary
+            group, or the uid when the account has no entry, as in a container).
 
     Returns:
         The folders, root first.
     """
-    user = pwd.getpwnam(owner) if owner else pwd.getpwuid(os.geteuid())
-    gid = grp.getgrnam(group).gr_gid if group else user.pw_gid
+    if owner is None or not owner.isdigit():
+        account = pwd.getpwnam(owner) if owner else pwd.getpwuid(os.geteuid())
+        uid, primary = account.pw_uid, account.pw_gid
+    else:
+        uid = primary = int(owner)
+    gid = (int(group) if group.isdigit() else grp.getgrnam(group).gr_gid) if group else primary
     root = Path(root)
     course = root / course_id
     folders = [
         (root, 0o1777, None),
-        (course, 0o755, (user.pw_uid, gid)),
-        (course / "outbound", 0o755, (user.pw_uid, gid)),
-        (course / "inbound", 0o2733, (user.pw_uid, gid)),
-        (course / "feedback", 0o711, (user.pw_uid, gid)),
+        (course, 0o755, (uid, gid)),
+        (course / "outbound", 0o755, (uid, gid)),
+        (course / "inbound", 0o2733, (uid, gid)),
+        (course / "feedback", 0o711, (uid, gid)),
     ]
     for path, mode, ids in folders:
         path.mkdir(parents=True, exist_ok=True)
