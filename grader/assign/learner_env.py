@@ -48,6 +48,10 @@ NBGRADER_CONFIG = "deploy/jupyterhub/nbgrader_config.py"
 """nbgrader's exchange settings, at ``course/jupyter/`` (the learner's JUPYTER_CONFIG_PATH)."""
 FORBIDDEN_TEXT = re.compile(rb"### (BEGIN|END) (SOLUTION|HIDDEN TESTS)")
 STAMP = ".microgradplus-requirements"
+ROLE_STAMP = ".microgradplus-learner-role"
+INSTRUCTOR_EXTENSIONS = ("formgrader", "course_list", "create_assignment")
+"""nbgrader's extensions a learner has no use for (``docker/install.sh role`` turns them off
+in the learner image too); the Assignments panel (``assignment_list``) stays on."""
 
 
 def learner_modules(root: Path = REPO) -> set[str]:
@@ -144,6 +148,9 @@ def build_venv(venv: Path, *, python: str, lines: list[str], tree: Path) -> Path
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
         subprocess.run([*pip, *lines], check=True)
         stamp.write_text(want)
+    if not (venv / ROLE_STAMP).is_file():
+        learner_role(venv)
+        (venv / ROLE_STAMP).write_text("\n".join(INSTRUCTOR_EXTENSIONS))
     where = "import sysconfig; print(sysconfig.get_path('purelib'))"
     site = subprocess.run(
         [str(venv / "bin" / "python"), "-c", where],
@@ -153,6 +160,18 @@ def build_venv(venv: Path, *, python: str, lines: list[str], tree: Path) -> Path
     ).stdout.strip()
     (Path(site) / "microgradplus-learner.pth").write_text(f"{tree}\n")
     return venv
+
+
+def learner_role(venv: Path) -> None:
+    """Turn off nbgrader's instructor extensions (formgrader, course list, create assignment)."""
+    jupyter = [str(venv / "bin" / "python"), "-m", "jupyter"]
+    server = [f"nbgrader.server_extensions.{name}" for name in INSTRUCTOR_EXTENSIONS[:2]]
+    lab = [f"@jupyter/nbgrader:{name.replace('_', '-')}" for name in INSTRUCTOR_EXTENSIONS]
+    for command in (
+        [*jupyter, "server", "extension", "disable", "--sys-prefix", *server],
+        [*jupyter, "labextension", "disable", "--level=sys_prefix", *lab],
+    ):
+        subprocess.run(command, check=True, capture_output=True)
 
 
 def build_learner_env(
