@@ -347,7 +347,7 @@ def run_cells(driver: Any, base: str, user: str, path: str, upto: int, kinds: li
     from selenium.webdriver.support.ui import WebDriverWait
 
     wait = WebDriverWait(driver, WAIT_S)
-    driver.get(f"{base}/user/{user}/lab/tree/{path}")
+    driver.get(f"{base}/user/{user}/lab/tree/{path}?reset")  # only this notebook open
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, CELL))
     wait.until(kernel_idle)
     driver.find_elements(By.CSS_SELECTOR, CELL)[0].click()
@@ -503,6 +503,11 @@ def attack(
 
     notebook = home / "attack.ipynb"
     nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [nbformat.v4.new_code_cell(ATTACK.format(paths=json.dumps(paths)))]
     nbformat.write(nb, notebook)
     give(notebook, user)
