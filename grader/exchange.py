@@ -9,8 +9,9 @@ learner on their own system account (a hub's PAM users, or one uid per pod):
   owned by the instructor: ``outbound`` 0755, ``inbound`` 2733 in the instructors' group
   (anyone may add an entry, no one but the instructors may list it, and every entry
   inherits the group), ``feedback`` 0711.
-- :class:`PrivateSubmit` (the learners' side) leaves a submission readable by its owner
-  and the instructors' group only: files 0440, folders 0750, the top folder 0770.
+- :class:`PrivateSubmit` (the learners' side) leaves a submission reachable by its owner
+  and the instructors' group only: its folders 0750 (the top one 0770, so that the
+  instructors may write feedback into it) in the instructors' group, nothing for others.
 - :class:`PrivateReleaseFeedback` (the instructor's side) writes each page into a fresh
   folder inside its learner's own submission (which other learners cannot enter) and puts
   at nbgrader's usual place, ``feedback/<hash>.html``, a symbolic link to it: the learner's
@@ -79,7 +80,11 @@ class PrivateSubmit(ExchangeSubmit):
     """nbgrader's submit, leaving the submission to its owner and the instructors' group."""
 
     def set_perms(self, dest: str, fileperms: int, dirperms: int) -> None:
-        super().set_perms(dest, fileperms & PRIVATE, dirperms & PRIVATE)
+        # The folders keep other learners out. The files stay nbgrader's 0444: those written
+        # after the copy (timestamp.txt, submission_secret.txt) are in the learner's own
+        # group, not the instructors' (copying the folder's mode dropped its setgid bit), so
+        # the instructors read them as "other", inside folders only they can enter.
+        super().set_perms(dest, fileperms, dirperms & PRIVATE)
 
     def copy_files(self) -> None:
         old = os.umask(0o077)  # nothing is readable by others, even while it is copied

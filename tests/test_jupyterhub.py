@@ -1,23 +1,28 @@
 """The whole course loop on one machine, through a real JupyterHub and a real browser,
 with one learner attacking the others.
 
-The instructor (root here) creates nbgrader's private exchange (``python -m grader
-exchange-init``) and releases lab 1.7.1 into it; the learner environment is built with
-``python -m grader learner-env`` from Debian's ``python3`` (root's own interpreter lives in
-root's private home). JupyterHub is started from ``deploy/jupyterhub/jupyterhub_config.py``
-in its password mode, on 127.0.0.1 only, with npm's configurable-http-proxy: each learner
-is a system account made with ``useradd`` for the test (removed after), and each JupyterLab
-runs as that account, from the learner environment. Two learners log in with headless
-Chromium (Debian's chromium and chromium-driver, driven by Selenium), fetch the lab through
-nbgrader's Assignments API, open it in JupyterLab, run it from the setup cell down to the
-first self-check with Shift+Enter, read the check's report, and submit: Ada has written her
-solution, Bob has not. The instructor collects, grades with ``python -m grader autograde``
-(Ada full marks, Bob zero) and releases the feedback; each learner fetches their own page.
-Then Bob runs an attack cell in his own kernel: importing the hidden checks, reading the
-repository, ``solutions/``, the grading set, the instructor's course folder, Ada's home,
-the exchange's inbound submissions and feedback, and becoming root. Each attempt must fail
-with the error the cell reports. The repository is made private (0700) for the test's
-duration, as the deployment requires. Screenshots are copied to ``out/jupyterhub/``.
+Three system accounts are made with ``useradd`` for the test (and removed after): Ada, Bob
+and the instructor, who alone is in the instructors' group. The learner environment is
+built with ``python -m grader learner-env`` from Debian's ``python3`` (root's own
+interpreter lives in root's private home); its venv is reused while its requirements hold
+(``MGP_TEST_LEARNER_ENV``; the first build takes several minutes). Root creates nbgrader's
+private exchange (``python -m grader exchange-init``) for the instructor, who releases lab
+1.7.1 into it from their own course folder (0700), as their own account. JupyterHub is
+started from ``deploy/jupyterhub/jupyterhub_config.py`` in its password mode, on 127.0.0.1
+only, with npm's configurable-http-proxy; each learner's JupyterLab runs as their account,
+from the learner environment. Two learners log in with headless Chromium (Debian's chromium
+and chromium-driver, driven by Selenium), fetch the lab through nbgrader's Assignments API,
+open it in JupyterLab, run it from the setup cell down to the first self-check with
+Shift+Enter, read the check's report, and submit: Ada has written her solution, Bob has
+not. The instructor collects (as their account), grades with ``python -m grader
+autograde`` (as root, for the sandbox: Ada full marks, Bob zero) and releases the feedback
+(as their account); each learner fetches their own page. Then Bob runs an attack cell in
+his own kernel: importing the hidden checks and the grading tools, reading every file of
+the repository, ``solutions/``, the grading set, the instructor's course folder and
+gradebook, Ada's home, the exchange's inbound submissions and feedback, and becoming root.
+Each attempt must fail with the error the cell reports. The repository is made private
+(0700) for the test's duration, as the deployment requires. Screenshots are copied to
+``out/jupyterhub/``.
 """
 
 from __future__ import annotations
@@ -86,14 +91,18 @@ def _missing() -> str:
 
 @dataclass
 class Course:
-    """The instructor's side: the course folder, the exchange, the environment for nbgrader,
-    the learner environment and the folder of the learners' homes."""
+    """The instructor's side: the course folder, the exchange, the hub's environment, the
+    learner environment, the folder of the learners' homes, and the instructor's account."""
 
     root: Path
     exchange: Path
     env: dict[str, str]
     learner_env: Path
     homes: Path
+    staff_env: dict[str, str]
+    """The instructor's nbgrader commands: run as their account, in the instructors' group."""
+    instructor: str
+    staff: str
 
 
 def free_port() -> int:
@@ -117,44 +126,68 @@ def private_repo() -> Iterator[None]:
         ROOT.chmod(mode)
 
 
+@dataclass
+class Accounts:
+    """The test's system accounts: two learners, the instructor and the instructors' group."""
+
+    shared: Path
+    ada: Path
+    bob: Path
+    prof: Path
+    staff: str
+
+
+def _useradd(name: str, home: Path, *group: str) -> None:
+    command = ["useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash"]
+    command += ["--gid", group[0]] if group else ["--user-group"]
+    subprocess.run([*command, name], check=True, capture_output=True, timeout=60)
+    home.chmod(0o700)
+
+
 @pytest.fixture(scope="module")
-def learners(private_repo: None) -> Iterator[dict[str, Path]]:
-    """Two system accounts (Ada's and Bob's, named uniquely), homes 0700; removed after."""
+def accounts(private_repo: None) -> Iterator[Accounts]:
+    """Ada's, Bob's and the instructor's accounts (named uniquely, homes 0700), the
+    instructor's in the instructors' group; all removed after."""
     shared = Path(tempfile.mkdtemp(prefix="mgp-hub-"))
     shared.chmod(0o755)
     (shared / "homes").mkdir(mode=0o755)
+    (shared / "staff").mkdir(mode=0o755)
     suffix = secrets.token_hex(2)
-    names = {"ada": f"ada{suffix}", "bob": f"bob{suffix}"}
+    staff = f"staff{suffix}"
+    names = {"ada": f"ada{suffix}", "bob": f"bob{suffix}", "prof": f"prof{suffix}"}
     made: list[str] = []
     try:
-        for name in names.values():
-            home = shared / "homes" / name
-            subprocess.run(
-                ["useradd", "--create-home", "--home-dir", str(home), "--shell", "/bin/bash",
-                 "--user-group", name],
-                check=True, capture_output=True, timeout=60,
-            )  # fmt: skip
-            made.append(name)
-            home.chmod(0o700)
-        yield {who: shared / "homes" / name for who, name in names.items()}
+        subprocess.run(["groupadd", staff], check=True, capture_output=True, timeout=60)
+        for who in ("ada", "bob"):
+            _useradd(names[who], shared / "homes" / names[who])
+            made.append(names[who])
+        _useradd(names["prof"], shared / "staff" / names["prof"], staff)
+        made.append(names["prof"])
+        homes = {
+            who: shared / ("staff" if who == "prof" else "homes") / n for who, n in names.items()
+        }
+        yield Accounts(shared, homes["ada"], homes["bob"], homes["prof"], staff)
     finally:
         for name in made:
             subprocess.run(["userdel", name], capture_output=True, timeout=60)
+        subprocess.run(["groupdel", staff], capture_output=True, timeout=60)
         shutil.rmtree(shared, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory: pytest.TempPathFactory, learners: dict[str, Path]) -> Course:
-    """A course folder (root's, private) with lab 1.7.1 released into a fresh private
-    exchange, and the learner environment."""
+def course(accounts: Accounts) -> Course:
+    """The instructor's course folder (theirs, 0700) with lab 1.7.1 released, as the
+    instructor, into a fresh private exchange; and the learner environment."""
     from grader import exchange as private_exchange
     from grader.assign.learner_env import build_learner_env
 
-    tmp = tmp_path_factory.mktemp("course-loop")
-    root = tmp / "course"
-    exchange = learners["ada"].parents[1] / "exchange"  # removed with the homes
-    private_exchange.init_exchange(root=exchange, course_id=COURSE_ID)
+    prof = accounts.prof.name
     learner_env = build_learner_env(out=ENV_CACHE, python=str(SYSTEM_PYTHON))
+    root = accounts.shared / "course"
+    exchange = accounts.shared / "exchange"
+    private_exchange.init_exchange(
+        root=exchange, course_id=COURSE_ID, owner=prof, group=accounts.staff
+    )
     release = root / "release" / ASSIGNMENT
     release.mkdir(parents=True)
     if (config.LABS_DIR / LAB.notebook).is_file():
@@ -163,25 +196,28 @@ def course(tmp_path_factory: pytest.TempPathFactory, learners: dict[str, Path]) 
         from grader.assign.release import release as render
 
         render(solutions=config.SOLUTIONS, labs=release, lab=LAB.id)
+    for path in (root, *root.rglob("*")):
+        shutil.chown(path, prof, accounts.staff)
+    root.chmod(0o700)
     env = {
         **os.environ,
         "MGP_EXCHANGE": str(exchange),
         "MGP_COURSE_ID": COURSE_ID,
-        "JUPYTER_CONFIG_PATH": str(HUB_CONFIG.parent),
-        "HOME": str(tmp),
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",  # nbgrader runs alembic from here
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
     }
-    done = subprocess.run(
-        [str(BIN / "nbgrader"), "release_assignment", ASSIGNMENT],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    staff_env = {
+        "MGP_EXCHANGE": str(exchange),
+        "MGP_COURSE_ID": COURSE_ID,
+        "JUPYTER_CONFIG_PATH": str(learner_env / "course" / "jupyter"),
+        "HOME": str(accounts.prof),
+        "PATH": f"{learner_env / 'venv' / 'bin'}:/usr/bin:/bin",  # nbgrader runs alembic
+        "LANG": "C.UTF-8",
+    }
+    homes = accounts.ada.parent
+    course = Course(root, exchange, env, learner_env, homes, staff_env, prof, accounts.staff)
+    instructor(course, "release_assignment", ASSIGNMENT)
     assert (exchange / COURSE_ID / "outbound" / ASSIGNMENT / LAB.notebook).is_file()
-    return Course(root, exchange, env, learner_env, learners["ada"].parent)
+    return course
 
 
 @pytest.fixture(scope="module")
@@ -409,11 +445,15 @@ def learner_session(
 
 
 def instructor(course: Course, *command: str) -> str:
-    """Run one of the instructor's nbgrader commands in the course folder."""
+    """Run one of the instructor's nbgrader commands in the course folder, as the instructor's
+    own account (nbgrader from the learner environment: root's interpreter is private here)."""
     done = subprocess.run(
-        [str(BIN / "nbgrader"), *command],
+        [str(course.learner_env / "venv" / "bin" / "nbgrader"), *command],
         cwd=course.root,
-        env=course.env,
+        env=course.staff_env,
+        user=course.instructor,
+        group=course.staff,
+        extra_groups=[course.staff],
         capture_output=True,
         text=True,
         timeout=120,
@@ -445,6 +485,8 @@ def grade_and_release(course: Course, accounts: dict[str, str]) -> dict[str, dic
     )
     assert reported.returncode == 0, reported.stderr
     shutil.copytree(out / "feedback-nbgrader" / "feedback", course.root / "feedback")
+    for path in (course.root / "feedback", *(course.root / "feedback").rglob("*")):
+        shutil.chown(path, course.instructor)
     released = instructor(course, "release_feedback", ASSIGNMENT)
     assert released.count("released to") == len(accounts), released
     with open(out / "grades.csv", newline="") as handle:
@@ -485,6 +527,14 @@ for key in ("repo file", "solution", "grading set", "gradebook", "course file", 
     attempt(key, lambda p=paths[key]: read(p))
 for key in ("solutions", "course", "ada home", "inbound", "feedback"):
     attempt(f"list {{key}}", lambda p=paths[key]: os.listdir(p))
+outcomes = set()
+for path in paths["repo files"]:
+    try:
+        read(path)
+        outcomes.add("ALLOWED")
+    except Exception as e:
+        outcomes.add(f"{{type(e).__name__}}: {{getattr(e, 'errno', '')}}")
+tried["every repository file"] = " | ".join(sorted(outcomes))
 attempt("write into ada's submission", lambda: open(paths["ada submission dir"] + "/x", "w"))
 attempt("setuid root", lambda: os.setuid(0))
 attempt("su root", lambda: subprocess.run(["su", "-c", "id", "root"], input="", text=True,
@@ -496,7 +546,7 @@ print("ATTACK " + json.dumps({{"tried": tried, "who": who}}))
 
 
 def attack(
-    driver: Any, base: str, user: str, home: Path, paths: dict[str, str], shots: Path
+    driver: Any, base: str, user: str, home: Path, paths: dict[str, Any], shots: Path
 ) -> dict[str, Any]:
     """Write the attack notebook into ``user``'s home, run it in their JupyterLab; its report."""
     from selenium.webdriver.support.ui import WebDriverWait
@@ -521,14 +571,19 @@ def attack(
     return report
 
 
-def targets(course: Course, ada: Path) -> dict[str, str]:
+def targets(course: Course, ada: Path) -> dict[str, Any]:
     """What Bob reaches for: the answers, the instructor's files, Ada's work."""
     inbound = course.exchange / COURSE_ID / "inbound"
     (submission,) = inbound.glob(f"{ada.name}+{ASSIGNMENT}+*")
     links = sorted((course.exchange / COURSE_ID / "feedback").glob("*.html"))
     mine = [link for link in links if str(link.resolve()).startswith(str(submission))]
     assert len(mine) == 1, links
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert len(listed) > 100
     return {
+        "repo files": [str(ROOT / name) for name in listed],
         "repo": str(ROOT),
         "repo file": str(ROOT / "pyproject.toml"),
         "solutions": str(config.SOLUTIONS),
@@ -593,4 +648,4 @@ def test_course_loop_on_jupyterhub(
     assert tried.pop("su root").startswith("CalledProcessError: exit "), tried
     assert tried.pop("setuid root") == "PermissionError: 1", tried  # EPERM
     assert tried == dict.fromkeys(tried, "PermissionError: 13"), tried  # EACCES, every one
-    assert len(tried) == 16, sorted(tried)
+    assert len(tried) == 17, sorted(tried)
