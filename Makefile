@@ -5,10 +5,14 @@ VENV   ?= .venv
 PY      = $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
 NBTIMEOUT ?= 300
 
-.PHONY: help setup lab test lint typecheck unit notebooks release release-check bench gpu-check clean
+.PHONY: help setup lab test check lint typecheck unit fast notebooks release release-check bench gpu-check clean
+# Test workers: two processes share the modules (each module's fixtures stay in one).
+WORKERS ?= 2
+XDIST = $(if $(filter-out 0 1,$(WORKERS)),-n $(WORKERS) --dist loadfile,)
 
 help:
 	@echo "make lab        set up, then open the labs in JupyterLab"
+	@echo "make check      lint, type checks and the fast tests (under two minutes; while working)"
 	@echo "make test       set up, then run lint, type checks, tests, notebooks and release check"
 	@echo "make bench      benchmarks (speed ratios against PyTorch, grading throughput)"
 	@echo "make release    regenerate labs/ from solutions/ (instructors)"
@@ -27,16 +31,23 @@ typecheck: setup
 	$(PY) -m mypy
 
 unit: setup
-	$(PY) -m pytest --cov --cov-report=term -q
+	$(PY) -m pytest $(XDIST) --cov --cov-report=term -q -p no:cacheprovider
+
+fast: setup
+	$(PY) -m pytest $(XDIST) -m "not slow" -q -p no:cacheprovider
 
 notebooks: setup
-	MPLBACKEND=Agg $(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+	MPLBACKEND=Agg $(PY) -m pytest $(XDIST) -p no:cacheprovider --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=$(NBTIMEOUT) solutions/ -q
 
 release-check: setup
 	$(PY) -m grader release --check
 
-test: lint typecheck unit notebooks release-check
+test: setup
+	@bash scripts/timed.sh lint typecheck unit notebooks release-check
+
+check: setup
+	@bash scripts/timed.sh lint typecheck fast
 
 release: setup
 	$(PY) -m grader release

@@ -134,13 +134,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from grader.outputs import report
+    from grader.outputs import course_report, report
 
+    if (
+        args.html
+        and not (args.out / "grades.csv").exists()
+        and course_report.find_batches(args.out)
+    ):
+        print(f"wrote {course_report.write(args.out)}")  # a folder of batches: their report
+        return 0
     if not (args.out / "grades.csv").exists():
         raise CommandError(f"{args.out / 'grades.csv'} not found: run autograde first")
     report.report(
         out=args.out, course=args.course, roster=args.roster, feedback_for=args.feedback_for
     )
+    if args.html:
+        print(f"wrote {args.out / course_report.REPORT_HTML} (and report.json, report/*.svg)")
     return 0
 
 
@@ -291,6 +300,11 @@ def parser() -> argparse.ArgumentParser:
         "--feedback-for",
         choices=("canvas", "moodle", "nbgrader"),
         help="lay the feedback pages out for this system's bulk upload",
+    )
+    report.add_argument(
+        "--html",
+        action="store_true",
+        help="the course report report.html (also for a folder of batches, one per folder)",
     )
     report.set_defaults(run=cmd_report)
 

@@ -35,8 +35,11 @@ def _seed_everything() -> None:
     nn = sys.modules.get("micrograd_plus.nn")
     if nn is not None:
         nn.manual_seed(0)
-    torch = sys.modules.get("torch")
-    if torch is not None:
+    if "torch" in sys.modules:
+        # A batch imports torch in a background thread: this import waits until that one is
+        # done, rather than seeding a half-initialised module.
+        import torch
+
         torch.manual_seed(0)
 
 

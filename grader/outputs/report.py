@@ -47,6 +47,9 @@ class Summary:
     pass_rates: dict[str, tuple[int, int]] = field(default_factory=dict)
     misconceptions: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
     """misconception id -> (students diagnosed with it, the checks where it showed)."""
+    graded: int | None = None
+    """Learners with a graded notebook (the misconceptions' share divides by them, not by
+    the roster); ``scores`` are theirs only."""
     seed: int | None = None
     isolation: str | None = None
     sandbox: str | None = None
@@ -75,6 +78,7 @@ def summarize(out: Path) -> Summary:
         passed = sum(1 for r in graded if float(r.get(check_id) or 0) > 0)
         pass_rates[check_id] = (passed, len(graded))
     max_score = float(meta.get("max_score") or (rows[0]["max_score"] if rows else 0))
+    graded_rows = [r for r in rows if is_graded(r, labs)]
     students: Counter[str] = Counter()
     where: dict[str, set[str]] = {}
     for row in rows:
@@ -85,14 +89,22 @@ def summarize(out: Path) -> Summary:
         students=len(rows),
         statuses=Counter(r["status"] for r in rows),
         lab_statuses=lab_statuses,
-        scores=[float(r["score"]) for r in rows],
+        scores=[float(r["score"]) for r in graded_rows],
         max_score=max_score,
         pass_rates=pass_rates,
         misconceptions={mid: (n, sorted(where[mid])) for mid, n in students.items()},
         seed=meta.get("seed"),
         isolation=meta.get("isolation"),
+        graded=len(graded_rows),
         sandbox=meta.get("sandbox"),
     )
+
+
+def is_graded(row: dict[str, str], labs: list[str]) -> bool:
+    """Whether a learner has a graded notebook (a missing or ungradable one is no score)."""
+    if any(f"{lab}_status" in row for lab in labs):
+        return any(row.get(f"{lab}_status") == "graded" for lab in labs)
+    return row.get("status") == "graded"
 
 
 def format_summary(summary: Summary) -> str:
@@ -147,7 +159,8 @@ def misconception_table(summary: Summary) -> list[str]:
             what = get(mid).summary.replace("|", "\\|")
         except KeyError:
             what = ""
-        share = f"{100 * count / summary.students:.0f}%" if summary.students else "-"
+        graded = summary.students if summary.graded is None else summary.graded
+        share = f"{100 * count / graded:.0f}%" if graded else "-"
         lines.append(f"| {mid} | {what} | {count} | {share} | {', '.join(checks)} |")
     return lines
 
@@ -162,7 +175,9 @@ def histogram(path: Path, summary: Summary) -> None:
     ax.hist(summary.scores, bins=config.HISTOGRAM_BINS, range=(0, top), color="#36c")
     ax.set_xlabel(f"score (of {top:g})")
     ax.set_ylabel("students")
-    ax.set_title(f"Scores of {summary.students} students")
+    left_out = summary.students - len(summary.scores)
+    title = f"Scores of {len(summary.scores)} graded learners"
+    ax.set_title(title + (f" ({left_out} missing or ungradable not shown)" if left_out else ""))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -190,12 +205,14 @@ def check_meta(keys: dict[str, LabKey]) -> dict[str, Any]:
 def refresh(out: Path) -> list[Path]:
     """Apply the course file, roster and overrides in ``out`` to ``grades.csv``, then write the
     imports (``lms.csv``, ``canvas.csv``, ``moodle.csv``), the head of every feedback page, the
-    summary and the histogram; returns the imports' paths."""
-    from grader.outputs import exports, feedback
+    summary, the histogram and the course report (``report.html``, ``report.json``); returns
+    the imports' paths."""
+    from grader.outputs import course_report, exports, feedback
 
     paths = exports.write_all(out)
     feedback.refresh_heads(out)
     write_summary(out)
+    course_report.write(out)
     return paths
 
 

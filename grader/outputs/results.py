@@ -190,6 +190,9 @@ OUTPUTS = (
     "feedback-canvas.zip",
     "feedback-moodle.zip",
     "feedback-nbgrader",
+    "report.html",
+    "report.json",
+    "report",
 )
 """What a batch writes into OUT (``--replace`` removes them; ``overrides.csv``,
 ``course.toml`` and ``roster.csv`` stay)."""
