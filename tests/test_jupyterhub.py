@@ -20,9 +20,9 @@ autograde`` (as root, for the sandbox: Ada full marks, Bob zero) and releases th
 his own kernel: importing the hidden checks and the grading tools, reading every file of
 the repository, ``solutions/``, the grading set, the instructor's course folder and
 gradebook, Ada's home, the exchange's inbound submissions and feedback, and becoming root.
-Each attempt must fail with the error the cell reports. The repository is made private
-(0700) for the test's duration, as the deployment requires. Screenshots are copied to
-``out/jupyterhub/``.
+Each attempt must fail with the error the cell reports. The hub runs in a mount namespace
+of its own in which the repository's folder is private (0700), as a deployment must keep
+it; nothing changes for other processes. Screenshots are copied to ``out/jupyterhub/``.
 """
 
 from __future__ import annotations
@@ -69,7 +69,11 @@ ENV_CACHE = Path(os.environ.get("MGP_TEST_LEARNER_ENV", "/var/tmp/microgradplus-
 WAIT_S = 120
 CELL = ".jp-NotebookPanel .jp-Notebook .jp-Cell"
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.timeout(1500),
+]  # a first run builds the learner venv
 
 
 def _missing() -> str:
@@ -82,10 +86,13 @@ def _missing() -> str:
         return "Debian's chromium and chromium-driver are not installed (.ci/run installs them)"
     if pwd is None or os.geteuid() != 0:
         return "learners run as accounts of their own: the test needs root to create them"
-    if shutil.which("useradd") is None or shutil.which("userdel") is None:
-        return "useradd/userdel are missing (the passwd package)"
-    if not SYSTEM_PYTHON.exists():
-        return f"{SYSTEM_PYTHON} (an interpreter every account can run) is missing"
+    if not all(shutil.which(t) for t in ("useradd", "userdel", "groupadd", "groupdel")):
+        return "useradd/userdel/groupadd/groupdel are missing (the passwd package)"
+    if shutil.which("unshare") is None:
+        return "unshare (util-linux) is missing: the hub's repository cannot be made private"
+    probe = [str(SYSTEM_PYTHON), "-c", "import ensurepip, venv"]
+    if not SYSTEM_PYTHON.exists() or subprocess.run(probe, check=False).returncode != 0:
+        return f"{SYSTEM_PYTHON} with venv (an interpreter every account can run) is missing"
     return ""
 
 
@@ -112,18 +119,22 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def private_repo() -> Iterator[None]:
-    """The repository at mode 0700 while the hub runs (a deployment keeps it private)."""
-    reason = _missing()
-    if reason:
-        pytest.skip(reason)
-    mode = ROOT.stat().st_mode & 0o7777
-    ROOT.chmod(mode & ~0o077)
-    try:
-        yield
-    finally:
-        ROOT.chmod(mode)
+HIDE_REPO = """set -e
+repo=$1 stage=$2
+shift 2
+mount --bind "$repo" "$stage"
+mount -t tmpfs -o mode=700 tmpfs "$repo"
+for entry in "$stage"/* "$stage"/.[!.]* "$stage"/..?*; do
+    [ -e "$entry" ] || continue
+    name=${entry##*/}
+    if [ -d "$entry" ]; then mkdir "$repo/$name"; else : > "$repo/$name"; fi
+    mount --bind "$entry" "$repo/$name"
+done
+exec "$@"
+"""
+"""The hub's own mount namespace: the repository's folder replaced by a 0700 one (what a
+deployment does with ``chmod 700``) through which root still reaches every entry, so that the
+learners' servers, started by the hub, meet a private repository; nothing changes outside."""
 
 
 @dataclass
@@ -145,9 +156,12 @@ def _useradd(name: str, home: Path, *group: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def accounts(private_repo: None) -> Iterator[Accounts]:
+def accounts() -> Iterator[Accounts]:
     """Ada's, Bob's and the instructor's accounts (named uniquely, homes 0700), the
     instructor's in the instructors' group; all removed after."""
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
     shared = Path(tempfile.mkdtemp(prefix="mgp-hub-"))
     shared.chmod(0o755)
     (shared / "homes").mkdir(mode=0o755)
@@ -241,8 +255,10 @@ def hub(
         "MGP_LEARNER_ENV": str(course.learner_env),
     }
     log = (state / "jupyterhub.log").open("w")
+    stage = Path(tempfile.mkdtemp(prefix="mgp-repo-"))  # 0700: root's only
+    hide = ["unshare", "--mount", "--propagation", "private", "sh", "-c", HIDE_REPO, "hub"]
     server = subprocess.Popen(
-        [str(BIN / "jupyterhub"), "-f", str(HUB_CONFIG)],
+        [*hide, str(ROOT), str(stage), str(BIN / "jupyterhub"), "-f", str(HUB_CONFIG)],
         cwd=state,
         env=env,
         stdout=log,
@@ -272,6 +288,7 @@ def hub(
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=20)
         log.close()
+        stage.rmdir()  # its mounts went with the hub's namespace
         shutil.copy(state / "jupyterhub.log", tmp_path_factory.getbasetemp() / "jupyterhub.log")
 
 
