@@ -80,7 +80,7 @@ class PrivateSubmit(ExchangeSubmit):
     """nbgrader's submit, leaving the submission to its owner and the instructors' group."""
 
     def set_perms(self, dest: str, fileperms: int, dirperms: int) -> None:
-        # The folders keep other learners out. The files stay nbgrader's 0444: those written
+        # The folders keep other learners out. The files stay nbgrader's 0644: those written
         # after the copy (timestamp.txt, submission_secret.txt) are in the learner's own
         # group, not the instructors' (copying the folder's mode dropped its setgid bit), so
         # the instructors read them as "other", inside folders only they can enter.

@@ -178,3 +178,53 @@ def test_learners_run_from_the_learner_environment_instructors_from_theirs(
     assert ada.environment["JUPYTER_CONFIG_PATH"] == str(fake_env / "course" / "jupyter")
     assert prof.cmd[0].startswith(str(Path(sys.executable).parent))
     assert prof.environment["JUPYTER_CONFIG_PATH"] == str(HUB_CONFIG.parent)
+
+
+def test_private_submit_and_feedback_round_trip(tmp_path: Path) -> None:
+    """Does a submission leave nothing for "other" on its folders (the top one 0770 for the
+    instructors), and is its feedback written inside it, nbgrader's feedback page a link to it
+    that the learner's hash finds?"""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import notebook_hash
+
+    from grader.exchange import PrivateReleaseFeedback, PrivateSubmit, init_exchange
+
+    exchange, course = tmp_path / "exchange", tmp_path / "course"
+    init_exchange(root=exchange, course_id="c")
+    (exchange / "c" / "outbound" / "a").mkdir()
+    (exchange / "c" / "outbound" / "a" / "a.ipynb").write_text("{}")
+    work = tmp_path / "ada"
+    (work / "a" / "data").mkdir(parents=True)
+    (work / "a" / "a.ipynb").write_text("{}")
+    (work / "a" / "data" / "x.txt").write_text("x")
+
+    def app(kind: type, **settings: str) -> Any:
+        config = Config()
+        config.Exchange.root = str(exchange)
+        config.Exchange.cache = str(tmp_path / "cache")
+        config.Exchange.assignment_dir = str(work)
+        config.CourseDirectory.course_id = "c"
+        config.CourseDirectory.assignment_id = "a"
+        config.CourseDirectory.root = str(course)
+        for key, value in settings.items():
+            setattr(config.CourseDirectory, key, value)
+        coursedir = CourseDirectory(config=config)
+        return kind(coursedir=coursedir, authenticator=Authenticator(config=config), config=config)
+
+    app(PrivateSubmit, student_id="ada").start()
+    (submission,) = (exchange / "c" / "inbound").iterdir()
+    assert submission.stat().st_mode & 0o777 == 0o770
+    for path in submission.rglob("*"):
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o750 if path.is_dir() else 0o644), (path, oct(mode))
+    secret = (submission / "submission_secret.txt").read_text()
+    feedback = course / "feedback" / "ada" / "a"
+    feedback.mkdir(parents=True)
+    (feedback / "a.html").write_text("<p>ada's feedback</p>")
+    (feedback / "submission_secret.txt").write_text(secret)
+    (feedback / "timestamp.txt").write_text("2026-01-01 00:00:00 UTC")
+    app(PrivateReleaseFeedback, student_id="ada").start()
+    link = exchange / "c" / "feedback" / f"{notebook_hash(secret=secret, notebook_id='a')}.html"
+    assert link.is_symlink() and link.resolve().is_relative_to(submission)
+    assert link.read_text() == "<p>ada's feedback</p>"
