@@ -28,6 +28,7 @@ it; nothing changes for other processes. Screenshots are copied to ``out/jupyter
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import secrets
@@ -64,8 +65,12 @@ LAB = get_lab("lab1")
 ASSIGNMENT = LAB.assignment
 COURSE_ID = "mgp-test"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
-ENV_CACHE = Path(os.environ.get("MGP_TEST_LEARNER_ENV", "/var/tmp/microgradplus-hub-test/learner"))
-"""Where the learner environment is built; its venv is reused while its requirements hold."""
+ENV_CACHE = Path(
+    os.environ.get("MGP_TEST_LEARNER_ENV")
+    or f"/var/tmp/microgradplus-hub-test/{hashlib.sha256(bytes(ROOT)).hexdigest()[:12]}"
+)
+"""Where the learner environment is built, one per checkout (its tree is this checkout's);
+its venv is reused while its requirements hold."""
 WAIT_S = 120
 CELL = ".jp-NotebookPanel .jp-Notebook .jp-Cell"
 
