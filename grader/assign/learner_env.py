@@ -114,7 +114,10 @@ def write_tree(out: Path, *, root: Path = REPO, labs: Path | None = None) -> Pat
 
 def requirements(root: Path = REPO) -> list[str]:
     """The learner's requirement lines, read from ``pyproject.toml``."""
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10: pip's own TOML parser
+        from pip._vendor import tomli as tomllib
 
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras: dict[str, list[str]] = project["optional-dependencies"]
