@@ -228,7 +228,7 @@ def test_helm_values_give_valid_learner_and_instructor_pods() -> None:
     assert "nvidia.com/gpu" not in pods["CPU"]["spec"]["containers"][0]["resources"]["limits"]
     assert single["storage"]["type"] == "dynamic" and single["storage"]["homeMountPath"]
     teacher = pods["Instructor"]["spec"]
-    assert teacher["containers"][0]["image"] == "microgradplus:instructor"
+    assert teacher["containers"][0]["image"].endswith("-instructor")
     (init,) = teacher["initContainers"]
     assert "grader exchange-init /srv/nbgrader/exchange" in " ".join(init["args"])
     assert {m["mountPath"] for m in init["volumeMounts"]} == {single["extraEnv"]["MGP_EXCHANGE"]}
@@ -268,6 +268,8 @@ def test_helm_extra_config_gives_each_user_a_uid_and_only_staff_the_instructor_p
     assert c.KubeSpawner.uid(ada) != c.KubeSpawner.uid(bob) and c.KubeSpawner.uid(ada) >= 100_000
     assert c.KubeSpawner.fs_gid(ada) == c.KubeSpawner.uid(ada)
     assert c.KubeSpawner.supplemental_gids(ada) == [] != c.KubeSpawner.supplemental_gids(prof)
+    assert c.KubeSpawner.uid(prof) == 1000  # the instructor image's user
+    assert c.KubeSpawner.uid(ada) != 1000 != c.KubeSpawner.uid(bob)
     assert [p["slug"] for p in c.KubeSpawner.profile_list(ada)] == ["CPU", "GPU"]
     assert [p["slug"] for p in c.KubeSpawner.profile_list(prof)] == ["Instructor"]
 
