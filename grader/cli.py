@@ -156,15 +156,27 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_override(args: argparse.Namespace) -> int:
     from grader.outputs import overrides, report
 
-    decision = overrides.record(
+    if args.comment is None and not args.remove:
+        raise CommandError("--comment is required (it is shown in the learner's feedback)")
+    made = overrides.record(
         out=args.out,
         student=args.student,
         target=args.target,
         points=args.points,
-        comment=args.comment,
+        comment=args.comment or "",
+        waive_late=args.waive_late,
+        remove=args.remove,
     )
     report.refresh(args.out)
-    print(f"{decision.student} {decision.target}: {decision.points:g} points ({decision.comment})")
+    for decision in made:
+        what = (
+            "late penalty waived"
+            if decision.kind == "waive-late"
+            else f"{decision.points:g} points"
+        )
+        print(f"{decision.student} {decision.target}: {what} ({decision.comment})")
+    if args.remove:
+        print(f"{args.student} {args.target}: decisions removed")
     return 0
 
 
@@ -289,8 +301,14 @@ def parser() -> argparse.ArgumentParser:
     build = commands.add_parser(
         "assemble", help="your framework from your lab 1.7.1-1.7.4 notebooks (for lab 1.7.5)"
     )
-    build.add_argument("--labs-dir", type=Path, default=Path("."), help="your lab notebooks")
-    build.add_argument("--out", type=Path, default=Path("."), help="where mylearner/ is written")
+    build.add_argument(
+        "--labs-dir",
+        type=Path,
+        help="the folder of your lab notebooks (default: the current folder, else ./labs)",
+    )
+    build.add_argument(
+        "--out", type=Path, help="where mylearner/ is written (default: beside the notebooks)"
+    )
     build.set_defaults(run=cmd_assemble)
 
     report = commands.add_parser("report", help="summarize OUT and write the LMS imports")
@@ -312,8 +330,14 @@ def parser() -> argparse.ArgumentParser:
     override.add_argument("out", type=Path, metavar="OUT")
     override.add_argument("student", metavar="STUDENT")
     override.add_argument("target", metavar="CHECK_OR_LAB", help="a check id or a lab")
-    override.add_argument("points", type=float, metavar="POINTS")
-    override.add_argument("--comment", required=True, help="why (shown in the learner's feedback)")
+    override.add_argument("points", type=float, metavar="POINTS", nargs="?")
+    override.add_argument("--comment", help="why (shown in the learner's feedback; required)")
+    override.add_argument(
+        "--waive-late", action="store_true", help="lift the lab's late penalty (POINTS optional)"
+    )
+    override.add_argument(
+        "--remove", action="store_true", help="drop the learner's decisions on CHECK_OR_LAB"
+    )
     override.set_defaults(run=cmd_override)
     return main
 

@@ -3,7 +3,7 @@
 The Kubernetes Job's and the Helm values' shell steps are run here with a stand-in
 ``python3`` that records its arguments, so the index-to-shard arithmetic and the merge's
 wait are checked without a cluster. (The SLURM script grades for real in
-``tests/test_shard_merge.py``.)
+``tests/test_shard_merge.py``, and through a real one-node SLURM in ``tests/test_slurm.py``.)
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,7 @@ def test_index_becomes_shard(tmp_path: Path) -> None:
     script = script.replace("/submissions", str(tmp_path / "submissions"))
     results.mkdir()
     env = {"JOB_COMPLETION_INDEX": "2", "SHARDS": "4", "GRADING_SEED": "7", "JOBS": "4"}
-    done = _run(script, tmp_path, LAB="3", GRADER_ARGS="--timeout 60", **env)
+    done = _run(script, tmp_path, LAB="3", GRADER_ARGS="--timeout 60", RUN_ID="r", **env)
     assert done.returncode == 0, done.stderr
     call = (tmp_path / "calls").read_text().split()
     assert call[:4] == ["-m", "grader", "autograde", str(tmp_path / "submissions")]
@@ -117,17 +118,51 @@ def test_index_becomes_shard(tmp_path: Path) -> None:
 
 
 def test_merge_job_waits_for_every_shard(tmp_path: Path) -> None:
-    """Does the merge Job merge shard-1 … shard-N once every shard is marked done?"""
+    """Does the merge Job merge shard-1 … shard-N once every shard is marked done by this run?"""
     results = tmp_path / "results"
     results.mkdir()
     for k in (1, 2, 3):
-        (results / f"shard-{k}.done").touch()
+        (results / f"shard-{k}.done").write_text("run-7\n")
     script = _script(_manifests()[1]).replace("/results", str(results))
-    done = _run(script, tmp_path, SHARDS="3")
+    done = _run(script, tmp_path, SHARDS="3", RUN_ID="run-7", WAIT_SECONDS="5")
     assert done.returncode == 0, done.stderr
     call = (tmp_path / "calls").read_text().split()
     shards = [f"{results}/shard-{k}" for k in (1, 2, 3)]
     assert call == ["-m", "grader", "merge", *shards, "--out", f"{results}/merged"]
+
+
+def test_merge_job_gives_up_naming_the_missing_and_stale_shards(tmp_path: Path) -> None:
+    """Does the merge Job stop after WAIT_SECONDS, naming the shard not done and the mark an
+    earlier run left (never taken as done), without merging?"""
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "shard-1.done").write_text("run-7\n")
+    (results / "shard-3.done").write_text("run-6\n")  # an earlier run's mark
+    script = _script(_manifests()[1]).replace("/results", str(results))
+    started = time.monotonic()
+    done = _run(script, tmp_path, SHARDS="3", RUN_ID="run-7", WAIT_SECONDS="2")
+    assert done.returncode == 1
+    assert 1 <= time.monotonic() - started < 30  # bash counts SECONDS in whole seconds
+    assert "shard(s) 2 3 of 3 not done after 2 s" in done.stderr
+    assert f"stale mark from an earlier run, not taken as done: {results}/shard-3.done" in (
+        done.stderr
+    )
+    assert "(run run-6, not run-7)" in done.stderr
+    assert not (tmp_path / "calls").exists()
+
+
+def test_grading_pod_marks_its_shard_with_the_run(tmp_path: Path) -> None:
+    """Does a grading pod remove its shard's old mark first and mark the shard with RUN_ID?"""
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "shard-1.done").write_text("run-6\n")
+    script = _script(_manifests()[0])  # the old mark must be gone while the shard grades:
+    script = script.replace('echo "$RUN_ID"', 'test ! -e "/results/shard-$k.done"; echo "$RUN_ID"')
+    script = script.replace("/results", str(results))
+    env = {"JOB_COMPLETION_INDEX": "0", "SHARDS": "2", "GRADING_SEED": "7", "JOBS": "1"}
+    done = _run(script, tmp_path, RUN_ID="run-7", **env)
+    assert done.returncode == 0, done.stderr
+    assert (results / "shard-1.done").read_text() == "run-7\n"
 
 
 @pytest.mark.parametrize(
@@ -141,6 +176,10 @@ def test_merge_job_waits_for_every_shard(tmp_path: Path) -> None:
             "the array must be 1-N",
         ),
         ({"GRADING_SEED": "1", "ARGS": "merge"}, "SHARDS"),
+        (
+            {"GRADING_SEED": "1", "SLURM_ARRAY_TASK_ID": "4", "SHARDS": "3"},
+            "array task 4 is not a shard of SHARDS=3",
+        ),
     ],
 )
 def test_sbatch_refuses_an_incomplete_setup(
@@ -155,10 +194,21 @@ def test_sbatch_refuses_an_incomplete_setup(
     assert not (tmp_path / "calls").exists()
 
 
+def test_sbatch_reruns_chosen_shards(tmp_path: Path) -> None:
+    """Does task 3 of a rerun array ``--array=2,3`` with SHARDS=5 grade shard 3/5?"""
+    array = {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "2"}
+    array |= {"SLURM_ARRAY_TASK_MIN": "2", "SLURM_ARRAY_TASK_MAX": "3", "SHARDS": "5"}
+    variables = {"RESULTS": str(tmp_path / "r"), "SUBMISSIONS": str(tmp_path / "s")}
+    _run(SBATCH.read_text(), tmp_path, GRADING_SEED="1", **variables, **array)
+    call = (tmp_path / "calls").read_text().splitlines()[0]  # srun's (the stand-in stops)
+    assert call.startswith("--ntasks=1 python3 -m grader autograde")
+    assert f"--out {tmp_path}/r/shard-3 --shard 3/5 --seed 1" in call
+
+
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 def test_scripts_pass_shellcheck(tmp_path: Path) -> None:
-    """Do the SLURM script and the Jobs' shell steps pass shellcheck?"""
-    paths = [SBATCH]
+    """Do the SLURM scripts and the Jobs' shell steps pass shellcheck?"""
+    paths = [SBATCH, ROOT / "scripts" / "slurm_cluster.sh"]
     for number, doc in enumerate(_manifests()):
         path = tmp_path / f"job{number}.sh"
         path.write_text("#!/usr/bin/env bash\n" + _script(doc))
