@@ -6,9 +6,9 @@ page is world-readable under a name derived from the submission's secret. Here, 
 learner on their own system account (a hub's PAM users, or one uid per pod):
 
 - :func:`init_exchange` (run once, by root or the instructor) creates the course's folders
-  owned by the instructor: ``outbound`` 0755, ``inbound`` 2733 in the instructors' group
-  (anyone may add an entry, no one but the instructors may list it, and every entry
-  inherits the group), ``feedback`` 0711.
+  owned by the instructor: ``outbound`` 0755, ``inbound`` 3733 in the instructors' group
+  (anyone may add an entry, no one but the instructors may list it, every entry inherits
+  the group, and only an entry's owner may rename or delete it), ``feedback`` 0711.
 - :class:`PrivateSubmit` (the learners' side) leaves a submission reachable by its owner
   and the instructors' group only: its folders 0750 (the top one 0770, so that the
   instructors may write feedback into it) in the instructors' group, nothing for others.
@@ -18,7 +18,11 @@ learner on their own system account (a hub's PAM users, or one uid per pod):
   Assignments panel finds and fetches it as before, another learner gets EACCES even with
   the name.
 
-``deploy/jupyterhub/nbgrader_config.py`` selects both classes.
+- :class:`PrivateCollect` (the instructor's side) never follows a link: a learner owns their
+  submission and could swap a file for a link to something only the instructors can read
+  (``solutions/``), which nbgrader's collect would copy in as the learner's work.
+
+``deploy/jupyterhub/nbgrader_config.py`` selects the three classes.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ import secrets
 import shutil
 from pathlib import Path
 
-from nbgrader.exchange.default import ExchangeReleaseFeedback, ExchangeSubmit
-from nbgrader.utils import notebook_hash
+from nbgrader.exchange.default import ExchangeCollect, ExchangeReleaseFeedback, ExchangeSubmit
+from nbgrader.utils import ignore_patterns, notebook_hash
 
 PRIVATE = ~0o007 & 0o7777
 """Mask that removes the permissions of "other" (every account not owner or group)."""
@@ -65,7 +69,7 @@ def init_exchange(
         (root, 0o1777, None),
         (course, 0o755, (uid, gid)),
         (course / "outbound", 0o755, (uid, gid)),
-        (course / "inbound", 0o2733, (uid, gid)),
+        (course / "inbound", 0o3733, (uid, gid)),
         (course / "feedback", 0o711, (uid, gid)),
     ]
     for path, mode, ids in folders:
@@ -93,6 +97,29 @@ class PrivateSubmit(ExchangeSubmit):
         finally:
             os.umask(old)
         os.chmod(os.path.join(self.inbound_path, self.assignment_filename), 0o770)
+
+
+class PrivateCollect(ExchangeCollect):
+    """nbgrader's collect, leaving out every link found in a submission (logged)."""
+
+    def do_copy(self, src: str, dest: str, log: object = None) -> None:
+        nbgrader_ignore = ignore_patterns(
+            exclude=self.coursedir.ignore,
+            include=self.coursedir.include,
+            max_file_size=self.coursedir.max_file_size,
+            log=self.log,
+        )
+
+        def ignore(folder: str, names: list[str]) -> set[str]:
+            links = {n for n in names if os.path.islink(os.path.join(folder, n))}
+            for name in sorted(links):
+                self.log.error("Not collected, a link: %s", os.path.join(folder, name))
+            return set(nbgrader_ignore(folder, names)) | links
+
+        if os.path.islink(src):
+            self.log.error("Not collected, a link: %s", src)
+            return
+        shutil.copytree(src, dest, ignore=ignore)
 
 
 class PrivateReleaseFeedback(ExchangeReleaseFeedback):

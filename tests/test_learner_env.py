@@ -77,13 +77,13 @@ def test_tree_written_readable_by_everyone(tmp_path: Path) -> None:
 
 
 def test_exchange_init_makes_inbound_and_feedback_unlistable(tmp_path: Path) -> None:
-    """Are the course's folders the instructor's, inbound 2733 (setgid, not listable) and
+    """Are the course's folders the instructor's, inbound 3733 (setgid, sticky, not listable) and
     feedback 0711, the root 1777?"""
     from grader.exchange import init_exchange
 
     root, course, outbound, inbound, feedback = init_exchange(root=tmp_path / "x", course_id="c")
     mode = {p: p.stat().st_mode & 0o7777 for p in (root, course, outbound, inbound, feedback)}
-    assert mode == {root: 0o1777, course: 0o755, outbound: 0o755, inbound: 0o2733,
+    assert mode == {root: 0o1777, course: 0o755, outbound: 0o755, inbound: 0o3733,
                     feedback: 0o711}  # fmt: skip
     assert {p.stat().st_uid for p in (course, inbound, feedback)} == {os.geteuid()}
 
@@ -180,15 +180,18 @@ def test_learners_run_from_the_learner_environment_instructors_from_theirs(
     assert prof.environment["JUPYTER_CONFIG_PATH"] == str(HUB_CONFIG.parent)
 
 
-def test_private_submit_and_feedback_round_trip(tmp_path: Path) -> None:
+def test_private_submit_and_feedback_round_trip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Does a submission leave nothing for "other" on its folders (the top one 0770 for the
-    instructors), and is its feedback written inside it, nbgrader's feedback page a link to it
-    that the learner's hash finds?"""
+    instructors), does collect leave out a link the learner swapped in, and is the feedback
+    written inside the submission, nbgrader's feedback page a link to it that the learner's
+    hash finds?"""
     from nbgrader.auth import Authenticator
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import notebook_hash
 
-    from grader.exchange import PrivateReleaseFeedback, PrivateSubmit, init_exchange
+    from grader.exchange import PrivateCollect, PrivateReleaseFeedback, PrivateSubmit, init_exchange
 
     exchange, course = tmp_path / "exchange", tmp_path / "course"
     init_exchange(root=exchange, course_id="c")
@@ -219,6 +222,17 @@ def test_private_submit_and_feedback_round_trip(tmp_path: Path) -> None:
         mode = path.stat().st_mode & 0o777
         assert mode == (0o750 if path.is_dir() else 0o644), (path, oct(mode))
     secret = (submission / "submission_secret.txt").read_text()
+    answers = tmp_path / "solutions.ipynb"  # what only the instructors can read
+    answers.write_text('{"the": "answers"}')
+    (submission / "data" / "x.txt").chmod(0o644)
+    (submission / "data" / "x.txt").unlink()
+    (submission / "data" / "x.txt").symlink_to(answers)
+    course.mkdir()
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")  # alembic
+    app(PrivateCollect).start()
+    collected = course / "submitted" / "ada" / "a"
+    assert (collected / "a.ipynb").read_text() == "{}"
+    assert not (collected / "data" / "x.txt").exists()
     feedback = course / "feedback" / "ada" / "a"
     feedback.mkdir(parents=True)
     (feedback / "a.html").write_text("<p>ada's feedback</p>")

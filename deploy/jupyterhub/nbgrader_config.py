@@ -4,7 +4,7 @@ Read by every learner's JupyterLab (the Assignments panel: fetch, submit; the le
 environment carries a copy) and by the instructor's ``nbgrader release_assignment`` /
 ``collect`` / ``release_feedback``. The exchange folder is shared by everyone's servers (on
 Kubernetes a ReadWriteMany volume mounted at the same path in every pod) and created by
-``python -m grader exchange-init`` (the root 1777, ``inbound`` 2733 in the instructors'
+``python -m grader exchange-init`` (the root 1777, ``inbound`` 3733 in the instructors'
 group, ``feedback`` 0711). Grading does not use nbgrader: ``python -m grader autograde``
 grades the collected ``submitted/`` folder (or the exchange's ``inbound``).
 """
@@ -30,3 +30,4 @@ if hub_user and hub_user not in instructors:
 # (grader/exchange.py; the exchange made by `python -m grader exchange-init`).
 c.ExchangeFactory.submit = "grader.exchange.PrivateSubmit"
 c.ExchangeFactory.release_feedback = "grader.exchange.PrivateReleaseFeedback"
+c.ExchangeFactory.collect = "grader.exchange.PrivateCollect"
