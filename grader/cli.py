@@ -39,6 +39,26 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_learner_env(args: argparse.Namespace) -> int:
+    from grader.assign import learner_env
+
+    out = learner_env.build_learner_env(
+        out=args.out, python=args.python, venv=args.venv, tree_only=args.tree_only
+    )
+    print(out)
+    return 0
+
+
+def cmd_exchange_init(args: argparse.Namespace) -> int:
+    from grader import exchange
+
+    for path in exchange.init_exchange(
+        root=args.exchange, course_id=args.course_id, owner=args.owner, group=args.group
+    ):
+        print(path)
+    return 0
+
+
 def cmd_autograde(args: argparse.Namespace) -> int:
     from grader.pipeline import autograde
 
@@ -189,6 +209,24 @@ def parser() -> argparse.ArgumentParser:
     release.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help=argparse.SUPPRESS)
     release.add_argument("--labs", type=Path, default=config.LABS_DIR, help=argparse.SUPPRESS)
     release.set_defaults(run=cmd_release)
+
+    env = commands.add_parser(
+        "learner-env", help="the learner environment a hub's learner servers run from"
+    )
+    env.add_argument("--out", type=Path, required=True, help="folder: OUT/course and OUT/venv")
+    env.add_argument("--python", help="interpreter the venv is made from (default: this one)")
+    env.add_argument("--venv", type=Path, help="where the venv goes (default OUT/venv)")
+    env.add_argument("--tree-only", action="store_true", help="write OUT/course only")
+    env.set_defaults(run=cmd_learner_env)
+
+    init = commands.add_parser(
+        "exchange-init", help="create nbgrader's exchange for a course, private per learner"
+    )
+    init.add_argument("exchange", type=Path, metavar="EXCHANGE", help="the exchange's root")
+    init.add_argument("--course-id", required=True, help="nbgrader's course id")
+    init.add_argument("--owner", help="the instructor's account (default: this one)")
+    init.add_argument("--group", help="the instructors' group (default: the owner's group)")
+    init.set_defaults(run=cmd_exchange_init)
 
     grade = commands.add_parser("autograde", help="grade a folder or zip of submissions")
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS")

@@ -222,49 +222,133 @@ def test_scripts_pass_shellcheck(tmp_path: Path) -> None:
 VALUES = ROOT / "deploy" / "jupyterhub" / "z2jh-values.yaml"
 
 
-def _pod_from_values(profile: dict[str, Any]) -> dict[str, Any]:
-    """The learner pod the Helm values describe (what KubeSpawner makes), for one profile."""
-    single = yaml.safe_load(VALUES.read_text())["singleuser"]
+COURSE = ROOT / "deploy" / "k8s" / "course.yaml"
+
+
+def _values() -> dict[str, Any]:
+    values: dict[str, Any] = yaml.safe_load(VALUES.read_text())
+    return values
+
+
+def _pod_from_values(profile: dict[str, Any], uid: int = 100_001) -> dict[str, Any]:
+    """The pod the Helm values describe (what KubeSpawner makes) for one profile, with the
+    user id the values' extraConfig gives."""
+    single = _values()["singleuser"]
     override = profile.get("kubespawner_override", {})
     limits = {
         "cpu": str(override.get("cpu_limit", single["cpu"]["limit"])),
         "memory": str(override.get("mem_limit", single["memory"]["limit"])),
         **override.get("extra_resource_limits", {}),
     }
+    image = override.get("image", f"{single['image']['name']}:{single['image']['tag']}")
     container = {
         "name": "notebook",
-        "image": f"{single['image']['name']}:{single['image']['tag']}",
+        "image": image,
         "args": [single["cmd"]],
         "env": [{"name": k, "value": v} for k, v in single["extraEnv"].items()],
         "resources": {"limits": limits},
         "volumeMounts": single["storage"]["extraVolumeMounts"],
-        "securityContext": {"runAsUser": single["uid"]},
+        "securityContext": {"runAsUser": uid, "runAsGroup": uid},
     }
     spec = {
         "containers": [container],
+        "initContainers": override.get("init_containers", []),
         "volumes": single["storage"]["extraVolumes"],
-        "securityContext": {"fsGroup": single["fsGid"]},
+        "securityContext": {"fsGroup": uid},
         "nodeSelector": override.get("node_selector", {}),
         "tolerations": override.get("tolerations", []),
     }
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "jupyter-ada"}, "spec": spec}
 
 
-def test_helm_values_give_valid_cpu_and_gpu_pods() -> None:
-    """Does each profile of the Helm values make a valid pod, the GPU one asking for one
-    nvidia.com/gpu, both mounting nbgrader's exchange where nbgrader_config.py looks?"""
-    single = yaml.safe_load(VALUES.read_text())["singleuser"]
-    profiles = single["profileList"]
-    assert len(profiles) == 2 and profiles[0].get("default")
-    pods = [_pod_from_values(p) for p in profiles]
-    for pod in pods:
+def test_helm_values_give_valid_learner_and_instructor_pods() -> None:
+    """Does each profile of the Helm values make a valid pod (the GPU one asking for one
+    nvidia.com/gpu, the instructor's on the instructor image with the exchange's init step),
+    every one mounting nbgrader's exchange where nbgrader_config.py looks?"""
+    single = _values()["singleuser"]
+    profiles = {p["slug"]: p for p in single["profileList"]}
+    assert list(profiles) == ["CPU", "GPU", "Instructor"] and profiles["CPU"].get("default")
+    pods = {slug: _pod_from_values(p) for slug, p in profiles.items()}
+    for pod in pods.values():
         _validate(pod)
         mounts = pod["spec"]["containers"][0]["volumeMounts"]
         assert {m["mountPath"] for m in mounts} == {single["extraEnv"]["MGP_EXCHANGE"]}
-    gpu = pods[1]["spec"]["containers"][0]["resources"]["limits"]
+    gpu = pods["GPU"]["spec"]["containers"][0]["resources"]["limits"]
     assert gpu["nvidia.com/gpu"] == "1"
-    assert "nvidia.com/gpu" not in pods[0]["spec"]["containers"][0]["resources"]["limits"]
+    assert "nvidia.com/gpu" not in pods["CPU"]["spec"]["containers"][0]["resources"]["limits"]
     assert single["storage"]["type"] == "dynamic" and single["storage"]["homeMountPath"]
+    teacher = pods["Instructor"]["spec"]
+    assert teacher["containers"][0]["image"].endswith("-instructor")
+    (init,) = teacher["initContainers"]
+    assert "grader exchange-init /srv/nbgrader/exchange" in " ".join(init["args"])
+    assert {m["mountPath"] for m in init["volumeMounts"]} == {single["extraEnv"]["MGP_EXCHANGE"]}
+    for slug in ("CPU", "GPU"):
+        assert pods[slug]["spec"]["containers"][0]["image"].startswith("microgradplus-hub:")
+
+
+def test_helm_values_let_nobody_in_as_written() -> None:
+    """Is the hub's login closed until an authenticator is configured: the null authenticator,
+    no allow_all, no dummy or shared password, the LTI and OAuth examples only commented?"""
+    config = _values()["hub"]["config"]
+    assert config["JupyterHub"]["authenticator_class"] == "null"
+    assert "allow_all" not in config["Authenticator"]
+    assert config["Authenticator"]["admin_users"] == ["instructor"]
+    text = VALUES.read_text()
+    assert "dummy" not in text and "shared-password" not in text
+    commented = "\n".join(line for line in text.splitlines() if line.lstrip().startswith("#"))
+    assert "LTI13Authenticator" in commented and "GenericOAuthenticator" in commented
+    assert "username_key" in commented
+
+
+def test_helm_extra_config_gives_each_user_a_uid_and_only_staff_the_instructor_profile() -> None:
+    """Does the values' hub configuration give each user a uid of their own, the instructors'
+    group to instructors only, and the instructor profile to them alone?"""
+    from traitlets.config import Config
+
+    c = Config()
+    c.KubeSpawner.profile_list = _values()["singleuser"]["profileList"]
+    exec(_values()["hub"]["extraConfig"]["microgradplus"], {"c": c})
+
+    def spawner(uid: int, admin: bool) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(user=SimpleNamespace(id=uid, admin=admin))
+
+    ada, bob, prof = spawner(1, False), spawner(2, False), spawner(3, True)
+    assert c.KubeSpawner.uid(ada) != c.KubeSpawner.uid(bob) and c.KubeSpawner.uid(ada) >= 100_000
+    assert c.KubeSpawner.fs_gid(ada) == c.KubeSpawner.uid(ada)
+    assert c.KubeSpawner.supplemental_gids(ada) == [] != c.KubeSpawner.supplemental_gids(prof)
+    assert c.KubeSpawner.uid(prof) == 1000  # the instructor image's user
+    assert c.KubeSpawner.uid(ada) != 1000 != c.KubeSpawner.uid(bob)
+    assert [p["slug"] for p in c.KubeSpawner.profile_list(ada)] == ["CPU", "GPU"]
+    assert [p["slug"] for p in c.KubeSpawner.profile_list(prof)] == ["Instructor"]
+
+
+def test_course_manifests_validate_and_wire_the_exchange_to_the_grading_job() -> None:
+    """Do the course's volumes and ConfigMap validate, and does the grading Job read the
+    hub's exchange (the course's inbound folder, read-only) and course.toml and roster.csv
+    from the ConfigMap?"""
+    docs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(COURSE.read_text()) if d}
+    for doc in docs.values():
+        _validate(doc)
+    config_map = docs["microgradplus-course"]
+    assert {"course.toml", "roster.csv"} <= set(config_map["data"])
+    single = _values()["singleuser"]
+    (hub_volume,) = single["storage"]["extraVolumes"]
+    claim = hub_volume["persistentVolumeClaim"]["claimName"]
+    assert docs[claim]["spec"]["accessModes"] == ["ReadWriteMany"]
+    pod = _manifests()[0]["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    container = pod["containers"][0]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    exchange = volumes[mounts["/submissions"]["name"]]
+    assert exchange["persistentVolumeClaim"]["claimName"] == claim
+    assert mounts["/submissions"]["readOnly"] is True
+    assert mounts["/submissions"]["subPath"] == f"{single['extraEnv']['MGP_COURSE_ID']}/inbound"
+    assert volumes[mounts["/course"]["name"]]["configMap"]["name"] == "microgradplus-course"
+    script = container["args"][0]
+    assert "--course /course/course.toml --roster /course/roster.csv" in script
+    assert "--layout nbgrader" in script
 
 
 def test_singleuser_image_passes_hadolint() -> None:
