@@ -28,7 +28,6 @@ it; nothing changes for other processes. Screenshots are copied to ``out/jupyter
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import secrets
@@ -67,10 +66,10 @@ COURSE_ID = "mgp-test"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 ENV_CACHE = Path(
     os.environ.get("MGP_TEST_LEARNER_ENV")
-    or f"/var/tmp/microgradplus-hub-test/{hashlib.sha256(bytes(ROOT)).hexdigest()[:12]}"
+    or "/var/tmp/microgradplus-hub-test/learner-env"
 )
-"""Where the learner environment is built, one per checkout (its tree is this checkout's);
-its venv is reused while its requirements hold."""
+"""Where the learner environment is built: its tree is rewritten from this checkout on every
+run, its venv reused (by any checkout on this machine) while its requirements hold."""
 WAIT_S = 120
 CELL = ".jp-NotebookPanel .jp-Notebook .jp-Cell"
 
