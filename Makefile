@@ -20,8 +20,9 @@ help:
 setup:
 	@bash scripts/setup.sh
 
+# `make lab PORT=8890 NOTEBOOK_DIR=labs LAB_ARGS=--ip=0.0.0.0`; works as root too (scripts/lab.py).
 lab: setup
-	$(PY) -m jupyter lab --notebook-dir=labs
+	@PORT="$(PORT)" NOTEBOOK_DIR="$(NOTEBOOK_DIR)" LAB_ARGS="$(LAB_ARGS)" $(PY) scripts/lab.py
 
 lint: setup
 	$(PY) -m ruff check .

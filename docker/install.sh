@@ -126,7 +126,13 @@ toggle() {
     done
     [ "${#lab[@]}" -gt 0 ] || return 0
     if [ "${#server[@]}" -gt 0 ]; then
-        "$PYTHON" -m jupyter server extension "$action" --sys-prefix "${server[@]}" >/dev/null 2>&1
+        # In the folder where pip put nbgrader's own server config: sys.prefix in a virtual
+        # environment, but /usr/local for a Debian/Ubuntu system Python run as root (the NGC
+        # images), where --sys-prefix (/usr) finds no such extension and writes nothing.
+        local data
+        data=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["data"])')
+        JUPYTER_CONFIG_DIR="$data/etc/jupyter" \
+            "$PYTHON" -m jupyter server extension "$action" --user "${server[@]}" >/dev/null 2>&1
     fi
     "$PYTHON" -m jupyter labextension "$action" --level=sys_prefix "${lab[@]}" >/dev/null 2>&1
 }

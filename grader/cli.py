@@ -39,6 +39,26 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_learner_env(args: argparse.Namespace) -> int:
+    from grader.assign import learner_env
+
+    out = learner_env.build_learner_env(
+        out=args.out, python=args.python, venv=args.venv, tree_only=args.tree_only
+    )
+    print(out)
+    return 0
+
+
+def cmd_exchange_init(args: argparse.Namespace) -> int:
+    from grader import exchange
+
+    for path in exchange.init_exchange(
+        root=args.exchange, course_id=args.course_id, owner=args.owner, group=args.group
+    ):
+        print(path)
+    return 0
+
+
 def cmd_autograde(args: argparse.Namespace) -> int:
     from grader.pipeline import autograde
 
@@ -136,15 +156,27 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_override(args: argparse.Namespace) -> int:
     from grader.outputs import overrides, report
 
-    decision = overrides.record(
+    if args.comment is None and not args.remove:
+        raise CommandError("--comment is required (it is shown in the learner's feedback)")
+    made = overrides.record(
         out=args.out,
         student=args.student,
         target=args.target,
         points=args.points,
-        comment=args.comment,
+        comment=args.comment or "",
+        waive_late=args.waive_late,
+        remove=args.remove,
     )
     report.refresh(args.out)
-    print(f"{decision.student} {decision.target}: {decision.points:g} points ({decision.comment})")
+    for decision in made:
+        what = (
+            "late penalty waived"
+            if decision.kind == "waive-late"
+            else f"{decision.points:g} points"
+        )
+        print(f"{decision.student} {decision.target}: {what} ({decision.comment})")
+    if args.remove:
+        print(f"{args.student} {args.target}: decisions removed")
     return 0
 
 
@@ -177,6 +209,24 @@ def parser() -> argparse.ArgumentParser:
     release.add_argument("--solutions", type=Path, default=config.SOLUTIONS, help=argparse.SUPPRESS)
     release.add_argument("--labs", type=Path, default=config.LABS_DIR, help=argparse.SUPPRESS)
     release.set_defaults(run=cmd_release)
+
+    env = commands.add_parser(
+        "learner-env", help="the learner environment a hub's learner servers run from"
+    )
+    env.add_argument("--out", type=Path, required=True, help="folder: OUT/course and OUT/venv")
+    env.add_argument("--python", help="interpreter the venv is made from (default: this one)")
+    env.add_argument("--venv", type=Path, help="where the venv goes (default OUT/venv)")
+    env.add_argument("--tree-only", action="store_true", help="write OUT/course only")
+    env.set_defaults(run=cmd_learner_env)
+
+    init = commands.add_parser(
+        "exchange-init", help="create nbgrader's exchange for a course, private per learner"
+    )
+    init.add_argument("exchange", type=Path, metavar="EXCHANGE", help="the exchange's root")
+    init.add_argument("--course-id", required=True, help="nbgrader's course id")
+    init.add_argument("--owner", help="the instructor's account (default: this one)")
+    init.add_argument("--group", help="the instructors' group (default: the owner's group)")
+    init.set_defaults(run=cmd_exchange_init)
 
     grade = commands.add_parser("autograde", help="grade a folder or zip of submissions")
     grade.add_argument("submissions", type=Path, metavar="SUBMISSIONS")
@@ -251,8 +301,14 @@ def parser() -> argparse.ArgumentParser:
     build = commands.add_parser(
         "assemble", help="your framework from your lab 1.7.1-1.7.4 notebooks (for lab 1.7.5)"
     )
-    build.add_argument("--labs-dir", type=Path, default=Path("."), help="your lab notebooks")
-    build.add_argument("--out", type=Path, default=Path("."), help="where mylearner/ is written")
+    build.add_argument(
+        "--labs-dir",
+        type=Path,
+        help="the folder of your lab notebooks (default: the current folder, else ./labs)",
+    )
+    build.add_argument(
+        "--out", type=Path, help="where mylearner/ is written (default: beside the notebooks)"
+    )
     build.set_defaults(run=cmd_assemble)
 
     report = commands.add_parser("report", help="summarize OUT and write the LMS imports")
@@ -274,8 +330,14 @@ def parser() -> argparse.ArgumentParser:
     override.add_argument("out", type=Path, metavar="OUT")
     override.add_argument("student", metavar="STUDENT")
     override.add_argument("target", metavar="CHECK_OR_LAB", help="a check id or a lab")
-    override.add_argument("points", type=float, metavar="POINTS")
-    override.add_argument("--comment", required=True, help="why (shown in the learner's feedback)")
+    override.add_argument("points", type=float, metavar="POINTS", nargs="?")
+    override.add_argument("--comment", help="why (shown in the learner's feedback; required)")
+    override.add_argument(
+        "--waive-late", action="store_true", help="lift the lab's late penalty (POINTS optional)"
+    )
+    override.add_argument(
+        "--remove", action="store_true", help="drop the learner's decisions on CHECK_OR_LAB"
+    )
     override.set_defaults(run=cmd_override)
     return main
 

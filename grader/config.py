@@ -96,6 +96,7 @@ LEARNER_GRADER_MODULES = (
     "checking/compare",
     "checking/numpy_side",
     "checking/outcome",
+    "checking/rerun",
     "checking/spec",
     "checking/torch_side",
 )

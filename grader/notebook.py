@@ -158,6 +158,10 @@ def read(path: Path, *, max_bytes: int) -> Notebook:
             raise NotebookError("unreadable", f"read error: {exc.strerror}") from exc
     if len(data) > max_bytes:
         raise NotebookError("too-large", f"over the {max_bytes}-byte cap")
+    if not data.strip():
+        raise NotebookError(
+            "invalid-json", "the file is empty: save the notebook and hand it in again"
+        )
     return loads(data)
 
 

@@ -5,12 +5,18 @@ root and exchange) or plain folders (zipped) hand an instructor, and returns wha
 must give: student id -> (score before penalties, late flag from the LMS, submission time).
 Every learner is the fixture's solution (4 points) or its released stub (0 points), so a
 wrong pick between two uploads shows in the score.
+
+Each download follows its LMS's documented naming (cited in its builder), receipts, late
+flags, resubmissions and files that are no notebook included. Every file a learner handed in
+that is not graded is listed in :data:`NOT_GRADED` (layout -> {(student, reason)}).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import zipfile
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +31,12 @@ STUB = fixture.released()
 UTC = dt.timezone.utc
 DUE = dt.datetime(2026, 3, 2, 23, 59, tzinfo=UTC)
 """The fixture lab's due date in :data:`COURSE`."""
+ZONE = zoneinfo.ZoneInfo("America/New_York")
+"""The course's timezone: Blackboard's times in file names are read in it."""
 
 COURSE = f"""
+timezone = "America/New_York"
+
 [labs.fixture]
 due = {DUE.isoformat()}
 canvas = "Lab 0 (4471)"
@@ -49,34 +59,105 @@ def _nb(path: Path, nb: Any) -> None:
 
 
 def canvas(root: Path) -> Expected:
-    """Two students with one name slug (ids from the user id), a late one, a resubmission."""
+    """Canvas's "Download Submissions" (Canvas Instructor Guide, "How do I download all student
+    submissions for an assignment?"; canvas-lms ``lib/content_zipper.rb``): one file per
+    upload, ``<lastfirst slug>[_late]_<user id>_<attachment id>_<file>``.
+
+    Two students with one name slug (ids from the user id), a late one, a resubmission (a
+    higher attachment id is later), a notebook under the learner's own name inside the learner's
+    zip, and a PDF beside a notebook.
+    """
     _nb(root / f"smithjohn_11111_901_{NOTEBOOK}", SOLUTION)
     _nb(root / f"smithjohn_late_22222_902_{NOTEBOOK}", SOLUTION)
     _nb(root / f"lovelaceada_33333_903_{NOTEBOOK}", SOLUTION)
     _nb(root / f"lovelaceada_33333_804_{ASSIGNMENT}-1.ipynb", STUB)  # an earlier upload
-    return {"11111": (4, False, None), "22222": (4, True, None), "33333": (4, False, None)}
+    (root / "lovelaceada_33333_905_report.pdf").write_bytes(b"%PDF-1.4\n")
+    _zip(root / "okaforchi_55555_906_work.zip", {f"work/{NOTEBOOK}": SOLUTION})
+    return {
+        "11111": (4, False, None),
+        "22222": (4, True, None),
+        "33333": (4, False, None),
+        "55555": (4, False, None),
+    }
+
+
+def _zip(path: Path | io.BytesIO, members: dict[str, Any]) -> None:
+    """A zip of notebooks (or bytes) as a learner or an LMS makes one."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            data = content if isinstance(content, bytes) else nbformat.writes(content).encode()
+            archive.writestr(name, data)
 
 
 def moodle(root: Path) -> Expected:
-    """Folders per participant; an online-text folder beside a file folder; a copy suffix."""
+    """Moodle's "Download all submissions" with "Download submissions in folders" (Moodle
+    ``mod/assign/locallib.php``, ``assign::download_submissions``): a folder per participant and
+    plugin, ``<Full Name>_<participant id>_assignsubmission_<plugin>_``; the participant id is
+    Moodle's per-assignment unique id (``get_uniqueid_for_user``), not the user's id.
+
+    An online-text folder beside a file folder; a copy suffix; a notebook of another lab; a
+    folder as Moodle 4.1 and later name it (``mod/assign/classes/downloader.php``: no trailing
+    ``_``); a team submission, named after its group (``<group name>_<group id>``) and read as
+    one learner.
+    """
     _nb(root / "Ada Lovelace_12345_assignsubmission_file_" / NOTEBOOK, SOLUTION)
+    _nb(root / "Cy Young_34567_assignsubmission_file" / NOTEBOOK, SOLUTION)
+    _nb(root / "Team Rocket_7_assignsubmission_file" / "sub" / NOTEBOOK, STUB)
     text = root / "Ada Lovelace_12345_assignsubmission_onlinetext_" / "onlinetext.html"
     text.parent.mkdir(parents=True)
     text.write_text("<p>see my notebook</p>")
     _nb(root / "Bob Smith_23456_assignsubmission_file_" / f"{ASSIGNMENT} (1).ipynb", STUB)
-    return {"12345": (4, False, None), "23456": (0, False, None)}
+    _nb(root / "Bob Smith_23456_assignsubmission_file_" / "lab-1.7.2-operations.ipynb", STUB)
+    return {
+        "12345": (4, False, None),
+        "23456": (0, False, None),
+        "34567": (4, False, None),
+        "7": (0, False, None),
+    }
+
+
+def _receipt(name: str, user: str, when: str, files: list[str]) -> str:
+    """A Blackboard attempt's receipt as "Assignment File Download" writes it."""
+    listed = "".join(f"\tOriginal filename: {f}\n\tFilename: {f}\n" for f in files)
+    return (
+        f"Name: {name} ({user})\nAssignment: Lab 0\nDate Submitted: {when}\n"
+        f"Current Grade: Needs Grading\n\nSubmission Field:\nThere is no student submission "
+        f"text data for this assignment.\n\nComments:\nThere are no student comments for this "
+        f"assignment.\n\nFiles:\n{listed}"
+    )
 
 
 def blackboard(root: Path) -> Expected:
-    """Attempts named with their time: the latest wins; receipts beside them."""
-    early = dt.datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-    late = dt.datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
-    _nb(root / f"Lab 0_jsmith_attempt_2026-03-01-10-00-00_{NOTEBOOK}", STUB)
-    _nb(root / f"Lab 0_jsmith_attempt_2026-03-04-09-00-00_{NOTEBOOK}", SOLUTION)
-    (root / "Lab 0_jsmith_attempt_2026-03-04-09-00-00.txt").write_text("Name: J Smith\n")
-    _nb(root / f"Lab 0_akhan_attempt_2026-03-01-10-00-00_{ASSIGNMENT}-Copy1.ipynb", SOLUTION)
-    _nb(root / f"Lab 0_bkim_attempt_2026-03-04-09-00-00_{NOTEBOOK}", SOLUTION)
-    return {"jsmith": (4, False, late), "akhan": (4, False, early), "bkim": (4, False, late)}
+    """Blackboard Learn's "Assignment File Download" (Grade Centre, the column's menu; Blackboard
+    Help "Download assignments"; the receipts' text as BBGradebookOrganiser's README describes
+    them): per attempt ``<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>`` and a
+    receipt ``<assignment>_<username>_attempt_<time>.txt``; times in the server's timezone.
+
+    The latest attempt wins; a username holding ``_`` (told apart by its receipt); a Word file
+    beside a notebook; every attempt has its receipt.
+    """
+    attempts = [
+        ("jsmith", "J Smith", "2026-03-01-10-00-00", NOTEBOOK, STUB),
+        ("jsmith", "J Smith", "2026-03-04-09-00-00", NOTEBOOK, SOLUTION),
+        ("akhan", "A Khan", "2026-03-01-10-00-00", f"{ASSIGNMENT}-Copy1.ipynb", SOLUTION),
+        ("bkim", "B Kim", "2026-03-04-09-00-00", NOTEBOOK, SOLUTION),
+        ("s_lee", "S Lee", "2026-03-02-12-00-00", NOTEBOOK, SOLUTION),
+    ]
+    for user, name, when, file, nb in attempts:
+        _nb(root / f"Lab 0_{user}_attempt_{when}_{file}", nb)
+        receipt = _receipt(name, user, when, [file])
+        (root / f"Lab 0_{user}_attempt_{when}.txt").write_text(receipt)
+    (root / "Lab 0_bkim_attempt_2026-03-04-09-00-00_notes.docx").write_bytes(b"PK\x03\x04")
+
+    def at(text: str) -> dt.datetime:
+        return dt.datetime.strptime(text, "%Y-%m-%d-%H-%M-%S").replace(tzinfo=ZONE)
+
+    return {
+        "jsmith": (4, False, at("2026-03-04-09-00-00")),
+        "akhan": (4, False, at("2026-03-01-10-00-00")),
+        "bkim": (4, False, at("2026-03-04-09-00-00")),
+        "s_lee": (4, False, at("2026-03-02-12-00-00")),
+    }
 
 
 def nbgrader(root: Path) -> Expected:
@@ -106,16 +187,25 @@ def exchange(root: Path) -> Expected:
 
 
 def folders(root: Path) -> Expected:
-    """Plain folders, zipped, with the copy suffixes browsers and Jupyter add."""
+    """Plain folders, zipped, with the copy suffixes browsers and Jupyter add; a learner's own
+    zip (``dee.zip``) among the folders."""
     files = root / "files"
     _nb(files / "ada" / f"{ASSIGNMENT} (1).ipynb", SOLUTION)
     _nb(files / "bob" / f"{ASSIGNMENT}-Copy1.ipynb", SOLUTION)
     _nb(files / "cy" / NOTEBOOK, STUB)
     _nb(files / "cy" / f"{ASSIGNMENT}-1.ipynb", SOLUTION)  # the resubmission wins
+    inner = io.BytesIO()
+    _zip(inner, {f"dee/{NOTEBOOK}": SOLUTION})
     with zipfile.ZipFile(root / "submissions.zip", "w") as archive:
         for path in sorted(files.rglob("*.ipynb")):
             archive.write(path, Path("export") / path.relative_to(files))
-    return {"ada": (4, False, None), "bob": (4, False, None), "cy": (4, False, None)}
+        archive.writestr("export/dee.zip", inner.getvalue())
+    return {
+        "ada": (4, False, None),
+        "bob": (4, False, None),
+        "cy": (4, False, None),
+        "dee": (4, False, None),
+    }
 
 
 BUILDERS = {
@@ -126,6 +216,15 @@ BUILDERS = {
     "exchange": exchange,
     "folders": folders,
 }
+NOT_GRADED = {
+    "canvas": {("33333", "not-a-notebook"), ("33333", "duplicate")},
+    "moodle": {("23456", "other-lab")},
+    "blackboard": {("bkim", "not-a-notebook"), ("jsmith", "duplicate")},
+    "nbgrader": set(),
+    "exchange": {("ada", "duplicate")},
+    "folders": {("cy", "duplicate")},
+}
+"""layout -> (student, reason) of every handed-in file that is not graded."""
 SUBMISSIONS = {"folders": "submissions.zip"}
 """What to hand autograde, relative to the built folder (the folder itself by default)."""
 LAYOUT = {"exchange": "nbgrader"}

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 import micrograd_plus.nn
@@ -43,9 +44,36 @@ def test_a_failing_lab_falls_back_and_names_its_check(tmp_path: Path) -> None:
 
 def test_the_command_prints_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Does `python -m grader assemble` print one row per part and where it wrote the package?"""
-    assert cli.main(["assemble", "--labs-dir", str(tmp_path), "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+    assert cli.main(["assemble", "--labs-dir", str(tmp_path), "--out", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
     assert out.count("reference micrograd_plus") == 4 and "mylearner" in out
+    assert f"searched for your lab notebooks in: {tmp_path}/" in out
+    assert err.count("error: no notebook of lab") == 4 and "--labs-dir" in err
+
+
+def test_the_command_finds_labs_from_the_repository_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run where the README runs `validate` (the folder above labs/): are the notebooks found?"""
+    (tmp_path / "labs").mkdir()
+    shutil.copy(config.SOLUTIONS / get_lab("lab1").notebook, tmp_path / "labs")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["assemble"]) == 1  # labs 1.7.2-1.7.4 are missing
+    out, err = capsys.readouterr()
+    assert "searched for your lab notebooks in: ./, labs/" in out
+    assert "using the notebooks in labs/" in out
+    assert (tmp_path / "labs" / "mylearner" / "tensor.py").is_file()
+    assert not (tmp_path / "mylearner").exists()
+    tensor_row = next(line for line in out.splitlines() if line.startswith("1.7.1"))
+    assert "no notebook" not in tensor_row  # found (then replaced: the reference ops needs it)
+    assert "no notebook of lab 1.7.2 (lab-1.7.2-operations.ipynb) in labs" in err
+
+
+def test_assemble_help_names_the_folders_it_searches(capsys: pytest.CaptureFixture[str]) -> None:
+    """Does `assemble --help` say where the notebooks are looked for?"""
+    with pytest.raises(SystemExit):
+        cli.main(["assemble", "--help"])
+    assert "the current folder, else ./labs" in " ".join(capsys.readouterr().out.split())
 
 
 TRAIN = """
@@ -110,3 +138,22 @@ def test_the_solutions_framework_trains_mnist(tmp_path: Path) -> None:
     assert "ALL_MINE True" in run.stdout, run.stdout
     accuracy = float(run.stdout.split("ACCURACY")[-1])
     assert accuracy >= 0.955, run.stdout
+
+
+def test_an_error_inside_the_assembled_package_names_lab_and_task(tmp_path: Path) -> None:
+    """Does an error raised in mylearner/nn.py name lab 1.7.3, the task and the line?"""
+    from grader.learner.assemble import CELL_MARK
+    from grader.learner.explain import explain
+
+    package = tmp_path / "mylearner"
+    package.mkdir()
+    source = f"{CELL_MARK}Task 5: a fully connected layer\ndef forward(x):\n    return x @ 2\n"
+    (package / "nn.py").write_text(source)
+    namespace: dict[str, object] = {}
+    exec(compile(source, str(package / "nn.py"), "exec"), namespace)
+    with pytest.raises(ValueError) as raised:
+        namespace["forward"](np.ones(3))  # type: ignore[operator]
+    text = explain(raised.value, package)
+    assert "lab 1.7.3 (lab-1.7.3-layers.ipynb), Task 5: a fully connected layer" in text
+    assert "in forward, line: return x @ 2" in text
+    assert explain(ValueError("raised elsewhere"), package) == ""

@@ -196,7 +196,7 @@ def test_renamed_and_too_large_notebooks(batch: Path) -> None:
     and an oversized one ungradable?"""
     rows = _rows(batch)
     assert rows["rita-renamed"]["status"] == "graded" and rows["rita-renamed"]["score"] == "4"
-    assert "ignored-file:my-lab.ipynb" in rows["rita-renamed"]["flags"]
+    assert "ignored-file:renamed:my-lab.ipynb" in rows["rita-renamed"]["flags"]
     assert rows["sam-too-large"]["status"] == "ungradable:too-large"
 
 

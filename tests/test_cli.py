@@ -13,6 +13,7 @@ import pytest
 
 from grader import cli, config
 from grader.checking.specs import fixture
+from grader.outputs import exports
 
 SOLUTIONS = fixture.SOURCE.parent
 
@@ -123,9 +124,9 @@ def test_report_prints_the_summary_and_writes_lms_csv(
     assert "| graded | 2 |" in printed and "| fixture.double.edge | 1 | 2 | 50% |" in printed
     with open(out / "lms.csv", newline="") as handle:
         assert list(csv.reader(handle)) == [
-            ["student_id", "name", "score", "raw_score", "penalty", "max_score", "percent"],
-            ["ann", "", "4", "4", "0", "4", "100.0"],
-            ["ben", "", "0", "0", "0", "4", "0.0"],
+            [*exports.LMS_COLUMNS],
+            ["ann", "", "4", "4", "0", "4", "100.0", "graded"],
+            ["ben", "", "0", "0", "0", "4", "0.0", "graded"],
         ]
 
 

@@ -543,3 +543,34 @@ def test_gpu_check_says_so_without_cuda() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Device: cpu" in result.stdout
     assert "no CUDA device on this host" in result.stdout
+
+
+def test_ci_runs_the_image_check_after_the_tests() -> None:
+    """Does .ci/run build and check the images (scripts/image_check.sh) after `make test`?"""
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert lines.index("bash scripts/image_check.sh") > lines.index("make test")
+    packages = (ROOT / "scripts" / "install_system_deps.sh").read_text()
+    for name in ("buildah", "debootstrap", "runc"):
+        assert re.search(rf"PKGS=.*\b{name}\b", packages), name
+
+
+def test_image_check_builds_the_dockerfile_unchanged_on_the_stand_in_base() -> None:
+    """Does the image check build both targets of the Dockerfile itself, with no build
+    argument, on a base tagged with the Dockerfile's default NGC tag, and skip with a reason
+    where buildah or debootstrap is missing?"""
+    check = (ROOT / "scripts" / "image_check.sh").read_text()
+    base = (ROOT / "scripts" / "fake_ngc_base.sh").read_text()
+    assert "--build-arg" not in check and "-f Dockerfile ." in check
+    assert re.search(r"^build learner .*^build instructor", check, re.S | re.M)
+    assert "sed -n 's/^ARG NGC_TAG=//p'" in base and "nvcr.io/nvidia/pytorch:${TAG}-py3" in base
+    assert "SHIPS[jupyterlab2]" in base  # one list of what the stand-in image ships
+    for tool in ("buildah", "debootstrap"):
+        assert re.search(rf'command -v {tool} >/dev/null \|\| skip "{tool} is not installed', check)
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+def test_image_scripts_pass_shellcheck() -> None:
+    """Do the stand-in base and image check scripts pass shellcheck?"""
+    scripts = [ROOT / "scripts" / name for name in ("fake_ngc_base.sh", "image_check.sh")]
+    result = subprocess.run(["shellcheck", *map(str, scripts)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout

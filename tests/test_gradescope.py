@@ -6,6 +6,12 @@ temporary folders laid out like Gradescope's ``/autograder`` (``source/``,
 ``run_autograder`` grades three submissions of lab 1 side by side: the solution, the
 released stub and a planted bug. Each ``results.json`` is validated against a JSON
 Schema of Gradescope's documented format (``tests/fixtures/gradescope-results.schema.json``).
+
+Where a package registry answers, the zip's own ``setup.sh`` first builds a fresh virtual
+environment from its ``requirements.txt`` alone (``SKIP_APT=1``: no system packages here;
+``TORCH_INDEX_URL=""``: this machine's pip finds the CPU torch wheel itself), and
+``run_autograder`` grades with that interpreter, outside this repository; offline, the
+tests grade with this interpreter and the fresh-environment test is skipped.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -50,6 +57,41 @@ def autograder_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _registry_answers() -> bool:
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def fresh_python(
+    autograder_zip: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str | None, str]:
+    """The interpreter of the virtual environment the zip's setup.sh builds in a fresh folder
+    (pip against the registry, nothing of this repository), or None and why."""
+    if not _registry_answers():
+        return None, "no package registry answers (offline)"
+    root = tmp_path_factory.mktemp("fresh-autograder")
+    with zipfile.ZipFile(autograder_zip) as archive:
+        archive.extractall(root / "source")
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")
+    }
+    env.update(AUTOGRADER_ROOT=str(root), SKIP_APT="1", TORCH_INDEX_URL="")
+    done = subprocess.run(
+        ["bash", str(root / "source" / "setup.sh")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return str(root / "venv" / "bin" / "python"), ""
+
+
 def _submissions() -> dict[str, tuple[Any, set[str] | None]]:
     """Name -> (notebook, the checks it must fail; None for every check)."""
     files = next(f for f in load_labs(config.SOLUTIONS, config.LABS_DIR) if f.lab.id == LAB)
@@ -63,9 +105,13 @@ def _submissions() -> dict[str, tuple[Any, set[str] | None]]:
 
 @pytest.fixture(scope="module")
 def graded(
-    autograder_zip: Path, tmp_path_factory: pytest.TempPathFactory
+    autograder_zip: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    fresh_python: tuple[str | None, str],
 ) -> dict[str, tuple[dict[str, Any], set[str] | None]]:
-    """Each submission's results.json, graded by run_autograder in its own /autograder."""
+    """Each submission's results.json, graded by run_autograder in its own /autograder (with
+    the fresh environment's interpreter where there is one)."""
+    python = fresh_python[0] or sys.executable
     runs = {}
     for name, (nb, fails) in _submissions().items():
         root = tmp_path_factory.mktemp(f"autograder-{name}")
@@ -74,7 +120,8 @@ def graded(
         shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
         (root / "submission").mkdir()
         nbformat.write(nb, root / "submission" / f"my-{name}.ipynb")  # renamed on purpose
-        env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+        env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": python}
+        env.pop("PYTHONPATH", None)
         process = subprocess.Popen(
             ["bash", str(root / "run_autograder")],
             cwd=root,
@@ -90,6 +137,38 @@ def graded(
         assert process.returncode == 0, output
         results[name] = (json.loads((root / "results" / "results.json").read_text()), fails)
     return results
+
+
+def test_setup_builds_a_fresh_environment(
+    fresh_python: tuple[str | None, str],
+    graded: dict[str, tuple[dict[str, Any], set[str] | None]],
+) -> None:
+    """Does the zip's setup.sh build, from its requirements alone, an environment whose
+    interpreter grades the three submissions (with valid results)?"""
+    python, why = fresh_python
+    if python is None:
+        pytest.skip(why)
+    version = subprocess.run(
+        [python, "-c", "import torch, numpy; print(torch.__version__, numpy.__version__)"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
+    assert version.returncode == 0 and "+cpu" in version.stdout, version.stderr
+    for results, _ in graded.values():
+        jsonschema.validate(results, SCHEMA)
+
+
+def test_requirements_pin_public_versions_and_setup_checks_python(autograder_zip: Path) -> None:
+    """Are the requirements free of local version tags, and does setup.sh update apt's lists
+    before installing, check the image's Python, and use the CPU torch index by default?"""
+    with zipfile.ZipFile(autograder_zip) as archive:
+        requirements = archive.read("requirements.txt").decode().split()
+        setup = archive.read("setup.sh").decode()
+    assert requirements and not any("+" in line for line in requirements)
+    assert setup.index("apt-get update") < setup.index("apt-get install")
+    assert "sys.version_info < (3, " in setup and "needs Python >=" in setup
+    assert "https://download.pytorch.org/whl/cpu" in setup
 
 
 def test_zip_layout(autograder_zip: Path) -> None:

@@ -23,11 +23,13 @@ from tests import lms_fixtures
 pytestmark = pytest.mark.slow
 SOLUTIONS = fixture.SOURCE.parent
 ROSTER = (
-    "id,name,email,sis_id,sis_login_id,section\n"
-    '11111,"Smith, John",john@uni.edu,S1,jsmith,A\n'
-    '22222,"Smith, Jane",jane@uni.edu,S2,jasmith,B\n'
-    '44444,"Khan, Ali",ali@uni.edu,S4,akhan,A\n'
+    "Student,ID,SIS User ID,SIS Login ID,Section,Lab 0 (4471)\n"
+    "    Points Possible,,,,,4\n"
+    '"Smith, John",11111,S1,jsmith,A,\n'
+    '"Smith, Jane",22222,S2,jasmith,B,\n'
+    '"Khan, Ali",44444,S4,akhan,A,\n'
 )
+"""Canvas's gradebook export, as the Canvas batch's roster (Canvas's import needs it)."""
 COURSE_FOR = ("canvas", "blackboard")
 
 
@@ -98,14 +100,13 @@ def test_canvas_import_matches_the_documented_format(batches: dict[str, tuple[Pa
     assert by_id["33333"][0] == "lovelaceada"
 
 
-def test_moodle_import_has_an_identifier_and_a_column_per_lab(
-    batches: dict[str, tuple[Path, str]],
-) -> None:
-    """Is moodle.csv an identifier column and one column per lab, read back unchanged?"""
+def test_no_moodle_import_by_participant_id(batches: dict[str, tuple[Path, str]]) -> None:
+    """Without a roster giving emails or ID numbers, is moodle.csv (which would map the
+    per-assignment participant ids to no user) not written, and the log saying why?"""
     out, _ = batches["moodle"]
-    with open(out / "moodle.csv", newline="", encoding="utf-8") as handle:
-        lines = list(csv.reader(handle))
-    assert lines == [["User ID", "Fixture: double and square"], ["12345", "4"], ["23456", "0"]]
+    assert not (out / "moodle.csv").exists()
+    log = (out / "autograde.log").read_text(encoding="utf-8")
+    assert "not written: moodle.csv" in log and "email address or ID number" in log
 
 
 def test_late_penalty_in_grades_and_lms_csv(batches: dict[str, tuple[Path, str]]) -> None:
@@ -202,3 +203,33 @@ def test_formgrader_finds_the_notebooks(batches: dict[str, tuple[Path, str]]) ->
     for student in ("ada", "bob"):
         assert (out / "autograded" / student / "fixture-double" / "fixture-double.ipynb").is_file()
     assert (out / "gradebook.db").is_file()
+
+
+@pytest.mark.parametrize("layout", list(lms_fixtures.BUILDERS))
+def test_every_file_not_graded_is_in_the_summary(
+    batches: dict[str, tuple[Path, str]], layout: str
+) -> None:
+    """Does summary.md's Not graded table list each handed-in file that was not graded, with
+    its learner and reason, and grades.csv flag it on the learner's row?"""
+    out, _ = batches[layout]
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    rows = _rows(out / "grades.csv")
+    for student, reason in lms_fixtures.NOT_GRADED[layout]:
+        assert f"| {student} | " in summary and f" | {reason} |" in summary, (student, reason)
+        assert f"ignored-file:{reason}:" in rows[student]["flags"]
+    if not lms_fixtures.NOT_GRADED[layout]:
+        assert "Every handed-in file was graded." in summary
+
+
+def test_an_ambiguous_download_stops_with_exit_2(tmp_path: Path) -> None:
+    """Does a folder holding Canvas and Blackboard names exit 2 before grading, naming both
+    layouts and --layout, and write no grades?"""
+    submissions, _ = lms_fixtures.build("canvas", tmp_path / "mixed")
+    lms_fixtures.build("blackboard", tmp_path / "mixed")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        _args(submissions, out, tmp_path, "folders"), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2, done.stderr
+    assert "AmbiguousLayout" in done.stderr and "--layout canvas" in done.stderr
+    assert "blackboard" in done.stderr and not (out / "grades.csv").exists()

@@ -56,7 +56,8 @@ def test_catalogue_is_large_and_well_formed() -> None:
         assert m.checks and all(c.split(".")[0] == m.lab for c in m.checks), m.id
         for check_id in m.checks:
             get_spec(check_id)  # raises for an unknown check
-        assert (m.wrong is None) != (not m.error), m.id  # a wrong reference or an error
+        given = [m.wrong is not None, bool(m.error), m.observed is not None]
+        assert sum(given) == 1, m.id  # a wrong reference, an error or an observation
         sentences = [s for s in m.explanation.replace("e.g.", "eg").split(". ") if s.strip()]
         assert 2 <= len(sentences) <= 4 and len(m.explanation) < 420, m.id
 
@@ -111,8 +112,9 @@ def test_the_right_answer_and_a_stub_error_are_not_diagnosed() -> None:
 
 
 def test_dropout_rules_the_checks_cannot_tell_apart_are_not_named() -> None:
-    """Statistical dropout checks: is the unscaled rule named, and are other wrong dropouts
-    (p taken as the keep probability, scaled but dropping too much) left unnamed?"""
+    """Statistical dropout checks: are the unscaled rule and p taken as the keep probability
+    (told apart by the kept fraction and the scale together) named, and are other wrong
+    dropouts (dropping too much unscaled, scaled wrongly) left unnamed?"""
     import torch
 
     check_id = "lab3.dropout.train"
@@ -127,7 +129,10 @@ def test_dropout_rules_the_checks_cannot_tell_apart_are_not_named() -> None:
     torch.manual_seed(1)
     unscaled = diagnose(spec, inputs, got=calls(0.3, 0.7), wrong=wrong)
     assert unscaled is not None and unscaled.id == "lab3.dropout.not_scaled"
-    for got in (calls(0.7, 0.3 / 0.7), calls(0.7, 0.3), calls(0.3, 0.5)):
+    for got in (calls(0.7, 0.3 / 0.7), calls(0.7, 1.0)):  # kept with p, scaled 1/(1-p) or 1/p
+        found = diagnose(spec, inputs, got=got, wrong=wrong)
+        assert found is not None and found.id == "lab3.dropout.p_as_keep_probability"
+    for got in (calls(0.7, 0.3), calls(0.3, 0.5)):
         assert not all(r.ok for r in judge(spec, got, expected, inputs))
         assert diagnose(spec, inputs, got=got, wrong=wrong) is None
 

@@ -1,11 +1,12 @@
 """nbgrader's exchange for MicroGrad+ on JupyterHub: one course, one shared exchange folder.
 
-Read by every learner's JupyterLab (the Assignments panel: fetch, submit) and by the
-instructor's ``nbgrader release_assignment`` / ``nbgrader collect``. The exchange folder
-must exist, be shared by everyone's servers and be writable by all (mode 777 with the
-sticky bit, as nbgrader expects); on Kubernetes it is a ReadWriteMany volume mounted at
-the same path in every pod. Grading does not use nbgrader: ``python -m grader autograde``
-grades the collected ``submitted/`` folder.
+Read by every learner's JupyterLab (the Assignments panel: fetch, submit; the learner
+environment carries a copy) and by the instructor's ``nbgrader release_assignment`` /
+``collect`` / ``release_feedback``. The exchange folder is shared by everyone's servers (on
+Kubernetes a ReadWriteMany volume mounted at the same path in every pod) and created by
+``python -m grader exchange-init`` (the root 1777, ``inbound`` 3733 in the instructors'
+group, ``feedback`` 0711). Grading does not use nbgrader: ``python -m grader autograde``
+grades the collected ``submitted/`` folder (or the exchange's ``inbound``).
 """
 
 import os
@@ -24,3 +25,9 @@ hub_user = os.environ.get("JUPYTERHUB_USER", "")
 instructors = {name for name in os.environ.get("MGP_INSTRUCTORS", "").split(",") if name}
 if hub_user and hub_user not in instructors:
     c.CourseDirectory.student_id = hub_user
+
+# Each learner's submission and feedback readable by that learner and the instructors only
+# (grader/exchange.py; the exchange made by `python -m grader exchange-init`).
+c.ExchangeFactory.submit = "grader.exchange.PrivateSubmit"
+c.ExchangeFactory.release_feedback = "grader.exchange.PrivateReleaseFeedback"
+c.ExchangeFactory.collect = "grader.exchange.PrivateCollect"

@@ -40,6 +40,21 @@ what differs.
 This bundle holds the reference code of the earlier labs only
 (`micrograd_plus` without {blocked}): in this lab you write those parts yourself.
 The MNIST sample the labs train on is in `data/mnist_sample.npz`.
+
+## What it needs
+
+Python 3.11 or later with numpy, matplotlib, tqdm, JupyterLab and PyTorch (the self-checks
+compare with it; its CPU build is enough):
+
+    python -m pip install numpy matplotlib tqdm jupyterlab
+    python -m pip install torch --index-url https://download.pytorch.org/whl/cpu
+
+## Checking your work
+
+Run every cell (Kernel, Restart Kernel and Run All Cells): each `check("<id>")` prints
+what passed and what differs. The instructor's `python -m grader validate` is not part of
+this bundle; the self-checks run the same visible checks. Hand in the notebook itself,
+named `{notebook}`.
 """
 
 

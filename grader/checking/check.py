@@ -13,6 +13,7 @@ once at the end.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import sys
 import sysconfig
@@ -24,6 +25,7 @@ from typing import Any
 
 from grader.checking.compare import as_numeric
 from grader.checking.outcome import Outcome, judge
+from grader.checking.rerun import missing_methods, stale_bases
 from grader.checking.spec import Inputs, Outputs, Spec, get_spec
 
 DEFAULT_SEED = 0
@@ -51,10 +53,23 @@ _LIBRARY_DIRS = tuple(
 )
 
 
+def _reference_dir() -> str:
+    """The reference engine's folder (``…/micrograd_plus/``), or "" where it is absent."""
+    spec = importlib.util.find_spec("micrograd_plus")
+    origin = spec.origin if spec is not None else None
+    return origin.replace("\\", "/").rsplit("/", 1)[0] + "/" if origin else ""
+
+
+_REFERENCE_DIR = _reference_dir()
+
+
 def _is_learner_frame(filename: str) -> bool:
-    """A frame of the learner's code: not the grader's, numpy's or the standard library's."""
+    """A frame of the learner's code: not the grader's, the reference engine's, numpy's or
+    the standard library's (an error inside ``micrograd_plus`` names the learner's call)."""
     path = filename.replace("\\", "/")
     if "/grader/" in path or path.startswith("<frozen"):
+        return False
+    if _REFERENCE_DIR and path.startswith(_REFERENCE_DIR):
         return False
     return not any(path.startswith(d) for d in _LIBRARY_DIRS) and "site-packages" not in path
 
@@ -162,55 +177,6 @@ def run_spec(spec: Spec, objs: tuple[Any, ...], seed: int = DEFAULT_SEED) -> Out
     return diagnosed(Outcome(spec, judge(spec, got, expected, inputs)), inputs, got, expected)
 
 
-# ------------------------------------------------- methods lost to a re-run class cell
-def missing_methods(spec: Spec, objs: tuple[Any, ...]) -> str:
-    """Why a learner class lacks methods that earlier cells attached, or ``""``.
-
-    A lab's spec module may list, in notebook order, ``ATTACHED = [(task, class name,
-    attribute names, check topics), ...]`` and ``DEFINED = {class name: task}``. Running a
-    ``class`` cell again makes a new class without what later cells attached to the old one.
-    """
-    try:
-        module = importlib.import_module(f"grader.checking.specs.{spec.lab}")
-    except ModuleNotFoundError:
-        return ""
-    attached = getattr(module, "ATTACHED", ())
-    defined: Mapping[str, str] = getattr(module, "DEFINED", {})
-    parts = spec.id.split(".")[1:]
-    topics = {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
-    upto = next((i for i, entry in enumerate(attached) if topics & set(entry[3])), None)
-    if upto is None:
-        return ""
-    for cls_name, task in defined.items():
-        # the class itself, or a learner class built on it (Linear on Module)
-        found = [
-            c
-            for obj in objs
-            if isinstance(obj, type)
-            for c in obj.__mro__
-            if c.__name__ == cls_name
-        ]
-        if not found:
-            continue
-        cls = found[0]
-        lost = [
-            (name, where)
-            for where, owner, names, _ in attached[: upto + 1]
-            if owner == cls_name
-            for name in names
-            if not any(name in c.__dict__ for c in cls.__mro__)
-        ]
-        if lost:
-            names = ", ".join(name for name, _ in lost)
-            tasks = ", ".join(dict.fromkeys(where for _, where in lost))
-            return (
-                f"your {cls_name} has no {names} (attached in {tasks}): the `class {cls_name}` "
-                f"cell ({task}) ran again after those cells, and a class cell makes a new class "
-                f"without them. Re-run the cells after {task}, down to this one"
-            )
-    return ""
-
-
 # ------------------------------------------------------------- the notebook side
 def _ipython() -> Any:
     shell = sys.modules.get("IPython")
@@ -234,6 +200,51 @@ def _install_handler() -> None:
 _deferred: list[list[str]] = []
 """One list per open ``checks()`` block: the ids that failed in it."""
 
+_causes: list[dict[str, list[str]]] = []
+"""One dict per open ``checks()`` block: a cause printed once (a diagnosis, an error) -> the
+ids of the failing checks it explains."""
+
+_shown: dict[str, str] = {}
+"""check id -> the report last printed for its failure, so that a graded cell repeating the
+self-check just above it prints one line instead of the same table."""
+
+
+def _failure_text(outcome: Outcome, verbose: bool, quiet: bool) -> str:
+    """What a failing check prints in a notebook: each mistake's message once.
+
+    A recognised misconception replaces the table and the generic hint (``verbose=True``
+    shows them); inside ``with checks():`` a diagnosis or an error shared by several checks
+    is printed once, at the block's end, with the checks it explains; a graded cell
+    (``quiet=True``) whose failure was just reported in full gives a one-line verdict.
+    """
+    full = outcome.report(verbose)
+    headline = outcome.headline()
+    if quiet and not verbose and _shown.get(outcome.spec.id) == full:
+        return f"{headline}: the same failure as its self-check reported above"
+    _shown[outcome.spec.id] = full
+    if verbose:
+        return full
+    cause = outcome.diagnosis.text() if outcome.diagnosis is not None else ""
+    if _causes and cause:  # said once, at the block's end
+        _causes[-1].setdefault(cause, []).append(outcome.spec.id)
+        return "\n".join([headline, *([f"  {outcome.error}"] if outcome.error else [])])
+    if _causes and outcome.error:
+        seen = _causes[-1].setdefault(f"error: {outcome.error}", [])
+        seen.append(outcome.spec.id)
+        if len(seen) > 1:
+            return f"{headline}\n  the same error as {seen[0]} above"
+    if cause:
+        lines = [headline, *([f"  {outcome.error}"] if outcome.error else []), cause]
+        return "\n".join([*lines, "(check(..., verbose=True) shows the table)"])
+    return full
+
+
+def _print_causes(causes: dict[str, list[str]]) -> None:
+    """Each cause of a ``checks()`` block once, with the checks it explains."""
+    for text, ids in causes.items():
+        if not text.startswith("error: "):  # errors were printed where they first occurred
+            print(f"{text}\n  (this explains {', '.join(ids)}; verbose=True shows the tables)")
+
 
 @contextmanager
 def checks() -> Iterator[None]:
@@ -246,10 +257,12 @@ def checks() -> Iterator[None]:
     _install_handler()
     failed: list[str] = []
     _deferred.append(failed)
+    _causes.append({})
     try:
         yield
     finally:
         _deferred.pop()
+        _print_causes(_causes.pop())
     if failed:
         raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}; see above")
 
@@ -276,7 +289,7 @@ def evaluate(spec: Spec, objs: tuple[Any, ...], namespace: Mapping[str, Any], se
         return Outcome(
             spec, error=f"not defined yet: {', '.join(missing)} (run the cells above first)"
         )
-    lost = missing_methods(spec, resolved)
+    lost = missing_methods(spec, resolved) or stale_bases(spec, resolved, namespace)
     if lost:
         return Outcome(spec, error=lost, show_hint=False)
     return run_spec(spec, resolved, seed)
@@ -314,7 +327,7 @@ def check(
     namespace = caller.f_back.f_globals if caller and caller.f_back else {}
     outcome = evaluate(spec, objs, namespace, seed)
     if not outcome.passed:
-        print(outcome.report(verbose))
+        print(_failure_text(outcome, verbose, quiet))
         if _deferred:
             _deferred[-1].append(spec.id)
             return 0.0

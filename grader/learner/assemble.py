@@ -176,13 +176,24 @@ def _attaches(source: str) -> bool:
     )
 
 
+CELL_MARK = "# ~~ from your notebook: "
+"""Opens each cell copied into the package; :func:`explain` reads the task back from it."""
+
+
 def learner_code(nb: notebook.Notebook) -> str:
-    """The learner's part of a lab: solution cells and attaching cells, in notebook order."""
-    cells = [
-        cellsource.program_text(c.source)
-        for c in nb.program()
-        if c.is_solution or _attaches(cellsource.program_text(c.source))
-    ]
+    """The learner's part of a lab: solution cells and attaching cells, in notebook order.
+
+    Each cell is preceded by a :data:`CELL_MARK` comment naming its task (the
+    ``# Task N: ...`` line that opens the task's solution cell).
+    """
+    cells, task = [], ""
+    for c in nb.program():
+        text = cellsource.program_text(c.source)
+        first = text.lstrip().split("\n", 1)[0]
+        if first.startswith("# Task") or first.startswith("# Extension"):
+            task = first.removeprefix("# ").strip()
+        if c.is_solution or _attaches(text):
+            cells.append(f"{CELL_MARK}{task or 'a cell before the first task'}\n{text}")
     return "\n\n".join(cells) + "\n"
 
 
@@ -259,13 +270,15 @@ def _mine_source(part: Part, code: str) -> str:
     return head + part.on_mine + "\n" + code + ADAPTERS.get(part.module, "")
 
 
-def _decide(codes: dict[str, str | None], seed: int) -> list[Status]:
+def _decide(codes: dict[str, str | None], seed: int, where: Path) -> list[Status]:
     """Each part yours or the reference, with the reason."""
     statuses = []
     for part in PARTS:
         code = codes[part.module]
         if code is None:
-            statuses.append(Status(part, False, f"no notebook of lab {part.lab} found"))
+            lab = get_lab(part.lab)
+            reason = f"no notebook of lab 1.7.{lab.number} ({lab.notebook}) in {where}"
+            statuses.append(Status(part, False, reason))
             continue
         reason = check_part(part, code, seed)
         statuses.append(Status(part, not reason, reason))
@@ -313,7 +326,7 @@ def assemble(*, labs_dir: Path = Path("."), out: Path = Path("."), seed: int = 0
         codes[part.module] = (
             None if path is None else learner_code(notebook.read(path, max_bytes=50_000_000))
         )
-    statuses = _decide(codes, seed)
+    statuses = _decide(codes, seed, Path(labs_dir))
     target = Path(out) / PACKAGE
     target.mkdir(parents=True, exist_ok=True)
     names = ", ".join(p.module for p in PARTS)
@@ -329,9 +342,39 @@ def assemble(*, labs_dir: Path = Path("."), out: Path = Path("."), seed: int = 0
     return Engine(_load(Path(out)), statuses)
 
 
-def run(*, labs_dir: Path, out: Path, seed: int = 0) -> int:
-    """The command: assemble and print the table (a fallback is reported, not an error)."""
-    engine = assemble(labs_dir=labs_dir, out=out, seed=seed)
+def search_folders(labs_dir: Path | None) -> list[Path]:
+    """Where the command looks for the notebooks: the folder given, else ``.`` then ``labs``."""
+    return [Path(labs_dir)] if labs_dir is not None else [Path("."), Path("labs")]
+
+
+def _holds_a_lab(folder: Path) -> bool:
+    return any(find_notebook(folder, part.lab) is not None for part in PARTS)
+
+
+def run(*, labs_dir: Path | None = None, out: Path | None = None, seed: int = 0) -> int:
+    """The command: assemble and print the table; exit 1 when a lab's notebook is missing.
+
+    Args:
+        labs_dir: the folder of the notebooks; None searches ``.``, then ``labs``.
+        out: where ``mylearner/`` is written; None writes it beside the notebooks.
+        seed: seed of the check inputs.
+    """
+    searched = search_folders(labs_dir)
+    folder = next((f for f in searched if _holds_a_lab(f)), searched[0])
+    print(f"searched for your lab notebooks in: {', '.join(f'{f}/' for f in searched)}")
+    if _holds_a_lab(folder):
+        print(f"using the notebooks in {folder}/")
+    target = folder if out is None else Path(out)
+    engine = assemble(labs_dir=folder, out=target, seed=seed)
     print(engine.table())
-    print(f"wrote {Path(out) / PACKAGE}")
-    return 0
+    print(f"wrote {target / PACKAGE}")
+    missing = [s for s in engine.statuses if s.reason.startswith("no notebook")]
+    for s in missing:
+        print(f"error: {s.reason}", file=sys.stderr)
+    if missing:
+        print(
+            "Run this command in the folder of your lab notebooks, or name it: "
+            "python -m grader assemble --labs-dir FOLDER",
+            file=sys.stderr,
+        )
+    return 1 if missing else 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from grader import config
 from grader.checking.check import TORCH_MISSING
 from grader.labs import resolve_lab
+from grader.notebook import NotebookError, read
 from grader.pipeline.grading import LabResult, grade_notebook, load_key
 
 
@@ -79,8 +80,11 @@ def validate(
     )
     result = grade_notebook(notebook, key, limits=limits)
     run = result.run
-    how = f" (isolation: {run.isolation}, {run.seconds:.1f} s)" if run else ""
-    print(f"{notebook.name}: {key.lab.id}, {result.status}{how}")
+    if result.status == "graded":
+        how = f"ran top to bottom in {run.seconds:.1f} s" if run else "ran top to bottom"
+    else:
+        how = f"could not be checked ({result.status})"
+    print(f"{notebook.name} (lab 1.7.{key.lab.number}, {key.lab.title}): {how}")
     if result.detail:
         print(f"  {result.detail}")
     for cell in run.cells if run else []:
@@ -94,10 +98,27 @@ def validate(
             print("  " + outcome.report(verbose).replace("\n", "\n    "))
     for flag in result.flags:
         print(f"  note: {flag}")
-    print(
-        f"visible checks: {result.score:g}/{key.max_score:g} points (hidden checks run at grading)"
-    )
+    print(summary(result.score, key.max_score, lab_total(source if source.exists() else notebook)))
     return result
+
+
+def lab_total(source: Path) -> float | None:
+    """The points of every graded cell of a notebook (hidden checks included), or None."""
+    try:
+        nb = read(source, max_bytes=config.DEFAULT_LIMITS.notebook_size)
+    except NotebookError:
+        return None
+    return sum(cell.nbgrader.points or 0 for cell in nb.test_cells())
+
+
+def summary(score: float, visible: float, total: float | None) -> str:
+    """The last line: visible points, what the hidden checks are worth, the lab's total."""
+    line = f"visible checks: {score:g}/{visible:g}"
+    if total is not None and total > visible:
+        line += f" — hidden checks ({total - visible:g} points) run when your work is graded"
+    if total is not None:
+        line += f" — lab total {total:g}"
+    return line
 
 
 def passed(result: LabResult) -> bool:

@@ -8,13 +8,24 @@ seen, and overrides, stale ones first.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 from grader.outputs import overrides
 from grader.safetext import neutralise
 
-if TYPE_CHECKING:
-    from grader.outputs.course_report import Batch
+
+class Batch(Protocol):
+    """What this module reads of a results folder (``course_report.Batch``)."""
+
+    folder: Path
+    name: str
+    meta: dict[str, Any]
+    rows: list[dict[str, str]]
+
+    def pages(self, lab: str) -> dict[str, str]: ...
+
 
 ADVICE = {
     "invalid-json": "The file is not valid notebook JSON (cut off, or edited as text): ask for "
@@ -32,6 +43,8 @@ ADVICE = {
     "symlink": "A symbolic link was handed in: ask for the notebook file itself.",
     "no-notebooks": "Nothing they handed in is a lab notebook: ask for the lab's .ipynb under "
     "its released name.",
+    "no-gradable-file": "They handed files in, but none could be graded (see the files not "
+    "graded): ask for the lab's .ipynb under its released name.",
 }
 """What to ask a learner for, per ungradable reason."""
 
@@ -39,8 +52,17 @@ NOT_GRADED = {
     "ignored-file": "not a lab notebook name (renamed?)",
     "duplicate-submission": "a second notebook for the same lab",
     "symlink": "a symbolic link, never followed",
+    "renamed": "graded for the lab asked for, under another name",
 }
 """Flags that name a file handed in but not graded, and why."""
+IGNORED_REASONS = {
+    "renamed": "a notebook under another name",
+    "not-a-notebook": "not a notebook",
+    "other-lab": "another lab's notebook",
+    "unreadable": "could not be read (or a zip nested too deep)",
+    "duplicate": "an earlier upload; a later one was graded",
+}
+"""``ignored-file:<reason>:<name>``: each reason of discovery, said for the instructor."""
 
 FLAG_MEANING = {
     "import-torch": "imports PyTorch (the lab asks for numpy only)",
@@ -74,7 +96,7 @@ FLAG_MEANING = {
 }
 """One line per integrity flag kind: what was seen."""
 
-UNSHOWN_FLAGS = ("late", "reduced-isolation")
+UNSHOWN_FLAGS = ("late", "reduced-isolation", "override-stale")
 """Flags shown elsewhere: late work in each lab's figures, reduced isolation once per batch."""
 
 
@@ -88,7 +110,7 @@ def _flag_parts(flag: str, labs: list[str]) -> tuple[str, str, str]:
     return lab, kind, rest
 
 
-def attention(batches: list[Batch]) -> dict[str, list[dict[str, Any]]]:
+def attention(batches: Sequence[Batch]) -> dict[str, list[dict[str, Any]]]:
     """The learners who need an instructor: ungradable notebooks (with what to ask for), files
     not graded, integrity flags (with what was seen) and overrides (stale ones first)."""
     found: dict[str, list[dict[str, Any]]] = {
@@ -124,6 +146,9 @@ def attention(batches: list[Batch]) -> dict[str, list[dict[str, Any]]]:
                 if kind in NOT_GRADED or kind.startswith("not-graded"):
                     name = seen.split(":", 1)[1] if ":" in seen else seen
                     why = NOT_GRADED.get(kind, kind)
+                    reason, _, rest = name.partition(":")
+                    if kind == "ignored-file" and reason in IGNORED_REASONS and rest:
+                        name, why = rest, IGNORED_REASONS[reason]
                     found["not_graded"].append({**who, "file": name, "reason": why})
                 elif kind not in UNSHOWN_FLAGS:
                     found["flags"].append(
@@ -149,7 +174,8 @@ def attention(batches: list[Batch]) -> dict[str, list[dict[str, Any]]]:
                     "name": row.get("name", ""),
                     "batch": batch.name,
                     "lab": lab,
-                    "target": decision.target,
+                    "target": decision.target
+                    + (" (late penalty waived)" if decision.kind == "waive-late" else ""),
                     "points": decision.points,
                     "comment": decision.comment,
                     "recorded": decision.recorded,

@@ -263,7 +263,7 @@ def row_head(row: dict[str, str], lab: str, meta: dict[str, Any], late: str) -> 
     decisions = [
         text
         for text in row.get("overrides", "").split("; ")
-        if text.startswith(lab + ".") or text.startswith(lab + "=")
+        if text.startswith((lab + ".", lab + "=", lab + ":"))
     ]
     failed = []
     for check, check_lab in meta.get("check_labs", {}).items():
@@ -299,10 +299,45 @@ def pages(out: Path) -> Iterable[tuple[dict[str, str], str, Path]]:
                 yield row, lab, page
 
 
+def decided(row: dict[str, str], lab: str) -> bool:
+    """Does the row hold an instructor's decision on ``lab`` or one of its checks?"""
+    texts = row.get("overrides", "").split("; ")
+    return any(text.startswith((lab + ".", lab + "=", lab + ":")) for text in texts)
+
+
+def ensure_pages(out: Path) -> int:
+    """A page for every learner and lab with a score, a status or a decision but no page yet
+    (an override for a learner whose notebook was never graded): its head says it all."""
+    from grader.labs import get_lab
+
+    meta, rows = _rows(out)
+    names = folders(row["student_id"] for row in rows)
+    made = 0
+    for row in rows:
+        for lab in meta["labs"]:
+            info = get_lab(lab)
+            page = out / "feedback" / names[row["student_id"]] / f"{info.assignment}.html"
+            missing = row.get(f"{lab}_status", "missing") == "missing"
+            if page.is_file() or (missing and not decided(row, lab)):
+                continue
+            title = html.escape(f"{info.title}: feedback for {row['student_id']}")
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(
+                f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+                f"<style>{STYLE}</style></head><body><h1>{title}</h1>{HEAD_START}{HEAD_END}"
+                "<p>No notebook of yours was graded for this lab.</p></body></html>\n",
+                encoding="utf-8",
+            )
+            made += 1
+    return made
+
+
 def refresh_heads(out: Path) -> int:
-    """Rewrite the head of every page in ``out/feedback`` from ``grades.csv``; returns how many."""
+    """Rewrite the head of every page in ``out/feedback`` from ``grades.csv`` (first adding
+    :func:`ensure_pages`'s); returns how many."""
     from grader.outputs.exports import late_reason
 
+    ensure_pages(out)
     meta, _ = _rows(out)
     done = 0
     for row, lab, page in pages(out):

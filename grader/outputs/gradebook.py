@@ -88,25 +88,35 @@ Plan = list[dict[str, Any]]
 ``cells``, each ``[grade id, points, [check ids]]``."""
 
 
-def plan(keys: dict[str, LabKey]) -> Plan:
-    """The gradebook's view of the batch's labs (see :data:`Plan`)."""
+def plan(keys: dict[str, LabKey], due: dict[str, str] | None = None) -> Plan:
+    """The gradebook's view of the batch's labs (see :data:`Plan`); ``due``: lab -> its due
+    date (ISO 8601, UTC)."""
     return [
         {
             "lab": lab,
             "assignment": key.lab.assignment,
             "cells": [[c.grade_id, c.points, [call.id for call in c.checks]] for c in key.cells],
+            "due": (due or {}).get(lab, ""),
         }
         for lab, key in keys.items()
     ]
 
 
-def write(path: Path, keys: dict[str, LabKey], rows: list[dict[str, str]]) -> dict[str, str]:
+def write(
+    path: Path,
+    keys: dict[str, LabKey],
+    rows: list[dict[str, str]],
+    due: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Write the gradebook at ``path`` afresh from the rows of ``grades.csv``: by the helper
     process when :func:`start_helper` started one (it has imported nbgrader meanwhile), else
     here.
 
     Each student's test cells earn the points of their checks' columns when the lab's
-    status is ``graded``, else 0; a lab ``missing`` has no submission.
+    status is ``graded``, else 0; a lab ``missing`` has no submission. With finalised rows
+    (:func:`grader.outputs.exports.finalise`) the gradebook also holds the learners' names,
+    the labs' due dates, the submission times, the late penalties and, as manual scores, the
+    instructor's overrides, so that ``nbgrader export`` gives the final score.
 
     Returns:
         Student id -> the error that kept their entry out (empty when all were written).
@@ -115,10 +125,10 @@ def write(path: Path, keys: dict[str, LabKey], rows: list[dict[str, str]]) -> di
     helper, _helper = _helper, None
     if helper is not None:
         try:
-            return helper.write(path, plan(keys), rows)
+            return helper.write(path, plan(keys, due), rows)
         except HelperFailed as exc:
             log.warning("the gradebook helper failed (%s); writing gradebook.db here", exc)
-    return write_plan(path, plan(keys), rows)
+    return write_plan(path, plan(keys, due), rows)
 
 
 def write_plan(path: Path, labs: Plan, rows: list[dict[str, str]]) -> dict[str, str]:
@@ -137,7 +147,8 @@ def write_plan(path: Path, labs: Plan, rows: list[dict[str, str]]) -> dict[str, 
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes inside nbgrader
         for lab in labs:
             name = lab["assignment"]
-            gb.update_or_create_assignment(name)
+            due = _utc(lab.get("due", ""))
+            gb.update_or_create_assignment(name, **({"duedate": due} if due else {}))
             gb.update_or_create_notebook(name, name)
             for grade_id, points, _ in lab["cells"]:
                 gb.update_or_create_grade_cell(
@@ -156,17 +167,56 @@ def write_plan(path: Path, labs: Plan, rows: list[dict[str, str]]) -> dict[str, 
 
 
 def _student(gb: Any, labs: Plan, student: str, row: dict[str, str]) -> None:
-    gb.update_or_create_student(student)
+    gb.update_or_create_student(student, **_names(row.get("name", "")))
     for lab in labs:
-        status = row.get(f"{lab['lab']}_status", "missing")
+        lab_id = lab["lab"]
+        status = row.get(f"{lab_id}_status", "missing")
         if status == "missing":
             continue
         name = lab["assignment"]
-        gb.update_or_create_submission(name, student)
-        for grade_id, _, check_ids in lab["cells"]:
+        when = _utc(row.get(f"{lab_id}_submitted", ""))
+        gb.update_or_create_submission(name, student, **({"timestamp": when} if when else {}))
+        grades = []
+        for grade_id, points, check_ids in lab["cells"]:
             grade = gb.find_grade(grade_id, name, name, student)
             earned = sum(float(row.get(check_id) or 0) for check_id in check_ids)
             grade.auto_score = earned if status == "graded" else 0.0
+            grade.manual_score = None
+            grades.append((grade, float(points)))
+        decided = row.get(f"{lab_id}_raw", "")
+        if decided and abs(float(decided) - sum(g.auto_score for g, _ in grades)) > 1e-9:
+            left = float(decided)  # the instructor's overrides, as formgrader's manual scores
+            for grade, points in grades:
+                grade.manual_score = min(points, left)
+                left -= grade.manual_score
+        notebook = gb.find_submission_notebook(name, name, student)
+        notebook.late_submission_penalty = float(row.get(f"{lab_id}_penalty") or 0) or None
+
+
+def _names(name: str) -> dict[str, str]:
+    """nbgrader's first and last name from ``Last, First`` or ``First Last``."""
+    name = name.strip()
+    if not name:
+        return {}
+    if "," in name:
+        last, first = (part.strip() for part in name.split(",", 1))
+    else:
+        first, _, last = name.rpartition(" ")
+        first, last = (first, last) if first else (last, "")
+    return {"first_name": first, "last_name": last}
+
+
+def _utc(text: str) -> Any:
+    """A naive UTC datetime (as nbgrader stores times) from ISO 8601 text, or None."""
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    if when is not None and when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when
 
 
 class HelperFailed(RuntimeError):

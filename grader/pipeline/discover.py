@@ -18,7 +18,14 @@ Naming rules of the ``folders`` layout:
   one is known, else by the LMS's upload order or the copy number, else the last in name
   order) and the student is flagged ``duplicate-submission:<lab>``.
 * A zip is unpacked (safely: no absolute paths or ``..``, size caps) and read
-  by the same rules; a single wrapping folder is looked through.
+  by the same rules; a single wrapping folder is looked through. Zips inside it (a download
+  zipped again, ``<id>.zip`` per learner, a learner's own zip among their files) are unpacked
+  with the same caps, :data:`MAX_ZIP_DEPTH` deep.
+
+Every file a learner handed in is accounted for: a file that is not graded leaves the flag
+``ignored-file:<reason>:<name>`` on its learner's row, the reason one of :data:`REASONS`. With
+one lab asked for (``lone``), a learner's only notebook under another name is graded for that
+lab and flagged ``renamed:<name>``.
 """
 
 from __future__ import annotations
@@ -28,123 +35,21 @@ import os
 import re
 import stat
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.pipeline import layouts
+from grader.pipeline.discovery import (
+    Discovery,
+    Handin,
+    lone_notebooks,
+    one_learner_each,
+    reason_for,
+)
 from grader.pipeline.layouts import Name, lab_of
-from grader.pipeline.unpack import Unpacked, skipped, unpack
+from grader.pipeline.unpack import skipped, unpack
 from grader.safetext import escape
 
 RESUBMISSION = re.compile(r"-\d+$")
-
-
-@dataclass
-class Discovery(Unpacked):
-    """Students and their notebooks.
-
-    Attributes:
-        found: student id -> lab id -> notebook path, or a status decided here
-            (``ungradable:too-large``, ``ungradable:unreadable``, ``ungradable:symlink``).
-        flags: student id -> flags (ignored files, duplicates, symlinks).
-        notes: lines for the log (and :class:`~grader.pipeline.unpack.Unpacked`'s placeholders).
-        folders: folder or file name -> the student id it was read as (ids are the
-            names with control characters and undecodable bytes escaped, one per name).
-    """
-
-    found: dict[str, dict[str, Path | str]] = field(default_factory=dict)
-    flags: dict[str, list[str]] = field(default_factory=dict)
-    folders: dict[str, str] = field(default_factory=dict)
-    layout: str = "folders"
-    handins: dict[tuple[str, str], Handin] = field(default_factory=dict)
-    """(student id, lab) -> when and how the graded notebook was handed in."""
-    names: dict[str, str] = field(default_factory=dict)
-    """Student id -> the display name the LMS gave (Canvas's name slug, Moodle's full name)."""
-
-    def student_id(self, name: str) -> str:
-        """The one id for a folder (or flat-export) name; a second name escaping to a taken
-        id gets a numbered one, and the log says so."""
-        if name in self.folders:
-            return self.folders[name]
-        student = escape(name)
-        taken = set(self.folders.values())
-        if student in taken:
-            number = 2
-            while f"{student}~{number}" in taken:
-                number += 1
-            self.notes.append(
-                f"{student}: a second folder with this id is read as {student}~{number}"
-            )
-            student = f"{student}~{number}"
-        self.folders[name] = student
-        return student
-
-    def student(self, student_id: str) -> dict[str, Path | str]:
-        self.flags.setdefault(student_id, [])
-        return self.found.setdefault(student_id, {})
-
-    def add(
-        self, student_id: str, lab: str, path: Path | str, handin: Handin | None = None
-    ) -> None:
-        """Record a notebook; of two for one lab the later (:meth:`Handin.rank`) is kept."""
-        labs = self.student(student_id)
-        handin = handin or Handin(file=Path(str(path)).name)
-        if isinstance(path, Path) and path in self.placeholders:
-            path = self.placeholders[path]
-        if lab in labs:
-            self.flags[student_id].append(f"duplicate-submission:{lab}")
-            previous = self.handins.get((student_id, lab), Handin())
-            if previous.rank() > handin.rank():
-                path, handin = labs[lab], previous
-            self.notes.append(f"{student_id}: two submissions for {lab}; grading {handin.file}")
-        labs[lab] = path
-        self.handins[student_id, lab] = handin
-
-    def ignore(self, student_id: str | None, path: Path, why: str) -> None:
-        self.notes.append(f"ignored {path}: {why}")
-        if student_id is not None:
-            self.student(student_id)
-            self.flags[student_id].append(f"ignored-file:{escape(path.name)}")
-
-    def symlink(self, student_id: str, path: Path, labs: list[str]) -> None:
-        """A symbolic link: never followed; flagged, and the labs it could stand for are
-        ``ungradable:symlink`` unless the student handed them in otherwise."""
-        self.notes.append(f"not followed: {path} is a symbolic link")
-        found = self.student(student_id)
-        self.flags[student_id].append(f"symlink:{escape(path.name)}")
-        for lab in labs:
-            found.setdefault(lab, "ungradable:symlink")
-
-
-@dataclass(frozen=True)
-class Handin:
-    """How one graded notebook was handed in: its file name (escaped), time and late flag."""
-
-    file: str = ""
-    submitted: dt.datetime | None = None
-    late: bool = False
-    order: tuple[int, ...] = ()
-
-    def rank(self) -> tuple[bool, dt.datetime, tuple[int, ...], str]:
-        """Later submissions rank higher: by time, then upload order or copy number, then name."""
-        when = self.submitted or dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-        return (self.submitted is not None, when, self.order, self.file)
-
-
-def flat_match(name: str, notebooks: dict[str, str]) -> tuple[str, str] | None:
-    """``(student name, lab)`` for a flat file name ``<id>_<anything>_<notebook>``, or None."""
-    if "_" not in name or not name.endswith(".ipynb"):
-        return None
-    student = name.split("_", 1)[0]
-    for notebook, lab in notebooks.items():
-        stem = notebook.removesuffix(".ipynb")
-        tail = name.removesuffix(".ipynb")
-        while "_" in tail:
-            tail = tail.split("_", 1)[1]
-            found = lab_of(tail + ".ipynb", {notebook: lab})
-            if found is not None and student and tail.startswith(stem):
-                return student, lab
-    return None
 
 
 def _walk(folder: Path) -> list[tuple[Path, os.stat_result]]:
@@ -179,25 +84,36 @@ def discover(
     unpack_to: Path,
     max_bytes: int,
     layout: str | None = None,
+    zone: dt.tzinfo = dt.timezone.utc,
+    lone: bool = False,
 ) -> Discovery:
     """Find the submissions under ``root`` (a folder or a zip).
 
     Args:
         root: SUBMISSIONS.
         notebooks: notebook file name -> lab id, for the labs being graded.
-        unpack_to: an empty folder to unpack a zip into.
+        unpack_to: an empty folder to unpack zips into.
         max_bytes: the notebook size cap (zip members above it are not unpacked).
         layout: one of :data:`grader.pipeline.layouts.LAYOUTS`, or None to detect it.
+        zone: the timezone of times in file names that carry no offset (Blackboard's).
+        lone: one lab is graded and was asked for: a learner's only notebook under another
+            name is graded for it (flagged ``renamed:<name>``).
 
     Raises:
         ValueError: ``root`` is a file but not a readable zip, or an unknown layout.
+        AmbiguousLayout: the layout was not given and the names fit two, or a learner read
+            from plain folders would hold several LMS users' files.
     """
-    found = Discovery()
+    found = Discovery(scratch=unpack_to / "nested", max_bytes=max_bytes)
+    found.scratch.mkdir(parents=True)  # type: ignore[union-attr]
     if root.is_file():
         if not zipfile.is_zipfile(root):
             raise ValueError(f"{root} is neither a folder nor a zip")
-        root = unpack(root, unpack_to, max_bytes, found)
+        root = unpack(root, unpack_to / "download", max_bytes, found)
+        found.depth = 1
+    root = _unwrap(found, root)
     assignments = {name.removesuffix(".ipynb") for name in notebooks}
+    chosen = layout
     if layout is None:
         layout = layouts.detect(root, assignments)
         found.notes.append(f"layout: {layout} (detected)")
@@ -208,14 +124,43 @@ def discover(
     found.layout = layout
     if layout == "nbgrader":
         _nbgrader(found, root, notebooks, assignments)
-        return found
+    else:
+        _download(found, root, layout, notebooks, zone)
+    if chosen is None and layout == "folders":
+        one_learner_each(found)
+    if lone:
+        lone_notebooks(found, next(iter(notebooks.values())))
+    return found
+
+
+def _unwrap(found: Discovery, root: Path) -> Path:
+    """A download zipped again (the only entry is a zip): the folder it unpacks to."""
+    while True:
+        entries = [name for name in sorted(os.listdir(root)) if not skipped(name)]
+        if len(entries) != 1 or not entries[0].lower().endswith(".zip"):
+            return root
+        path = root / entries[0]
+        if path.is_symlink() or not zipfile.is_zipfile(path):
+            return root
+        inner = found.open_zip(None, path)
+        if inner is None:
+            return root
+        found.notes.append(f"{path}: a zip holding the download, read inside")
+        found.depth += 1
+        root = inner
+
+
+def _download(
+    found: Discovery, root: Path, layout: str, notebooks: dict[str, str], zone: dt.tzinfo
+) -> None:
+    """An LMS download or plain folders: one entry of ``root`` per file or learner."""
     every_lab = list(dict.fromkeys(notebooks.values()))
-    for entry in sorted(os.listdir(root)):
-        if skipped(entry):
-            continue
+    entries = [entry for entry in sorted(os.listdir(root)) if not skipped(entry)]
+    users = layouts.download_users(root, entries) if layout == "blackboard" else {}
+    for entry in entries:
         path = root / entry
         info = os.lstat(path)
-        who = _parse(layout, entry)
+        who = _parse(layout, entry, zone, users)
         if isinstance(who, str):
             found.notes.append(f"ignored {path}: {who}")
             continue
@@ -224,7 +169,7 @@ def discover(
                 match = lab_of(who.file, notebooks)
                 linked = [match[0]] if match else every_lab
                 found.symlink(found.student_id(who.student), path, linked)
-            elif (linked_flat := flat_match(entry, notebooks)) is not None:
+            elif (linked_flat := layouts.flat_match(entry, notebooks)) is not None:
                 found.symlink(found.student_id(linked_flat[0]), path, [linked_flat[1]])
             else:
                 found.symlink(found.student_id(entry), path, every_lab)
@@ -238,36 +183,48 @@ def discover(
             _student_folder(found, student, path, notebooks, every_lab)
         elif who is not None:
             _lms_file(found, path, info, who, notebooks)
+        elif layout == "folders" and entry.lower().endswith(".zip"):
+            student = found.student_id(entry[: -len(".zip")])
+            inner = found.open_zip(student, path)
+            found.student(student)
+            if inner is not None:
+                found.notes.append(f"{path}: read as the folder of {student}")
+                _student_folder(found, student, inner, notebooks, every_lab, zipped=True)
         elif entry.endswith(".ipynb") and layout == "folders":
-            flat = flat_match(entry, notebooks)
-            if flat is None:
-                owner = entry.split("_", 1)[0] if "_" in entry else ""
-                why = "does not match <student>_<anything>_<notebook>.ipynb"
-                found.ignore(found.student_id(owner) if owner else None, path, why)
-                continue
-            number = lab_of(entry.rsplit("_", 1)[-1], notebooks)
-            handin = Handin(escape(entry), order=(number[1] if number else 0,))
-            regular = stat.S_ISREG(info.st_mode)
-            found.add(
-                found.student_id(flat[0]),
-                flat[1],
-                path if regular else "ungradable:unreadable",
-                handin,
-            )
+            _flat_file(found, path, info, notebooks)
         elif entry.endswith(".ipynb"):
-            found.notes.append(f"ignored {path}: does not follow the {layout} naming rule")
+            found.ignore(None, path, "renamed", f"does not follow the {layout} naming rule")
         else:
-            found.notes.append(f"ignored {path}: not a notebook")
-    return found
+            found.ignore(None, path, "not-a-notebook", "not a notebook, and no learner's")
 
 
-def _parse(layout: str, entry: str) -> Name | str | None:
+def _flat_file(found: Discovery, path: Path, info: os.stat_result, notebooks: dict[str, str]):
+    """``<id>_<anything>_<notebook>.ipynb`` directly in SUBMISSIONS (plain folders)."""
+    entry = path.name
+    flat = layouts.flat_match(entry, notebooks)
+    if flat is None:
+        owner = entry.split("_", 1)[0] if "_" in entry else ""
+        student = found.student_id(owner) if owner else None
+        if student is not None:
+            found.lms_user(student, entry)
+        why = "does not match <student>_<anything>_<notebook>.ipynb"
+        found.ignore(student, path, reason_for(entry), why)
+        return
+    student = found.student_id(flat[0])
+    found.lms_user(student, entry)
+    number = lab_of(entry.rsplit("_", 1)[-1], notebooks)
+    handin = Handin(escape(entry), order=(number[1] if number else 0,))
+    regular = stat.S_ISREG(info.st_mode)
+    found.add(student, flat[1], path if regular else "ungradable:unreadable", handin)
+
+
+def _parse(layout: str, entry: str, zone: dt.tzinfo, users: dict[str, str]) -> Name | str | None:
     """Who an entry of an LMS download belongs to; a string says why it is ignored; None
     for the ``folders`` layout (or a name that follows no rule of the layout)."""
     if layout == "canvas":
         return layouts.parse_canvas(entry)
     if layout == "blackboard":
-        return layouts.parse_blackboard(entry)
+        return layouts.parse_blackboard(entry, zone, users)
     if layout == "moodle":
         parsed = layouts.parse_moodle(entry)
         if parsed is None:
@@ -285,16 +242,51 @@ def _lms_file(
     student = found.student_id(who.student)
     if who.name:
         found.names.setdefault(student, who.name)
-    match = lab_of(who.file, notebooks)
+    found.student(student)
+    if not who.file:  # a Blackboard receipt: the LMS's, not the learner's
+        receipt = layouts.read_receipt(path)
+        if receipt is not None and receipt[0]:
+            found.names.setdefault(student, receipt[0])
+        return
+    if who.file.lower().endswith(".zip") and stat.S_ISREG(info.st_mode):
+        inner = found.open_zip(student, path)
+        if inner is not None:
+            found.depth += 1
+            try:
+                for member, member_info in _walk(inner):
+                    if not stat.S_ISDIR(member_info.st_mode):
+                        shown = f"{path.name}/{member.relative_to(inner).as_posix()}"
+                        _lms_notebook(
+                            found, student, member, member_info, who, notebooks, member.name, shown
+                        )
+            finally:
+                found.depth -= 1
+        return
+    _lms_notebook(found, student, path, info, who, notebooks, who.file, path.name)
+
+
+def _lms_notebook(
+    found: Discovery,
+    student: str,
+    path: Path,
+    info: os.stat_result,
+    who: Name,
+    notebooks: dict[str, str],
+    own: str,
+    shown: str,
+) -> None:
+    """One file of an LMS learner: ``own`` its name as the learner gave it, ``shown`` its
+    name in the download (``<zip>/<member>`` inside a learner's zip)."""
+    match = lab_of(own, notebooks)
+    if stat.S_ISLNK(info.st_mode):
+        found.symlink(student, path, [match[0]] if match else [])
+        return
     if match is None:
-        if who.file.endswith(".ipynb"):
-            found.ignore(student, path, "not a lab notebook name (renamed?)")
-        else:
-            found.notes.append(f"ignored {path}: not a notebook")
-            found.student(student)
+        handin = Handin(escape(shown), who.submitted, who.late, (who.order,))
+        found.ignore(student, path, reason_for(own), name=shown, handin=handin)
         return
     lab, number = match
-    handin = Handin(escape(path.name), who.submitted, who.late, (who.order, number))
+    handin = Handin(escape(shown), who.submitted, who.late, (who.order, number))
     regular = stat.S_ISREG(info.st_mode)
     found.add(student, lab, path if regular else "ungradable:unreadable", handin)
     if who.late:
@@ -319,7 +311,7 @@ def _nbgrader(
             if os.path.islink(path):
                 found.symlink(found.student_id(entry), path, every_lab)
             else:
-                found.notes.append(f"ignored {path}: not a submission folder")
+                found.ignore(None, path, reason_for(entry), "not a submission folder")
             continue
         if kind == "inbound":
             who = layouts.parse_inbound(entry)
@@ -350,26 +342,43 @@ def _student_folder(
     notebooks: dict[str, str],
     every_lab: list[str],
     when: dt.datetime | None = None,
+    zipped: bool = False,
 ) -> None:
+    """Every file in one learner's folder (or unpacked zip): lab notebooks are added, zips
+    opened, everything else ignored with its reason."""
     found.student(student)
+    if zipped:
+        found.depth += 1
     linked = False
-    for path, info in _walk(folder):
-        match = lab_of(path.name, notebooks)
-        if stat.S_ISLNK(info.st_mode):
-            if match is not None:
-                found.symlink(student, path, [match[0]])
+    try:
+        for path, info in _walk(folder):
+            match = lab_of(path.name, notebooks)
+            if stat.S_ISLNK(info.st_mode):
+                if match is not None:
+                    found.symlink(student, path, [match[0]])
+                else:
+                    found.symlink(student, path, [])
+                    linked = True
+            elif stat.S_ISDIR(info.st_mode):
+                found.lms_user(student, path.name)  # a Moodle folder carries its learner
+            elif match is not None:
+                found.lms_user(student, path.name)
+                regular = stat.S_ISREG(info.st_mode)
+                stamp = when or layouts.read_timestamp(path.parent)
+                handin = Handin(escape(path.name), stamp, order=(match[1],))
+                found.add(student, match[0], path if regular else "ungradable:unreadable", handin)
+            elif path.name.lower().endswith(".zip") and stat.S_ISREG(info.st_mode):
+                inner = found.open_zip(student, path)
+                if inner is not None:
+                    _student_folder(found, student, inner, notebooks, every_lab, when, True)
+            elif path.name == "timestamp.txt":
+                continue  # nbgrader's own file
             else:
-                found.symlink(student, path, [])
-                linked = True
-        elif stat.S_ISDIR(info.st_mode):
-            continue
-        elif match is not None:
-            regular = stat.S_ISREG(info.st_mode)
-            stamp = when or layouts.read_timestamp(path.parent)
-            handin = Handin(escape(path.name), stamp, order=(match[1],))
-            found.add(student, match[0], path if regular else "ungradable:unreadable", handin)
-        elif path.suffix == ".ipynb":
-            found.ignore(student, path, "not a lab notebook name (renamed?)")
+                found.lms_user(student, path.name)
+                found.ignore(student, path, reason_for(path.name))
+    finally:
+        if zipped:
+            found.depth -= 1
     if linked:  # a linked folder may have held any lab: those not handed in count as symlinks
         for lab in every_lab:
             found.found[student].setdefault(lab, "ungradable:symlink")

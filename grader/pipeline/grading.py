@@ -35,6 +35,7 @@ REASONS = (
     "memory",
     "crash",
     "output-limit",
+    "no-gradable-file",
 )
 """Why a lab can be ``ungradable:<reason>``."""
 

@@ -7,10 +7,14 @@ and whether the LMS marked it late; :func:`detect` chooses the layout of a folde
 * Canvas ("Download Submissions"): ``<name>[_late]_<user id>_<attachment id>_<file>``;
   the id is Canvas's numeric user id; a higher attachment id is a later upload.
 * Moodle ("Download all submissions"): folders ``<Full Name>_<participant id>_assignsubmission_
-  <plugin>_`` (``file`` holds the notebooks; ``onlinetext`` and others are ignored), or flat files
-  ``<Full Name>_<participant id>_assignsubmission_file_<file>``.
-* Blackboard ("Download assignment"): ``<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>
-  [_<file>]``; the latest attempt wins.
+  <plugin>`` (a trailing ``_`` before Moodle 4.1; ``file`` holds the notebooks; ``onlinetext``
+  and others are ignored), or flat files ``<Full Name>_<participant id>_assignsubmission_file_
+  <file>``; a team submission is named ``<group name>_<group id>_…`` and read as one learner.
+* Blackboard ("Assignment File Download"): ``<assignment>_<username>_attempt_<YYYY-MM-DD-HH-MM-SS>
+  [_<file>]`` beside a receipt ``<assignment>_<username>_attempt_<time>.txt`` per attempt; the
+  time is the server's local time (read in the course's timezone); the latest attempt wins. The
+  assignment name is the prefix every entry shares (:func:`blackboard_users`), so usernames and
+  assignment names holding ``_`` split correctly.
 * nbgrader: the course root (``submitted/<id>/<assignment>/``), ``submitted/`` itself, or the
   exchange's ``inbound/<id>+<assignment>+<timestamp>[+<random>]/``; ``timestamp.txt`` is read.
 * folders: ``<id>/<notebook>`` or the flat ``<id>_<anything>_<notebook>`` of earlier releases.
@@ -30,12 +34,18 @@ CANVAS = re.compile(
     r"^(?P<name>[^_]+?)(?P<late>_late)?_(?P<user>\d+)_(?P<order>\d+)_(?P<file>.+)$", re.I
 )
 MOODLE = re.compile(
-    r"^(?P<name>.+)_(?P<user>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>.*)$"
+    r"^(?P<name>.+)_(?P<user>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<file>.*))?$"
 )
+"""Moodle's names: ``<Full Name>_<participant id>_assignsubmission_<plugin>`` (a folder; Moodle
+4.1 and later, ``mod/assign/classes/downloader.php``), with a trailing ``_`` (earlier
+releases), or ``…_<plugin>_<file>`` (flat). A team submission is named after the group:
+``<group name>_<group id>_…``, once per group."""
 BLACKBOARD = re.compile(
-    r"^(?P<assignment>.+)_(?P<user>[^_]+)_attempt_"
-    r"(?P<when>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>.+))?$"
+    r"^(?P<head>(?P<assignment>.+)_(?P<user>[^_]+))_attempt_"
+    r"(?P<when>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:_(?P<file>.+)|(?P<receipt>\.txt))?$"
 )
+RECEIPT_NAME = re.compile(r"^Name:\s*(?P<name>.*?)\s*\((?P<user>[^()]+)\)\s*$", re.M)
+"""The first line of a Blackboard receipt: ``Name: Jane Smith (jsmith)``."""
 INBOUND = re.compile(r"^(?P<user>[^+]+)\+(?P<assignment>[^+]+)\+(?P<when>[^+]+)(?:\+.*)?$")
 COPY_SUFFIX = re.compile(r"^(?P<base>.+?)(?:-(?P<n>\d+)| \((?P<p>\d+)\)|-Copy(?P<c>\d+))$")
 
@@ -68,9 +78,9 @@ def lab_of(filename: str, notebooks: dict[str, str]) -> tuple[str, int] | None:
     return (lab, number) if lab is not None else None
 
 
-def parse_time(text: str) -> dt.datetime | None:
+def parse_time(text: str, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime | None:
     """A time as nbgrader (``2026-03-01 12:00:00.123456 UTC``), Blackboard
-    (``2026-03-01-12-00-00``) or ISO 8601 write it; UTC unless an offset is given."""
+    (``2026-03-01-12-00-00``) or ISO 8601 write it; in ``zone`` unless an offset is given."""
     text = text.strip()
     blackboard = re.fullmatch(r"(\d{4}-\d{2}-\d{2})-(\d{2})-(\d{2})-(\d{2})", text)
     if blackboard:
@@ -80,7 +90,7 @@ def parse_time(text: str) -> dt.datetime | None:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=zone)
 
 
 def read_timestamp(folder: Path) -> dt.datetime | None:
@@ -112,14 +122,46 @@ def parse_moodle(name: str) -> tuple[Name, str] | None:
     match = MOODLE.match(name)
     if match is None:
         return None
-    return Name(match["user"], match["file"], match["name"]), match["plugin"]
+    return Name(match["user"], match["file"] or "", match["name"]), match["plugin"]
 
 
-def parse_blackboard(filename: str) -> Name | None:
+def parse_blackboard(
+    filename: str, zone: dt.tzinfo = dt.timezone.utc, users: dict[str, str] | None = None
+) -> Name | None:
+    """An attempt's file (``file`` its own name) or receipt (``file`` empty); ``users`` maps
+    ``<assignment>_<username>`` heads to usernames (:func:`blackboard_users`)."""
     match = BLACKBOARD.match(filename)
     if match is None:
         return None
-    return Name(match["user"], match["file"] or "", submitted=parse_time(match["when"]))
+    user = (users or {}).get(match["head"], match["user"])
+    return Name(user, match["file"] or "", submitted=parse_time(match["when"], zone))
+
+
+def blackboard_users(heads: list[str], known: dict[str, str] | None = None) -> dict[str, str]:
+    """``<assignment>_<username>`` -> username. One download is one assignment: its name is
+    read off a head whose username a receipt gives (``known``), else it is the longest prefix
+    ending in ``_`` that every head shares and leaves a username after; a single head without
+    a receipt splits at its last ``_``."""
+    unique = sorted(set(heads))
+    for head, user in (known or {}).items():
+        assignment = head.removesuffix("_" + user)
+        if assignment != head and all(h.startswith(assignment + "_") for h in unique):
+            return {h: h[len(assignment) + 1 :] for h in unique}
+    if len(unique) < 2:
+        return {head: head.rsplit("_", 1)[-1] for head in unique}
+    first, last = unique[0], unique[-1]  # sorted: their common prefix is everyone's
+    same = (i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b)
+    prefix = first[: next(same, len(first))]
+    cut = prefix.rfind("_") + 1
+    while cut > 0 and any(len(head) <= cut for head in unique):
+        cut = prefix.rfind("_", 0, cut - 1) + 1
+    return {head: head[cut:] for head in unique}
+
+
+def receipt_user(text: str) -> tuple[str, str] | None:
+    """``(display name, username)`` from a Blackboard receipt's ``Name:`` line."""
+    match = RECEIPT_NAME.search(text[:2000])
+    return (match["name"], match["user"].strip()) if match else None
 
 
 def parse_inbound(folder: str) -> Name | None:
@@ -152,30 +194,113 @@ def _entries(root: Path) -> list[tuple[str, bool]]:
     ]
 
 
+class AmbiguousLayout(ValueError):
+    """A download that more than one layout could describe, read differently by each: the
+    instructor names the layout (``--layout``) instead of the grader guessing."""
+
+    def __init__(self, why: str, candidates: list[str]) -> None:
+        self.candidates = candidates
+        super().__init__(
+            f"{why}; the candidates are {', '.join(candidates)}: pass --layout "
+            f"{' or --layout '.join(candidates)} to say which"
+        )
+
+
+def _vote(root: Path, name: str, is_dir: bool, assignments: set[str]) -> str | None:
+    """The layout one entry of a download follows; None for a file no rule reads (a README,
+    a stray file: it votes for nothing)."""
+    if is_dir:
+        if parse_moodle(name) is not None:
+            return "moodle"
+        if parse_inbound(name) is not None:
+            return "inbound"
+        if any(sub in assignments for sub, sub_dir in _entries(root / name) if sub_dir):
+            return "nbgrader"
+        return "folders"
+    if parse_moodle(name) is not None:
+        return "moodle"
+    if parse_blackboard(name) is not None:
+        return "blackboard"
+    if parse_canvas(name) is not None:
+        return "canvas"
+    if name.endswith((".ipynb", ".zip")):
+        return "folders"
+    return None
+
+
 def detect(root: Path, assignments: set[str]) -> str:
-    """The layout of ``root``: the one whose naming rule the most entries follow (nbgrader
-    when a ``submitted/`` or ``inbound/`` folder is there), ``folders`` when none does."""
+    """The layout of ``root``: nbgrader when a ``submitted/`` or ``inbound/`` folder is there,
+    else the one layout whose naming rule the entries follow (``folders`` when none does).
+
+    ``<id>/<assignment>/`` folders read the same as plain folders and count as them beside
+    plain folders (nbgrader alone otherwise).
+
+    Raises:
+        AmbiguousLayout: entries follow the rules of two layouts that read ids differently.
+    """
     if nbgrader_root(root) is not None:
         return "nbgrader"
-    entries = _entries(root)
-    votes = dict.fromkeys(LAYOUTS, 0)
-    for name, is_dir in entries:
-        if is_dir:
-            if parse_moodle(name) is not None:
-                votes["moodle"] += 1
-            elif parse_inbound(name) is not None:
-                votes["nbgrader"] += 1
-            elif any(sub in assignments for sub, sub_dir in _entries(root / name) if sub_dir):
-                votes["nbgrader"] += 1
-            else:
-                votes["folders"] += 1
-        elif parse_moodle(name) is not None:
-            votes["moodle"] += 1
-        elif parse_blackboard(name) is not None:
-            votes["blackboard"] += 1
-        elif parse_canvas(name) is not None:
-            votes["canvas"] += 1
-        else:
-            votes["folders"] += 1
-    best = max(LAYOUTS, key=lambda layout: (votes[layout], layout == "folders"))
-    return best if votes[best] else "folders"
+    votes: dict[str, list[str]] = {}
+    for name, is_dir in _entries(root):
+        layout = _vote(root, name, is_dir, assignments)
+        if layout is not None:
+            votes.setdefault(layout, []).append(name)
+    if "nbgrader" in votes and "folders" in votes:
+        votes["folders"] += votes.pop("nbgrader")
+    if "inbound" in votes:
+        votes.setdefault("nbgrader", []).extend(votes.pop("inbound"))
+    if len(votes) > 1:
+        seen = "; ".join(
+            f"{len(names)} as {layout} (e.g. {names[0]!r})"
+            for layout, names in sorted(votes.items())
+        )
+        raise AmbiguousLayout(f"{root} holds entries named as more than one layout: {seen}",
+                              sorted(votes))  # fmt: skip
+    return next(iter(votes), "folders")
+
+
+def flat_match(name: str, notebooks: dict[str, str]) -> tuple[str, str] | None:
+    """``(student name, lab)`` for a flat file name ``<id>_<anything>_<notebook>``, or None."""
+    if "_" not in name or not name.endswith(".ipynb"):
+        return None
+    student = name.split("_", 1)[0]
+    for notebook, lab in notebooks.items():
+        stem = notebook.removesuffix(".ipynb")
+        tail = name.removesuffix(".ipynb")
+        while "_" in tail:
+            tail = tail.split("_", 1)[1]
+            found = lab_of(tail + ".ipynb", {notebook: lab})
+            if found is not None and student and tail.startswith(stem):
+                return student, lab
+    return None
+
+
+def download_users(root: Path, entries: list[str]) -> dict[str, str]:
+    """``<assignment>_<username>`` -> username for a Blackboard download, told apart by the
+    receipts' ``Name: … (username)`` lines where they are readable."""
+    heads, known = [], {}
+    for entry in entries:
+        match = BLACKBOARD.match(entry)
+        if match is None:
+            continue
+        heads.append(match["head"])
+        path = root / entry
+        if match["receipt"] and os.path.isfile(path) and not os.path.islink(path):
+            try:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    told = receipt_user(handle.read(2000))
+            except OSError:
+                told = None
+            if told is not None:
+                known[match["head"]] = told[1]
+    return blackboard_users(heads, known)
+
+
+def read_receipt(path: Path) -> tuple[str, str] | None:
+    try:
+        if not os.path.isfile(path) or os.path.islink(path):
+            return None
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return receipt_user(handle.read(2000))
+    except OSError:
+        return None

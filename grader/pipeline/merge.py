@@ -8,7 +8,8 @@ batch (:func:`grader.outputs.results.previous_batch`) and written as the rows ke
 :func:`grader.outputs.results.write_outputs`, with nothing graded now; the feedback pages are
 copied as they are, and so are the learners' notebooks kept for formgrader
 (``autograded/``) and the course files the shards were graded with (course file, roster,
-overrides), which must be the same in every shard.
+overrides), which must be the same in every shard. The roster's learners who handed nothing
+in are added here, once (a shard leaves them out: none of them is its own).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import cast
 from grader import config
 from grader.labs import get_lab
 from grader.outputs.results import (
+    SHARD_KEY,
     Batch,
     MergeError,
     Previous,
@@ -38,20 +40,10 @@ from grader.safetext import LogFormatter
 
 log = logging.getLogger("grader")
 
-SHARD_KEY = "shard"
-"""The key of ``grading.json`` that records which shard a folder holds."""
 PER_STUDENT = ("feedback", "autograded")
 """Folders of a results folder that hold one entry per student."""
 COURSE_FILES = ("course.toml", "roster.csv", "overrides.csv")
 """Files beside ``grades.csv`` that apply to the whole batch (:mod:`grader.outputs.exports`)."""
-
-
-def record_shard(out: Path, shard: Shard) -> None:
-    """Note in ``out/grading.json`` that the folder holds shard ``shard`` of a batch."""
-    path = out / "grading.json"
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    meta[SHARD_KEY] = str(shard)
-    path.write_text(json.dumps(meta, indent=2) + "\n")
 
 
 def read_shards(folders: Sequence[Path]) -> list[Previous]:
@@ -59,8 +51,8 @@ def read_shards(folders: Sequence[Path]) -> list[Previous]:
 
     Raises:
         MergeError: a folder without a batch or a shard mark; shards of different
-            counts, seeds, labs or columns; a shard missing or given twice; a student in
-            two shards.
+            counts, seeds, labs, submissions or columns; a shard missing or given twice; a
+            student in two shards.
     """
     parts: dict[int, Previous] = {}
     count = None
@@ -87,11 +79,12 @@ def read_shards(folders: Sequence[Path]) -> list[Previous]:
     first = ordered[0]
     owner: dict[str, Path] = {}
     for part in ordered:
-        for key in ("seed", "labs"):
+        for key in ("seed", "labs", "submissions"):
             if part.meta.get(key) != first.meta.get(key):
                 raise MergeError(
                     f"{part.out} was graded with {key} {part.meta.get(key)}, {first.out} with "
-                    f"{first.meta.get(key)}: shards of one batch share both"
+                    f"{first.meta.get(key)}: shards of one batch share seed, labs and "
+                    "submissions (is one folder left from an earlier run?)"
                 )
         if part.header != first.header:
             raise MergeError(f"{part.out}/grades.csv has other columns than {first.out}")

@@ -7,6 +7,10 @@ feedback folders could clash on a case-insensitive disk (``Ada``, ``ada``) alway
 the same shard, which keeps their folder names what a single run gives them.
 Shards are numbered from 1 (``1/4`` … ``4/4``); Kubernetes' ``JOB_COMPLETION_INDEX``
 counts from 0, so a Job passes ``$((JOB_COMPLETION_INDEX + 1))/N``.
+
+A shard is always graded whole into a folder of its own: a folder that already holds a batch
+(an earlier run's shard, with another seed, other submissions or another N) is refused
+(:func:`stale_shard_folder`), never merged into.
 """
 
 from __future__ import annotations
@@ -14,8 +18,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from grader.outputs.feedback import safe_name
+
+if TYPE_CHECKING:
+    from grader.outputs.results import Previous
 
 PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -55,3 +63,21 @@ def shard_of(student: str, count: int) -> int:
     """The shard (1 … ``count``) a student belongs to."""
     key = safe_name(student).lower().encode("utf-8", "backslashreplace")
     return 1 + int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % count
+
+
+def stale_shard_folder(kept: Previous, shard: Shard) -> str:
+    """Why shard ``shard`` is not graded into ``kept.out``, which already holds a batch."""
+    meta = kept.meta
+    labs = meta.get("labs")
+    held = [
+        f"shard {meta['shard']}" if meta.get("shard") else "not a shard",
+        f"seed {meta.get('seed', '?')}",
+        f"labs {', '.join(map(str, labs)) if isinstance(labs, list) else '?'}",
+        f"submissions {meta.get('submissions', '?')}",
+        f"started {meta.get('started', '?')}",
+    ]
+    return (
+        f"{kept.out} already holds results ({'; '.join(held)}): shard {shard} is graded whole "
+        "into a folder of its own and never merged into an earlier run's results. Remove "
+        f"{kept.out} (or pass --replace) and grade the shard again"
+    )

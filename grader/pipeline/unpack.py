@@ -19,6 +19,8 @@ class Unpacked:
 
     notes: list[str] = field(default_factory=list)
     placeholders: dict[Path, str] = field(default_factory=dict)
+    unpacked_bytes: int = 0
+    """Bytes unpacked so far, by every zip of one batch together (capped at MAX_ZIP_TOTAL)."""
 
 
 SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
@@ -47,7 +49,6 @@ def unpack(archive: Path, into: Path, max_bytes: int, found: Unpacked) -> Path:
     over the size cap for ``ungradable:too-large``; a file whose name is also a folder of the
     zip is skipped (the folder wins). Each is logged.
     """
-    total = 0
     try:
         zf = zipfile.ZipFile(archive)
     except ZIP_ERRORS as exc:
@@ -80,10 +81,13 @@ def unpack(archive: Path, into: Path, max_bytes: int, found: Unpacked) -> Path:
                     _placeholder(found, target, "ungradable:too-large")
                     found.notes.append(f"not unpacked (over the size cap): {info.filename}")
                     continue
-                total += info.file_size
-                if info.file_size > max_bytes or total > MAX_ZIP_TOTAL:
+                if (
+                    info.file_size > max_bytes
+                    or found.unpacked_bytes + info.file_size > MAX_ZIP_TOTAL
+                ):
                     found.notes.append(f"not unpacked (size cap): {info.filename}")
                     continue
+                found.unpacked_bytes += info.file_size
                 with zf.open(info) as src:
                     data = src.read(max_bytes + 1)
                 target.write_bytes(data)
@@ -99,7 +103,11 @@ def unpack(archive: Path, into: Path, max_bytes: int, found: Unpacked) -> Path:
     if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
         inner = children[0]
         grandchildren = list(inner.iterdir())
-        if grandchildren and all(p.is_dir() or "_" in p.name for p in grandchildren):
+        zips = len(grandchildren) > 1  # learners' zips (one alone may be a learner's own)
+        if grandchildren and all(
+            p.is_dir() or "_" in p.name or (zips and p.suffix.lower() == ".zip")
+            for p in grandchildren
+        ):
             return inner
     return into
 

@@ -131,3 +131,19 @@ BUGS = lab_bugs(
         "AdamW adds the decay to the gradient (L2, i.e. Adam) instead of shrinking the weights",
     ),
 )
+
+BUGS += lab_bugs(
+    "lab4",
+    (
+        "adamw-decay-after-step",
+        "adamw_class",
+        "        for p in self.params:\n"
+        "            p.data = p.data * (1 - self.lr * self.decay)\n"
+        "        super().step()",
+        "        super().step()\n"
+        "        for p in self.params:\n"
+        "            p.data = p.data * (1 - self.lr * self.decay)",
+        {"lab4.adamw", "lab4.adamw.custom"},
+        "AdamW shrinks the weights after the Adam step instead of before it",
+    ),
+)

@@ -39,7 +39,8 @@ INSTALL_HINT = (
     "kernel.unprivileged_userns_clone=1 where that exists); on Ubuntu 24.04+ only binaries with "
     "an AppArmor profile may create them, which the distribution's /usr/bin/bwrap has and a "
     "bundled copy has not: install Ubuntu's bubblewrap package. In a container, run it with "
-    "--security-opt seccomp=unconfined --security-opt apparmor=unconfined, or --privileged. Or "
+    "--security-opt seccomp=unconfined --security-opt systempaths=unconfined (and "
+    "apparmor=unconfined where AppArmor confines it), or --privileged. Or "
     "pass --allow-reduced-isolation to grade with resource limits only."
 )
 

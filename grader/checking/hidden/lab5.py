@@ -19,6 +19,9 @@ from grader.checking.specs.lab5 import (
     LOADER,
     LOOP_HINT,
     MODEL,
+    PROBE,
+    PROBE_LOGITS,
+    PROBE_Y,
     TRAIN_EPOCH,
     model_sides,
     train_checks,
@@ -60,6 +63,7 @@ def _edge_learner(inputs: Inputs, accuracy: Callable[..., Any]) -> dict[str, Any
         logits = inputs[f"logits{i}"]
         scores = Tensor(logits) if i == 0 else logits
         out[name] = float(np.asarray(data_of(accuracy(scores, inputs[f"y{i}"]))))
+    out[PROBE] = float(np.asarray(data_of(accuracy(PROBE_LOGITS.copy(), PROBE_Y.copy()))))
     return out
 
 
@@ -70,6 +74,8 @@ def _edge_reference(inputs: Inputs) -> dict[str, Any]:
     for i, name in enumerate(EDGE_CASES):
         logits, y = torch.tensor(inputs[f"logits{i}"]), torch.tensor(inputs[f"y{i}"])
         out[name] = (logits.argmax(dim=1) == y).double().mean().item()
+    probe = torch.tensor(PROBE_LOGITS).argmax(dim=1) == torch.tensor(PROBE_Y)
+    out[PROBE] = probe.double().mean().item()
     return out
 
 

@@ -5,7 +5,10 @@ A :class:`Misconception` is data beside the checks it affects
 an id such as ``lab2.softmax.diagonal_jacobian``, the checks where it shows, a learner-facing
 explanation, and either a *wrong reference* — the check's reference computed with the wrong rule
 (torch or numpy on the same inputs, usually the check's own reference rerun with one torch rule
-replaced: see :mod:`grader.checking.misconceptions.rules`) — or the error the wrong rule raises.
+replaced: see :mod:`grader.checking.misconceptions.rules`) — or the error the wrong rule raises, or,
+for a check whose comparison cannot take a wrong reference (a random mask, the visit orders of a
+loader, a model left in training mode), a *distinguishing observation*: a test, on the trusted
+side, of the learner's outputs for what only this wrong rule produces.
 
 A failing outcome is diagnosed when the learner's outputs match one misconception's wrong
 reference within the check's own tolerance (its ``judge``), and no other misconception's;
@@ -31,6 +34,10 @@ from grader.labs import LABS, lab_of
 WrongReference = Callable[[Spec, Inputs], Outputs]
 """``(spec, inputs) -> outputs``: the wrong rule's outputs, keyed like the check's reference."""
 
+Observation = Callable[[Spec, Inputs, Outputs], bool]
+"""``(spec, inputs, got) -> bool``: do the learner's outputs of a failing check show this wrong
+rule (and no other known one)? Run on the trusted side, on the arrays the learner side returned."""
+
 
 @dataclass(frozen=True)
 class Misconception:
@@ -44,6 +51,8 @@ class Misconception:
         wrong: the wrong reference, or None for a misconception recognised by its error.
         error: a regular expression the learner's error message matches (for a wrong rule that
             raises rather than returns wrong numbers); empty when ``wrong`` is given.
+        observed: a distinguishing observation, for checks where no wrong reference can be
+            compared (exactly one of ``wrong``, ``error`` and ``observed`` is given).
         planted: names of the red-team planted bugs (``grader/redteam/<lab>.py``) that are
             this misconception.
     """
@@ -54,6 +63,7 @@ class Misconception:
     wrong: WrongReference | None = None
     error: str = ""
     planted: tuple[str, ...] = ()
+    observed: Observation | None = None
 
     @property
     def lab(self) -> str:
@@ -153,6 +163,9 @@ def diagnose(
                 expected = spec.reference({k: v.copy() for k, v in inputs.items()})
             wrong = wrong_references(spec, inputs, expected)
         for item in candidates:
+            if item.observed is not None:
+                matched += [item] if shows(item.observed, spec, inputs, got) else []
+                continue
             if item.id not in wrong:
                 continue
             try:
@@ -164,6 +177,16 @@ def diagnose(
     if len({m.id for m in matched}) != 1:
         return None  # nothing matched, or the check cannot tell several apart: claim nothing
     return Diagnosis(matched[0].id, matched[0].explanation)
+
+
+def shows(observed: Observation, spec: Spec, inputs: Inputs, got: Outputs) -> bool:
+    """Whether the learner's outputs show an observed wrong rule (False when unreadable)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return bool(observed(spec, inputs, got))
+    except Exception:
+        return False
 
 
 def diagnosed(

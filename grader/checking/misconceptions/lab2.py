@@ -163,7 +163,10 @@ MISCONCEPTIONS = [
         "transpose's gradient permutes out.grad by the same axes as the forward pass. That "
         "undoes a permutation only when it is its own inverse, as swapping two axes is. "
         "Think about which permutation brings each axis back where it came from.",
-        error=r"could not be broadcast",
+        # x (2, 3, 4) permuted by (1, 2, 0) is (3, 4, 2); permuted again, (4, 2, 3): only the
+        # same permutation gives that shape (reversed axes give (2, 4, 3), none (3, 4, 2))
+        error=r"could not be broadcast together with shapes "
+        r"(\(2,3,4\) \(4,2,3\)|\(4,2,3\) \(2,3,4\))",
         planted=("transpose-grad-same-permutation",),
     ),
     Misconception(

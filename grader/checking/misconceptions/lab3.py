@@ -280,3 +280,68 @@ MISCONCEPTIONS = [
         planted=("dropout-not-scaled",),
     ),
 ]
+
+
+def _dropout_rates(spec: Spec, got: Outputs) -> list[tuple[np.ndarray, float]]:
+    """(output, p) of each dropout in training the check's learner side ran."""
+    if spec.id == "lab3.dropout.rates":
+        from grader.checking.hidden.lab3 import RATES
+
+        return [(np.asarray(got[f"p={p:g}"]), p) for p in RATES]
+    from grader.checking.specs.lab3 import DROPOUT_P
+
+    key = "first call" if spec.id == "lab3.dropout.train" else "out"
+    return [(np.asarray(got[key]), DROPOUT_P)]
+
+
+def _keeps_with_p(spec: Spec, inputs: Inputs, got: Outputs) -> bool:
+    """The kept fraction and the scale together: about p of the elements kept (not dropped),
+    each kept one x / (1 - p) or x / p, for every p where keeping and dropping differ."""
+    from grader.checking.specs.layers import rate_rows
+
+    x, seen = inputs["x"], 0
+    for out, p in _dropout_rates(spec, got):
+        if abs(p - 0.5) < 0.05:
+            continue  # keeping or dropping half: the same
+        scales = (1 / (1 - p), 1 / p) if p > 0 else (1.0,)
+        if not any(all(r.ok for r in rate_rows("out", out, x, 1 - p, s)) for s in scales):
+            return False
+        seen += 1
+    return seen > 0
+
+
+MISCONCEPTIONS += [
+    Misconception(
+        "lab3.dropout.p_as_keep_probability",
+        DROPOUT,
+        "Your Dropout keeps each element with probability p, so Dropout(0.3) zeroes about 70% "
+        "of the activations instead of 30%. In PyTorch p is the probability of dropping an "
+        "element. Think about which side of the comparison with p your mask keeps.",
+        observed=_keeps_with_p,
+        planted=("dropout-keeps-with-p",),
+    ),
+]
+
+
+def _dropping_in_eval(spec: Spec, inputs: Inputs, got: Outputs) -> bool:
+    """In evaluation the output is a training-mode dropout of x: about p of it zeroed, the rest
+    scaled by torch's 1/(1-p) (the rows the training checks judge a dropout by)."""
+    from grader.checking.specs.lab3 import DROPOUT_P
+    from grader.checking.specs.layers import dropout_scale, rate_rows
+
+    out, x = np.asarray(got["out"]), inputs["x"]
+    rows = rate_rows("out", out, x, DROPOUT_P, dropout_scale(DROPOUT_P))
+    return bool(rows) and all(row.ok for row in rows)
+
+
+MISCONCEPTIONS += [
+    Misconception(
+        "lab3.dropout.active_in_eval",
+        ("lab3.dropout.eval",),
+        "Your Dropout keeps dropping after model.eval(), so evaluation zeroes random activations "
+        "and every measurement depends on chance. In evaluation Dropout is the identity. Think "
+        "about which attribute tells the layer the mode it is in.",
+        observed=_dropping_in_eval,
+        planted=("dropout-active-in-eval",),
+    ),
+]

@@ -248,3 +248,83 @@ MISCONCEPTIONS = [
         planted=("adamw-decay-through-gradient",),
     ),
 ]
+
+
+# ------------------------------------------------------- Adam's finer rules
+
+
+def _eps_under_root(original: Any) -> Any:
+    """torch's Adam (or AdamW) with eps under the square root, sqrt(v_hat + eps): torch steps
+    with eps = 0 while v is raised by eps (1 - b2^t), and v is restored after the step."""
+
+    class Rooted(original):
+        def step(self, closure: Any = None) -> Any:
+            import torch
+
+            group = self.param_groups[0]
+            eps, (_, b2) = group["eps"], group["betas"]
+            lifted = []
+            for p in group["params"]:
+                state = self.state[p]
+                if not state:
+                    state["step"] = torch.tensor(0.0)
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                lift = eps * (1 - b2 ** (float(state["step"]) + 1))
+                state["exp_avg_sq"].add_(lift / b2)  # b2 * (v + lift / b2) = b2 v + lift
+                lifted.append((state, lift))
+            group["eps"] = 0.0
+            try:
+                return super().step(closure)
+            finally:
+                group["eps"] = eps
+                for state, lift in lifted:
+                    state["exp_avg_sq"].sub_(lift)
+
+    return Rooted
+
+
+def _decay_after_step(original: Any) -> Any:
+    """torch's AdamW without its own decay, the weights shrunk by (1 - lr wd) after each step."""
+
+    class DecayLast(original):
+        def __init__(self, params: Any, **options: Any) -> None:
+            self.decay = options.pop("weight_decay", 1e-2)
+            super().__init__(params, weight_decay=0.0, **options)
+
+        def step(self, closure: Any = None) -> Any:
+            import torch
+
+            group = self.param_groups[0]
+            super().step(closure)
+            with torch.no_grad():
+                for p in group["params"]:
+                    p.mul_(1 - group["lr"] * self.decay)
+            return None
+
+    return DecayLast
+
+
+MISCONCEPTIONS += [
+    Misconception(
+        "lab4.adam.eps_inside_sqrt",
+        ADAM,
+        "Your Adam adds eps under the square root, sqrt(v_hat + eps), so wherever v_hat is "
+        "small the step is damped far more than PyTorch's. In torch.optim.Adam eps is added to "
+        "the root, only to keep the division finite. Think about which quantity eps protects.",
+        wrong=rerun(
+            attribute(OPTIM, "Adam", _eps_under_root),
+            attribute(OPTIM, "AdamW", _eps_under_root),
+        ),
+        planted=("adam-eps-inside-sqrt",),
+    ),
+    Misconception(
+        "lab4.adamw.decay_after_step",
+        ("lab4.adamw", "lab4.adamw.custom"),
+        "Your AdamW shrinks the weights after the Adam step, so the decay also scales that "
+        "step's update. AdamW decays the weights as they were before the step and adds the Adam "
+        "step to the result. Think about which weights the factor (1 - lr * wd) multiplies.",
+        wrong=rerun(attribute(OPTIM, "AdamW", _decay_after_step)),
+        planted=("adamw-decay-after-step",),
+    ),
+]

@@ -353,4 +353,4 @@ ATTACHED = [
     ("Task 9", "Tensor", ("zero_grad",), ("zero_grad",)),
 ]
 """``(task, class, attributes its cells attach, check topics)``: a check of a topic needs
-everything attached up to its task (see :func:`grader.checking.check.missing_methods`)."""
+everything attached up to its task (see :func:`grader.checking.rerun.missing_methods`)."""

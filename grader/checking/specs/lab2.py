@@ -197,8 +197,9 @@ fn("matmul", MATMUL, operands(a=(3, 4), b=(4, 5)),
                                 "matmul(v, u)": lambda F, v, u: F.matmul(v, u)},
           operands(v=(4,), u=(4,), m=(4, 3), n=(3, 4)),
           hint="numpy treats a 1-D operand as a row (left) or a column (right) and then drops "
-          "that axis: add it back to the gradient (g[None, :] or g[:, None]) before the "
-          "products, and remove it from the result"))
+          "that axis: promote the 1-D operands to matrices first, give g the shape of their "
+          "product, compute as for matrices, then reshape each gradient to its input's shape "
+          "(expanding g alone breaks for vector @ vector)"))
 
 fn("exp", {"exp(x)": lambda F, x: F.exp(x)}, operands(x=(3, 4)),
     forward(1, hint="out = Tensor(np.exp(x.data), (x,), 'exp')"),

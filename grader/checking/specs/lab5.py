@@ -137,15 +137,32 @@ def accuracy_inputs(n: int, classes: int) -> Callable[[np.random.Generator], Inp
     return inputs
 
 
+PROBE = "rows whose largest logit is a class number, not at it"
+PROBE_LOGITS = np.array([[0.0, 2.0, 0.5], [1.0, 0.2, 0.3], [-1.0, -2.0, 0.0]])
+PROBE_Y = np.array([2, 1, 0])
+"""A case where the largest logit of every row equals its label but sits elsewhere: the right
+accuracy is 0, comparing the largest logit itself with the label gives 1, and other wrong rules
+(an argmax over the whole array) give other values."""
+
+
 def _accuracy_learner(inputs: Inputs, accuracy: Callable[..., Any]) -> dict[str, Any]:
-    return {"accuracy": float(data_of(accuracy(inputs["logits"], inputs["y"])))}
+    return {
+        "accuracy": float(data_of(accuracy(inputs["logits"], inputs["y"]))),
+        PROBE: float(data_of(accuracy(PROBE_LOGITS.copy(), PROBE_Y.copy()))),
+    }
 
 
 def _accuracy_reference(inputs: Inputs) -> dict[str, Any]:
     import torch
 
-    logits, y = torch.tensor(inputs["logits"]), torch.tensor(inputs["y"])
-    return {"accuracy": (logits.argmax(dim=1) == y).double().mean().item()}
+    out = {}
+    for key, scores, labels in (
+        ("accuracy", inputs["logits"], inputs["y"]),
+        (PROBE, PROBE_LOGITS, PROBE_Y),
+    ):
+        right = torch.tensor(scores).argmax(dim=1) == torch.tensor(labels)
+        out[key] = right.double().mean().item()
+    return out
 
 
 add_check(

@@ -314,17 +314,33 @@ def train_sides(
         model, linears = torch_mlp(inputs)
         opt = getattr(torch.optim, optimizer)(model.parameters(), **options)
         X, y = torch.tensor(inputs["X"]), torch.tensor(inputs["y"])
-        total = 0.0
+        losses = []
         for a, b in batch_bounds(batch_sizes):
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(X[a:b]), y[a:b])
             loss.backward()
             opt.step()
-            total += loss.item() * (b - a)
-        out: dict[str, Any] = {"mean loss of the epoch": total / sum(batch_sizes)}
+            losses.append(loss.item())
+        out: dict[str, Any] = {"mean loss of the epoch": epoch_mean(losses, batch_sizes)}
         return out | parameter_outputs(linears, lambda t: t.detach().numpy())
 
     return learner, reference
+
+
+def epoch_mean(losses: Sequence[float], sizes: Sequence[int]) -> float:
+    """The mean loss per example of an epoch: each batch's mean loss weighted by its size."""
+    total = 0.0
+    for loss, size in zip(losses, sizes, strict=True):
+        total += loss * size
+    return total / sum(sizes)
+
+
+AGAIN = "loss, evaluate called again from training mode"
+LEFT_TRAINING = "modules in training mode after evaluate"
+"""Observations beside the compared outputs (the reference has no such keys, so they decide no
+score): whether the measurement depends on chance, and the mode ``evaluate`` leaves behind. They
+tell a model measured in training mode from other wrong losses
+(:mod:`grader.checking.misconceptions.lab5`)."""
 
 
 def evaluate_sides(dropout: float) -> tuple[Side, Side]:
@@ -334,10 +350,19 @@ def evaluate_sides(dropout: float) -> tuple[Side, Side]:
         model, _ = reference_mlp(inputs, dropout)
         model.train()
         loss, acc = evaluate(model, inputs["X"], inputs["y"])
-        return {
+        out = {
             "loss": float(np.asarray(data_of(loss))),
             "accuracy": float(np.asarray(data_of(acc))),
         }
+        modes = [float(m.training) for m in model.modules()]
+        model.train()
+        try:
+            again, _ = evaluate(model, inputs["X"], inputs["y"])
+            out[AGAIN] = float(np.asarray(data_of(again)))
+        except Exception:  # only an observation: the first call alone is judged
+            out[AGAIN] = float("nan")
+        out[LEFT_TRAINING] = float(np.mean(modes))
+        return out
 
     def reference(inputs: Inputs) -> dict[str, Any]:
         import torch

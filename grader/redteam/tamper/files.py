@@ -60,7 +60,7 @@ CASES: list[TamperCase] = [
         "renamed-notebook",
         "the correct notebook saved under another name",
         "rename",
-        expect="missing",
+        expect="ungradable:no-gradable-file",
         flags=("ignored-file",),
     ),
     TamperCase("missing-notebook", "no notebook submitted at all", "missing", expect="missing"),
