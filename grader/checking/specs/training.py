@@ -143,14 +143,43 @@ def seeded_orders(inputs: Inputs, DataLoader: type) -> dict[str, np.ndarray]:
 
 
 def seeded_reference(inputs: Inputs) -> dict[str, np.ndarray]:
-    """The first order the lab's generator gives: ``np.random.default_rng(seed).permutation(n)``."""
+    """The first order each seeded generator a loader may own gives: ``np.random.default_rng``
+    (the lab's) or ``np.random.RandomState``, ``.permutation(n)``."""
     n, (s, t) = int(inputs["rows"]), (int(v) for v in inputs["seeds"][:2])
-    first = np.random.default_rng(s).permutation(n)
-    return {
-        "seed s, epoch 1": first,
-        "seed s again, epoch 1": first,
-        "seed t, epoch 1": np.random.default_rng(t).permutation(n),
-    }
+    result: dict[str, np.ndarray] = {}
+    for name, make in (
+        ("default_rng", np.random.default_rng),
+        ("RandomState", np.random.RandomState),
+    ):
+        result[f"{name}: seed s"] = make(s).permutation(n)
+        result[f"{name}: seed t"] = make(t).permutation(n)
+    return result
+
+
+def seeded_compare(got: Any, expected: Any, inputs: Inputs) -> list[Row]:
+    """Each loader's first epoch is the first permutation of a generator seeded with its seed."""
+    rows = []
+    for key, seed in (
+        ("seed s, epoch 1", "s"),
+        ("seed s again, epoch 1", "s"),
+        ("seed t, epoch 1", "t"),
+    ):
+        order = np.asarray(got.get(key, [])).ravel() if isinstance(got, dict) else np.zeros(0)
+        found = [
+            g
+            for g in ("default_rng", "RandomState")
+            if np.array_equal(order, expected[f"{g}: seed {seed}"])
+        ]
+        rows.append(
+            stat_row(
+                key,
+                bool(found),
+                f"np.random.default_rng(seed {seed}).permutation(n)",
+                f"the first permutation of {found[0]}(seed {seed})" if found else "another order",
+                "make the loader's generator once from its seed and draw the order from it",
+            )
+        )
+    return rows
 
 
 def reshuffle_orders(inputs: Inputs, DataLoader: type) -> dict[str, np.ndarray]:
@@ -217,7 +246,7 @@ def reshuffle_compare(got: Any, expected: Any, inputs: Inputs) -> list[Row]:
 
 
 ORDERS: dict[str, tuple[Side, Side] | tuple[Side, Side, Compare]] = {
-    "seeded": (seeded_orders, seeded_reference),
+    "seeded": (seeded_orders, seeded_reference, seeded_compare),
     "reshuffle": (reshuffle_orders, reshuffle_reference, reshuffle_compare),
 }
 """The sides of the loader checks: each epoch's order against the orders a generator gives for
