@@ -68,8 +68,11 @@ def _modes_never_set(spec: Spec, inputs: Inputs) -> Outputs:
     from micrograd_plus import nn
     from micrograd_plus.train import train_epoch
 
-    with patched([(nn.Module, "train", lambda self, mode=True: self)]):
-        return spec.learner(inputs, train_epoch)
+    def without_train(*args: Any, **kwargs: Any) -> Any:
+        with patched([(nn.Module, "train", lambda self, mode=True: self)]):
+            return train_epoch(*args, **kwargs)
+
+    return spec.learner(inputs, without_train)
 
 
 # ------------------------------------------------------------------ evaluate
@@ -108,8 +111,19 @@ def _same_order_every_epoch(spec: Spec, inputs: Inputs, got: Outputs) -> bool:
 
 
 def _seed_ignored(spec: Spec, inputs: Inputs, got: Outputs) -> bool:
-    """Two loaders with the same seed shuffle every row, each in another order."""
+    """Seeded: two loaders with the same seed shuffle every row, each in another order.
+    Reshuffle: three different shuffles of every row (in order unshuffled) that no generator made
+    from the loader's seed gives (the check judges the orders a seeded generator gives)."""
     n = int(inputs["rows"])
+    if spec.id == "lab5.dataloader.reshuffle":
+        epochs = [np.asarray(got[f"shuffled, epoch {e}"]).ravel() for e in (1, 2, 3)]
+        plain = [np.asarray(got[f"plain, epoch {e}"]).ravel() for e in (1, 2)]
+        return (
+            all(_is_permutation(epoch, n) for epoch in epochs)
+            and not np.array_equal(epochs[0], epochs[1])
+            and not np.array_equal(epochs[1], epochs[2])
+            and all(np.array_equal(order, np.arange(n)) for order in plain)
+        )
     a, b = (np.asarray(got[key]).ravel() for key in ("seed s, epoch 1", "seed s again, epoch 1"))
     return _is_permutation(a, n) and _is_permutation(b, n) and not np.array_equal(a, b)
 
@@ -227,7 +241,7 @@ MISCONCEPTIONS += [
     ),
     Misconception(
         "lab5.dataloader.seed_ignored",
-        ("lab5.dataloader.seeded",),
+        ("lab5.dataloader.seeded", "lab5.dataloader.reshuffle"),
         "Your loader shuffles, but two loaders given the same seed visit the rows in different "
         "orders, so no run can be repeated. The order must come from the loader's own generator, "
         "made from its seed. Think about which generator your permutation is drawn from.",

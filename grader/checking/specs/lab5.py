@@ -22,14 +22,13 @@ import numpy as np
 from grader.checking.compare import Row
 from grader.checking.numpy_side import data_of
 from grader.checking.spec import Inputs
+from grader.checking.specs.orders import ORDERS, order_inputs
 from grader.checking.specs.shared import Compare, Side, add_check, no_inputs, stat_row
 from grader.checking.specs.training import (
-    ORDERS,
     batches_sides,
     evaluate_sides,
     model_inputs,
     net_inputs,
-    order_inputs,
     predicted_digits,
     test_labels,
     train_sides,
