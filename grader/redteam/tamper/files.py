@@ -60,7 +60,7 @@ CASES: list[TamperCase] = [
         "renamed-notebook",
         "the correct notebook saved under another name",
         "rename",
-        expect="ungradable:no-gradable-file",
+        expect="missing",  # its other lab is graded; the renamed file is flagged, not guessed
         flags=("ignored-file",),
     ),
     TamperCase("missing-notebook", "no notebook submitted at all", "missing", expect="missing"),
