@@ -267,7 +267,7 @@ def test_bundled_bubblewrap_grades_at_full_isolation(
     named = f"bubblewrap {bwrap.BUNDLED_VERSION} (bundled: {bwrap.bundled()})"
     assert json.loads((out / "grading.json").read_text())["sandbox"] == named
     assert named in (out / "autograde.log").read_text()
-    assert f"Isolation: full ({named})" in (out / "summary.md").read_text()
+    assert f"Isolation: full, sandboxes run by {named}" in (out / "summary.md").read_text()
 
 
 def test_sandbox_binary_order_and_choice(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -169,7 +169,7 @@ def format_summary(summary: Summary) -> str:
             "",
         ]
     elif summary.isolation:
-        binary = f" ({summary.sandbox})" if summary.sandbox else ""
+        binary = f", sandboxes run by {summary.sandbox}" if summary.sandbox else ""
         lines.append(f"Isolation: {summary.isolation}{binary}")
     lines.append(
         f"Score: mean {summary.mean:.2f}, median {summary.median:g} of {summary.max_score:g}"
