@@ -224,7 +224,7 @@ def check_part(part: Part, code: str, seed: int = 0) -> str:
     """
     from grader.checking.check import run_spec
     from grader.checking.spec import load_lab
-    from grader.redteam import tensor_methods_restored
+    from grader.learner.restore import tensor_methods_restored
 
     namespace: dict[str, object] = {"__name__": f"{PACKAGE}_check_{part.module}"}
     failed: list[str] = []
