@@ -143,3 +143,16 @@ def test_a_notebook_importing_an_instructor_tool_is_refused(tmp_path: Path) -> N
     (labs / lab.notebook).write_text(json.dumps(nb))
     with pytest.raises(ReleaseError, match=r"grader\.pipeline"):
         learner_tree.lab_files("lab1", labs=labs)
+
+
+def test_hub_image_adds_to_the_learner_image_what_the_learner_environment_adds() -> None:
+    """Does the hub's single-user image (FROM the learner image) copy in exactly the files the
+    hub's learner environment adds to the definition, the exchange client into the tree?"""
+    dockerfile = REPO / "deploy" / "jupyterhub" / "Dockerfile"
+    copies = {
+        line.split()[1]: line.split()[2]
+        for line in dockerfile.read_text().splitlines()
+        if line.startswith("COPY")
+    }
+    assert set(copies) == set(learner_env.HUB_ONLY.values())
+    assert copies["grader/exchange.py"] == "${MGP_HOME}/grader/exchange.py"
