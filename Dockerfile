@@ -30,14 +30,16 @@ ENV PIP_NO_CACHE_DIR=1 \
     MGP_STATE=/home/learner/.microgradplus \
     MGP_PORT=8888 \
     MGP_PIP_CONSTRAINT=/etc/pip/constraint-microgradplus.txt
-# graphviz's `dot` draws the computation graphs; bubblewrap is the grader's sandbox (the
-# instructor's `validate` and `autograde`). A container that runs it needs no seccomp filter
-# and an unmasked /proc (bubblewrap mounts a fresh /proc, which the kernel refuses while
-# parts of the container's /proc are masked): Docker `--security-opt seccomp=unconfined
-# --security-opt systempaths=unconfined` (Podman: `--security-opt unmask=ALL`); Kubernetes
-# `seccompProfile: Unconfined` and `procMount: Unmasked`, which needs `hostUsers: false`
-# (deploy/k8s/grading-job.yaml; README.md, "The container"). Package versions follow the
-# base image's Ubuntu release, which changes with NGC_TAG, so they are not pinned here.
+# graphviz's `dot` draws the computation graphs; bubblewrap is the grader's sandbox
+# (`python -m grader validate` and `autograde`, which need the grading pipeline: the
+# instructor image; the learner's tree leaves it out). A container that runs it needs no
+# seccomp filter and an unmasked /proc (bubblewrap mounts a fresh /proc, which the kernel
+# refuses while parts of the container's /proc are masked): Docker `--security-opt
+# seccomp=unconfined --security-opt systempaths=unconfined` (Podman: `--security-opt
+# unmask=ALL`); Kubernetes `seccompProfile: Unconfined` and `procMount: Unmasked`, which needs
+# `hostUsers: false` (deploy/k8s/grading-job.yaml; README.md, "In the NGC container").
+# Package versions follow the base image's Ubuntu release, which changes with NGC_TAG, so
+# they are not pinned here.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends graphviz bubblewrap \
