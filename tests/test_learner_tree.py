@@ -60,8 +60,9 @@ def test_image_script_writes_the_definition(tmp_path: Path) -> None:
 
 
 def test_definition_leaves_out_answers_and_instructor_tools() -> None:
-    """Is lab 1.7.5's own reference out (its train_epoch, evaluate and fit are the lab's tasks),
-    with the grading-side tools, the fixtures, the build files and the instructor's docs?"""
+    """Is lab 1.7.5's own reference out (its DataLoader, accuracy, evaluate and train_epoch are
+    the lab's tasks), with the grading-side tools, the fixtures, the build files and the
+    instructor's docs?"""
     files = learner_tree.learner_files()
     for name in (
         "micrograd_plus/train.py",

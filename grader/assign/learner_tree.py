@@ -15,10 +15,10 @@ is their union over every lab:
 - the hub's learner tree (:mod:`grader.assign.learner_env`) is :func:`learner_files` and
   the exchange client the hub alone needs (``HUB_ONLY`` there).
 
-So ``micrograd_plus/train.py``, lab 1.7.5's own reference (its ``train_epoch``, ``evaluate``
-and ``fit`` are that lab's tasks), is in none of them: no lab imports it. Never in any:
-``solutions/``, the hidden checks, the grading set, the red team's planted bugs, the tests,
-the instructor's tools (``INSTRUCTOR_ONLY``) and docs.
+So ``micrograd_plus/train.py``, lab 1.7.5's own reference (its ``DataLoader``, ``accuracy``,
+``evaluate`` and ``train_epoch`` are that lab's tasks), is in none of them: no lab imports it.
+Never in any: ``solutions/``, the hidden checks, the grading set, the red team's planted bugs,
+the tests, the instructor's tools (``INSTRUCTOR_ONLY``) and docs.
 """
 
 from __future__ import annotations
