@@ -21,7 +21,7 @@ from grader import config
 from grader.checking.misconceptions import get, parse_cell
 
 if TYPE_CHECKING:
-    from grader.pipeline.grading import LabKey
+    from grader.batch import LabKey
 
 FEEDBACK_TARGETS = ("canvas", "moodle", "nbgrader")
 

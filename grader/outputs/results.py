@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import config
+from grader.batch import Handin, LabKey, LabResult
 from grader.checking import misconceptions
+from grader.course import load_course
 from grader.outputs import exports, feedback, formgrader, gradebook, report
-from grader.pipeline.course import load_course
-from grader.pipeline.discovery import Handin
-from grader.pipeline.grading import LabKey, LabResult
 from grader.safetext import escape, neutralise, write_csv
 from grader.sandbox import sandbox_binary
 

@@ -37,10 +37,10 @@ import stat
 import zipfile
 from pathlib import Path
 
+from grader.batch import Handin
 from grader.pipeline import layouts
 from grader.pipeline.discovery import (
     Discovery,
-    Handin,
     lone_notebooks,
     one_learner_each,
     reason_for,

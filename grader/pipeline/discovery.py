@@ -8,11 +8,11 @@ read as one learner, a lone notebook under another name).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.batch import Handin
 from grader.labs import LABS
 from grader.pipeline import layouts
 from grader.pipeline.layouts import AmbiguousLayout
@@ -164,21 +164,6 @@ class Ignored:
     reason: str
     path: Path | None = None
     handin: Handin | None = None
-
-
-@dataclass(frozen=True)
-class Handin:
-    """How one graded notebook was handed in: its file name (escaped), time and late flag."""
-
-    file: str = ""
-    submitted: dt.datetime | None = None
-    late: bool = False
-    order: tuple[int, ...] = ()
-
-    def rank(self) -> tuple[bool, dt.datetime, tuple[int, ...], str]:
-        """Later submissions rank higher: by time, then upload order or copy number, then name."""
-        when = self.submitted or dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-        return (self.submitted is not None, when, self.order, self.file)
 
 
 def reason_for(filename: str) -> str:

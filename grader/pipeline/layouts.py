@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.course import parse_time
+
 LAYOUTS = ("canvas", "moodle", "blackboard", "nbgrader", "folders")
 
 CANVAS = re.compile(
@@ -76,21 +78,6 @@ def lab_of(filename: str, notebooks: dict[str, str]) -> tuple[str, int] | None:
     lab = notebooks.get(match["base"] + ".ipynb")
     number = int(match["n"] or match["p"] or match["c"])
     return (lab, number) if lab is not None else None
-
-
-def parse_time(text: str, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime | None:
-    """A time as nbgrader (``2026-03-01 12:00:00.123456 UTC``), Blackboard
-    (``2026-03-01-12-00-00``) or ISO 8601 write it; in ``zone`` unless an offset is given."""
-    text = text.strip()
-    blackboard = re.fullmatch(r"(\d{4}-\d{2}-\d{2})-(\d{2})-(\d{2})-(\d{2})", text)
-    if blackboard:
-        text = f"{blackboard[1]} {blackboard[2]}:{blackboard[3]}:{blackboard[4]}"
-    text = re.sub(r"\s*(UTC|GMT|Z)$", "+00:00", text)
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=zone)
 
 
 def read_timestamp(folder: Path) -> dt.datetime | None:

@@ -1,6 +1,6 @@
 """How well failing checks name planted mistakes: the red-team corpus, diagnosed in process.
 
-``python -m grader.checking.misconceptions.measure [LAB ...] [--seed 0]`` runs, for each lab, the
+``python -m grader.redteam.measure [LAB ...] [--seed 0]`` runs, for each lab, the
 solution, the released stub and every planted bug (as :mod:`grader.redteam.evaluate` does,
 without torch while the learner's program runs) and prints, as JSON, the misconceptions each
 one's failing checks named. A planted bug that a catalogued misconception declares
@@ -138,8 +138,8 @@ def realistic_totals(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m grader.checking.misconceptions.measure [LAB ...]``: JSON on stdout."""
-    parser = argparse.ArgumentParser(prog="python -m grader.checking.misconceptions.measure")
+    """``python -m grader.redteam.measure [LAB ...]``: JSON on stdout."""
+    parser = argparse.ArgumentParser(prog="python -m grader.redteam.measure")
     parser.add_argument("labs", nargs="*", default=list(LABS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
