@@ -28,6 +28,7 @@ import json
 import shutil
 from pathlib import Path
 
+import grader.outputs.overrides as overrides
 from grader.course import (
     PARTICIPANT,
     Course,
@@ -38,7 +39,6 @@ from grader.course import (
     roster_kind,
 )
 from grader.labs import get_lab
-from grader.outputs import overrides
 from grader.safetext import neutralise, write_csv
 
 COURSE, ROSTER = "course.toml", "roster.csv"

@@ -37,8 +37,8 @@ import stat
 import zipfile
 from pathlib import Path
 
+import grader.pipeline.layouts as layouts
 from grader.batch import Handin
-from grader.pipeline import layouts
 from grader.pipeline.discovery import (
     Discovery,
     lone_notebooks,

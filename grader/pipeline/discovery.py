@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grader.pipeline.layouts as layouts
 from grader.batch import Handin
 from grader.labs import LABS
-from grader.pipeline import layouts
 from grader.pipeline.layouts import AmbiguousLayout
 from grader.pipeline.unpack import Unpacked, unpack
 from grader.safetext import escape

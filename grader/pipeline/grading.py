@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grader.pipeline.scoring as scoring
 from grader import cellsource, config, sandbox
 from grader.batch import LabKey, LabResult
 from grader.checking import misconceptions
@@ -24,7 +25,6 @@ from grader.checking.spec import Inputs, Outputs, Spec, get_spec, load_lab
 from grader.labs import get_lab
 from grader.notebook import REASONS as READ_REASONS
 from grader.notebook import NotebookError, read
-from grader.pipeline import scoring
 from grader.sandbox.spares import Spares
 
 log = logging.getLogger("grader")
@@ -188,7 +188,7 @@ def match_test_cells(g: Grading) -> None:
 
 def scan_integrity(g: Grading) -> None:
     """Flag what the learner's own cells reach for (:func:`grader.pipeline.integrity.scan`)."""
-    from grader.pipeline import integrity
+    import grader.pipeline.integrity as integrity
 
     assert g.result.notebook is not None and g.submission is not None
     sources = [""] * len(g.result.notebook.cells)

@@ -24,9 +24,10 @@ from typing import Any
 from grader.checking.check import run_spec
 from grader.checking.misconceptions import catalogue
 from grader.checking.spec import load_lab
+from grader.config import REPO
 from grader.labs import LABS
-from grader.redteam import REPO, apply_bug, bugs_for
 from grader.redteam.evaluate import program_run
+from grader.redteam.planted import apply_bug, bugs_for
 
 
 def named(nb: Any, lab_id: str, seed: int) -> dict[str, str]:
