@@ -13,7 +13,7 @@ side, of the learner's outputs for what only this wrong rule produces.
 A failing outcome is diagnosed when the learner's outputs match one misconception's wrong
 reference within the check's own tolerance (its ``judge``), and no other misconception's;
 otherwise nothing is claimed. The trusted grader computes the wrong references once per lab and
-seed (:func:`wrong_references`, kept in :class:`grader.pipeline.grading.LabKey`); ``check()`` in the
+seed (:func:`wrong_references`, kept in :class:`grader.batch.LabKey`); ``check()`` in the
 learner's kernel computes them for the failing check only.
 """
 
