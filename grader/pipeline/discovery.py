@@ -136,14 +136,9 @@ class Discovery(Unpacked):
 
     def lms_user(self, student: str, filename: str) -> None:
         """Note the LMS user a file's own name carries (for :func:`_one_learner_each`)."""
-        for parse in (layouts.parse_blackboard, layouts.parse_canvas):
-            who = parse(filename)
-            if who is not None:
-                self.submitters.setdefault(student, set()).add(who.student)
-                return
-        moodle = layouts.parse_moodle(filename)
-        if moodle is not None:
-            self.submitters.setdefault(student, set()).add(moodle[0].student)
+        user = layouts.submitter(filename)
+        if user is not None:
+            self.submitters.setdefault(student, set()).add(user)
 
     def symlink(self, student_id: str, path: Path, labs: list[str]) -> None:
         """A symbolic link: never followed; flagged, and the labs it could stand for are

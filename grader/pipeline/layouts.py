@@ -2,7 +2,10 @@
 
 Each ``parse_*`` function reads one name and returns who submitted it (a stable id and,
 where the name carries one, a display name), the file's own name, when it was submitted
-and whether the LMS marked it late; :func:`detect` chooses the layout of a folder.
+and whether the LMS marked it late; :func:`owner` applies the chosen layout's rule to an entry
+of a download and :func:`submitter` reads any LMS user off a file's name, so that who a name
+belongs to is decided here alone (:mod:`grader.pipeline.discover` walks the folders);
+:func:`detect` chooses the layout of a folder.
 
 * Canvas ("Download Submissions"): ``<name>[_late]_<user id>_<attachment id>_<file>``;
   the id is Canvas's numeric user id; a higher attachment id is a later upload.
@@ -122,6 +125,36 @@ def parse_blackboard(
         return None
     user = (users or {}).get(match["head"], match["user"])
     return Name(user, match["file"] or "", submitted=parse_time(match["when"], zone))
+
+
+def owner(layout: str, entry: str, zone: dt.tzinfo, users: dict[str, str]) -> Name | str | None:
+    """Who an entry of an LMS download belongs to, by ``layout``'s naming rule; a string says
+    why it is ignored; None for the ``folders`` layout (or a name that follows no rule of the
+    layout)."""
+    if layout == "canvas":
+        return parse_canvas(entry)
+    if layout == "blackboard":
+        return parse_blackboard(entry, zone, users)
+    if layout == "moodle":
+        parsed = parse_moodle(entry)
+        if parsed is None:
+            return None
+        who, plugin = parsed
+        if plugin != "file":
+            return f"a Moodle {plugin} submission, not a file submission"
+        return who
+    return None
+
+
+def submitter(filename: str) -> str | None:
+    """The LMS user a file's own name carries (Blackboard, Canvas or Moodle naming), if any:
+    files of several users in one learner's folder mean the layout was misread."""
+    for parse in (parse_blackboard, parse_canvas):
+        who = parse(filename)
+        if who is not None:
+            return who.student
+    moodle = parse_moodle(filename)
+    return moodle[0].student if moodle is not None else None
 
 
 def blackboard_users(heads: list[str], known: dict[str, str] | None = None) -> dict[str, str]:
