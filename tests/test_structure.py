@@ -221,7 +221,9 @@ def upward(table: list[tuple[str, ...]], known: dict[str, Path]) -> list[str]:
             here, there = unit(name), unit(target)
             if here == there or name.startswith(target + "."):
                 continue  # inside one package, or a package's face re-exporting its modules
-            if level[there] >= level[here]:
+            if here not in level or there not in level:
+                found.append(f"{shown(path)}:{line}: {here} or {there} has no layer")
+            elif level[there] >= level[here]:
                 found.append(
                     f"{shown(path)}:{line}: {name} imports {target} "
                     f"({here}, layer {level[here]} -> {there}, layer {level[there]})"
