@@ -32,7 +32,7 @@ AUTOGRADED = "autograded"
 log = logging.getLogger("grader")
 
 if TYPE_CHECKING:
-    from grader.pipeline.grading import LabKey
+    from grader.batch import LabKey
 
 
 @contextlib.contextmanager
