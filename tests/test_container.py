@@ -198,7 +198,8 @@ def test_learner_tree_leaves_out_solutions_and_hidden_checks(tmp_path: Path) -> 
     for absent in ("solutions", "tests", "grader/redteam", ".git", "benchmarks", "docker"):
         assert not (tree / absent).exists(), absent
     assert [p.name for p in (tree / "grader" / "checking" / "hidden").iterdir()] == ["__init__.py"]
-    for tool in ("cli.py", "pipeline", "outputs", "assign", "sandbox"):
+    tools = ("cli.py", "pipeline", "outputs", "runs", "batch.py", "course.py", "assign", "sandbox")
+    for tool in tools:
         assert (ROOT / "grader" / tool).exists(), tool
         assert not (tree / "grader" / tool).exists(), tool
     assert (tree / "grader" / "checking" / "specs" / "lab1.py").is_file()

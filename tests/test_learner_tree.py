@@ -67,7 +67,7 @@ def test_definition_leaves_out_answers_and_instructor_tools() -> None:
     for name in (
         "micrograd_plus/train.py",
         "grader/learner/validate.py",  # grades against solutions/' key: the instructor's
-        "grader/checking/misconceptions/measure.py",
+        "grader/redteam/measure.py",
         "grader/checking/specs/fixture.py",
         "grader/exchange.py",
         "pyproject.toml",

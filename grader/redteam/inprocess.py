@@ -13,8 +13,8 @@ import warnings
 from typing import Any
 
 from grader.checking.check import Outcome, run_spec
+from grader.checking.restore import tensor_methods_restored
 from grader.checking.spec import load_lab
-from grader.learner.restore import tensor_methods_restored
 from grader.redteam.cells import program_source
 
 

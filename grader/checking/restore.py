@@ -1,8 +1,8 @@
-"""Undo what a notebook attaches to the reference ``Tensor`` (``Tensor.relu = relu``).
+"""Undo what a notebook's cells attach to the reference ``Tensor`` when they run in this process.
 
-Lab 1.7.5's assembler runs each earlier lab's cells and checks on the reference engine in the
-learner's own kernel; the project's quick tests run solutions and planted bugs in process.
-Both leave the reference ``Tensor`` as they found it.
+A lab's cells attach their functions as methods (``Tensor.relu = relu``). The learner's own
+tools (checking one part against the reference modules) and the red team's quick in-process
+runs both run cells here, and both put the reference class back afterwards.
 """
 
 from __future__ import annotations
