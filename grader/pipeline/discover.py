@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import pwd
 import re
 import stat
 import zipfile
@@ -285,6 +286,7 @@ def _nbgrader(
     if located is None and any(layouts.parse_inbound(n) for n in os.listdir(root)):
         kind = "inbound"
     every_lab = list(dict.fromkeys(notebooks.values()))
+    trusted = {os.lstat(folder).st_uid, os.geteuid()}  # the instructor's copy, or this run's
     for entry in sorted(os.listdir(folder)):
         path = folder / entry
         if skipped(entry):
@@ -301,6 +303,11 @@ def _nbgrader(
                 found.notes.append(f"ignored {path}: not <id>+<assignment>+<timestamp>")
                 continue
             student = found.student_id(who.student)
+            info = os.lstat(path)
+            forger = layouts.not_owner(who, _account(info.st_uid), info.st_uid in trusted)
+            if forger is not None:
+                found.ignore(student, path, "not-owner", forger)
+                continue
             when = layouts.read_timestamp(path) or who.submitted
             _student_folder(found, student, path, notebooks, every_lab, when)
             continue
@@ -315,6 +322,14 @@ def _nbgrader(
                 continue
             when = layouts.read_timestamp(inner)
             _student_folder(found, student, inner, notebooks, every_lab, when)
+
+
+def _account(uid: int) -> str | None:
+    """The account name of ``uid``; None where it has no passwd entry (a copied exchange)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return None
 
 
 def _student_folder(

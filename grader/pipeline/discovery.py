@@ -19,7 +19,7 @@ from grader.pipeline.layouts import AmbiguousLayout
 from grader.pipeline.unpack import Unpacked, unpack
 from grader.safetext import escape
 
-REASONS = ("renamed", "not-a-notebook", "other-lab", "unreadable", "duplicate")
+REASONS = ("renamed", "not-a-notebook", "other-lab", "unreadable", "duplicate", "not-owner")
 """Why a handed-in file was not graded (the ``ignored-file`` flag and summary's table)."""
 MAX_ZIP_DEPTH = 3
 """Zips inside zips are unpacked this many levels deep (the outer download is level 1)."""
