@@ -7,18 +7,24 @@ entry, as in a copied exchange).
 
 from __future__ import annotations
 
+import ast
 import os
 import pwd
 from pathlib import Path
 
 import pytest
 
+import grader.pipeline.layouts as layouts
 from grader.checking.specs import fixture
 from grader.pipeline.discover import discover
 
 NOTEBOOKS = {fixture.LAB.notebook: "fixture"}
 NB = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 ASSIGNMENT = fixture.LAB.notebook.removesuffix(".ipynb")
+LAYOUTS_SOURCE = Path(layouts.__file__)
+FILE_IO = {"open", "listdir", "scandir", "walk", "stat", "lstat", "iterdir", "glob", "rglob",
+           "read_text", "read_bytes", "is_file", "is_dir", "is_symlink", "exists", "isfile",
+           "isdir", "islink", "readlink", "getsize"}  # fmt: skip
 
 
 def _nobody() -> pwd.struct_passwd:
@@ -73,3 +79,33 @@ def test_an_inbound_entry_made_by_its_own_learner_is_graded(tmp_path: Path) -> N
     assert found.found["nobody"]["fixture"] == own / fixture.LAB.notebook
     assert found.found["ada"]["fixture"] == copied / fixture.LAB.notebook
     assert not [flag for flags in found.flags.values() for flag in flags if "not-owner" in flag]
+
+
+def test_the_walker_sees_file_reading(tmp_path: Path) -> None:
+    """Does the file-reading check see ``open``, ``os.listdir`` and ``Path.read_text``?"""
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\ndef f(p):\n    return open(p), os.listdir(p), p.read_text()\n")
+    assert _file_reading(sample) == ["listdir", "open", "read_text"]
+
+
+def _file_reading(path: Path) -> list[str]:
+    calls = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in FILE_IO:
+                calls.append(name)
+    return sorted(calls)
+
+
+def test_layouts_parse_names_and_never_read_files() -> None:
+    """Does ``layouts.py`` only parse (no ``open``, listing, ``stat`` or ``Path.read_*``)?"""
+    assert _file_reading(LAYOUTS_SOURCE) == []
+    imported = {
+        alias.name
+        for node in ast.walk(ast.parse(LAYOUTS_SOURCE.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not imported & {"os", "Path", "shutil", "zipfile"}

@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import pwd
 import re
-import stat
 import zipfile
 from pathlib import Path
 
 import grader.pipeline.layouts as layouts
+import grader.pipeline.walk as walk
 from grader.batch import Handin
 from grader.pipeline.discovery import (
     Discovery,
@@ -47,35 +46,11 @@ from grader.pipeline.discovery import (
     reason_for,
 )
 from grader.pipeline.layouts import Name, lab_of
-from grader.pipeline.unpack import skipped, unpack
+from grader.pipeline.unpack import unpack
+from grader.pipeline.walk import Entry
 from grader.safetext import escape
 
 RESUBMISSION = re.compile(r"-\d+$")
-
-
-def _walk(folder: Path) -> list[tuple[Path, os.stat_result]]:
-    """Every entry under ``folder`` (hidden ones and checkpoints left out), in name order,
-    with its own ``lstat``: symbolic links are listed, never followed."""
-    entries = []
-    pending = [folder]
-    while pending:
-        current = pending.pop()
-        try:
-            names = sorted(os.listdir(current))
-        except OSError:
-            continue
-        for name in names:
-            if skipped(name):
-                continue
-            path = current / name
-            try:
-                info = os.lstat(path)
-            except OSError:
-                continue
-            entries.append((path, info))
-            if stat.S_ISDIR(info.st_mode):
-                pending.append(path)
-    return sorted(entries, key=lambda entry: entry[0].parts)
 
 
 def discover(
@@ -107,16 +82,17 @@ def discover(
     """
     found = Discovery(scratch=unpack_to / "nested", max_bytes=max_bytes)
     found.scratch.mkdir(parents=True)  # type: ignore[union-attr]
-    if root.is_file():
+    if walk.is_file(root):
         if not zipfile.is_zipfile(root):
             raise ValueError(f"{root} is neither a folder nor a zip")
         root = unpack(root, unpack_to / "download", max_bytes, found)
         found.depth = 1
     root = _unwrap(found, root)
+    top = walk.listing(root, subfolders=True, texts=True)
     assignments = {name.removesuffix(".ipynb") for name in notebooks}
     chosen = layout
     if layout is None:
-        layout = layouts.detect(root, assignments)
+        layout = layouts.detect(str(root), top, assignments)
         found.notes.append(f"layout: {layout} (detected)")
     elif layout not in layouts.LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; known: {', '.join(layouts.LAYOUTS)}")
@@ -124,9 +100,9 @@ def discover(
         found.notes.append(f"layout: {layout} (chosen)")
     found.layout = layout
     if layout == "nbgrader":
-        _nbgrader(found, root, notebooks, assignments)
+        _nbgrader(found, root, top, notebooks, assignments)
     else:
-        _download(found, root, layout, notebooks, zone)
+        _download(found, top, layout, notebooks, zone)
     if chosen is None and layout == "folders":
         one_learner_each(found)
     if lone:
@@ -137,11 +113,11 @@ def discover(
 def _unwrap(found: Discovery, root: Path) -> Path:
     """A download zipped again (the only entry is a zip): the folder it unpacks to."""
     while True:
-        entries = [name for name in sorted(os.listdir(root)) if not skipped(name)]
-        if len(entries) != 1 or not entries[0].lower().endswith(".zip"):
+        entries = walk.listing(root)
+        if len(entries) != 1 or not entries[0].name.lower().endswith(".zip"):
             return root
-        path = root / entries[0]
-        if path.is_symlink() or not zipfile.is_zipfile(path):
+        path = entries[0].path
+        if not walk.is_zip(path):
             return root
         inner = found.open_zip(None, path)
         if inner is None:
@@ -152,107 +128,100 @@ def _unwrap(found: Discovery, root: Path) -> Path:
 
 
 def _download(
-    found: Discovery, root: Path, layout: str, notebooks: dict[str, str], zone: dt.tzinfo
+    found: Discovery, top: list[Entry], layout: str, notebooks: dict[str, str], zone: dt.tzinfo
 ) -> None:
     """An LMS download or plain folders: one entry of ``root`` per file or learner."""
     every_lab = list(dict.fromkeys(notebooks.values()))
-    entries = [entry for entry in sorted(os.listdir(root)) if not skipped(entry)]
-    users = layouts.download_users(root, entries) if layout == "blackboard" else {}
-    for entry in entries:
-        path = root / entry
-        info = os.lstat(path)
-        who = layouts.owner(layout, entry, zone, users)
+    users = layouts.download_users(top) if layout == "blackboard" else {}
+    for entry in top:
+        path, name = entry.path, entry.name
+        who = layouts.owner(layout, name, zone, users)
         if isinstance(who, str):
             found.notes.append(f"ignored {path}: {who}")
             continue
-        if stat.S_ISLNK(info.st_mode):
+        if entry.is_link:
             if who is not None:
                 match = lab_of(who.file, notebooks)
                 linked = [match[0]] if match else every_lab
                 found.symlink(found.student_id(who.student), path, linked)
-            elif (linked_flat := layouts.flat_match(entry, notebooks)) is not None:
+            elif (linked_flat := layouts.flat_match(name, notebooks)) is not None:
                 found.symlink(found.student_id(linked_flat[0]), path, [linked_flat[1]])
             else:
-                found.symlink(found.student_id(entry), path, every_lab)
-        elif stat.S_ISDIR(info.st_mode):
+                found.symlink(found.student_id(name), path, every_lab)
+        elif entry.is_dir:
             if layout in ("canvas", "blackboard"):
                 found.notes.append(f"ignored {path}: a folder in a {layout} download")
                 continue
-            student = found.student_id(who.student if who else entry)
+            student = found.student_id(who.student if who else name)
             if who is not None and who.name:
                 found.names[student] = who.name
             _student_folder(found, student, path, notebooks, every_lab)
         elif who is not None:
-            _lms_file(found, path, info, who, notebooks)
-        elif layout == "folders" and entry.lower().endswith(".zip"):
-            student = found.student_id(entry[: -len(".zip")])
+            _lms_file(found, entry, who, notebooks)
+        elif layout == "folders" and name.lower().endswith(".zip"):
+            student = found.student_id(name[: -len(".zip")])
             inner = found.open_zip(student, path)
             found.student(student)
             if inner is not None:
                 found.notes.append(f"{path}: read as the folder of {student}")
                 _student_folder(found, student, inner, notebooks, every_lab, zipped=True)
-        elif entry.endswith(".ipynb") and layout == "folders":
-            _flat_file(found, path, info, notebooks)
-        elif entry.endswith(".ipynb"):
+        elif name.endswith(".ipynb") and layout == "folders":
+            _flat_file(found, entry, notebooks)
+        elif name.endswith(".ipynb"):
             found.ignore(None, path, "renamed", f"does not follow the {layout} naming rule")
         else:
             found.ignore(None, path, "not-a-notebook", "not a notebook, and no learner's")
 
 
-def _flat_file(found: Discovery, path: Path, info: os.stat_result, notebooks: dict[str, str]):
+def _flat_file(found: Discovery, entry: Entry, notebooks: dict[str, str]) -> None:
     """``<id>_<anything>_<notebook>.ipynb`` directly in SUBMISSIONS (plain folders)."""
-    entry = path.name
-    flat = layouts.flat_match(entry, notebooks)
+    path, name = entry.path, entry.name
+    flat = layouts.flat_match(name, notebooks)
     if flat is None:
-        owner = entry.split("_", 1)[0] if "_" in entry else ""
+        owner = name.split("_", 1)[0] if "_" in name else ""
         student = found.student_id(owner) if owner else None
         if student is not None:
-            found.lms_user(student, entry)
+            found.lms_user(student, name)
         why = "does not match <student>_<anything>_<notebook>.ipynb"
-        found.ignore(student, path, reason_for(entry), why)
+        found.ignore(student, path, reason_for(name), why)
         return
     student = found.student_id(flat[0])
-    found.lms_user(student, entry)
-    number = lab_of(entry.rsplit("_", 1)[-1], notebooks)
-    handin = Handin(escape(entry), order=(number[1] if number else 0,))
-    regular = stat.S_ISREG(info.st_mode)
-    found.add(student, flat[1], path if regular else "ungradable:unreadable", handin)
+    found.lms_user(student, name)
+    number = lab_of(name.rsplit("_", 1)[-1], notebooks)
+    handin = Handin(escape(name), order=(number[1] if number else 0,))
+    found.add(student, flat[1], path if entry.is_regular else "ungradable:unreadable", handin)
 
 
-def _lms_file(
-    found: Discovery, path: Path, info: os.stat_result, who: Name, notebooks: dict[str, str]
-) -> None:
+def _lms_file(found: Discovery, entry: Entry, who: Name, notebooks: dict[str, str]) -> None:
+    path = entry.path
     student = found.student_id(who.student)
     if who.name:
         found.names.setdefault(student, who.name)
     found.student(student)
     if not who.file:  # a Blackboard receipt: the LMS's, not the learner's
-        receipt = layouts.read_receipt(path)
+        receipt = layouts.receipt_user(entry.side) if entry.side is not None else None
         if receipt is not None and receipt[0]:
             found.names.setdefault(student, receipt[0])
         return
-    if who.file.lower().endswith(".zip") and stat.S_ISREG(info.st_mode):
+    if who.file.lower().endswith(".zip") and entry.is_regular:
         inner = found.open_zip(student, path)
         if inner is not None:
             found.depth += 1
             try:
-                for member, member_info in _walk(inner):
-                    if not stat.S_ISDIR(member_info.st_mode):
-                        shown = f"{path.name}/{member.relative_to(inner).as_posix()}"
-                        _lms_notebook(
-                            found, student, member, member_info, who, notebooks, member.name, shown
-                        )
+                for member in walk.tree(inner):
+                    if not member.is_dir:
+                        shown = f"{path.name}/{member.path.relative_to(inner).as_posix()}"
+                        _lms_notebook(found, student, member, who, notebooks, member.name, shown)
             finally:
                 found.depth -= 1
         return
-    _lms_notebook(found, student, path, info, who, notebooks, who.file, path.name)
+    _lms_notebook(found, student, entry, who, notebooks, who.file, path.name)
 
 
 def _lms_notebook(
     found: Discovery,
     student: str,
-    path: Path,
-    info: os.stat_result,
+    entry: Entry,
     who: Name,
     notebooks: dict[str, str],
     own: str,
@@ -260,8 +229,9 @@ def _lms_notebook(
 ) -> None:
     """One file of an LMS learner: ``own`` its name as the learner gave it, ``shown`` its
     name in the download (``<zip>/<member>`` inside a learner's zip)."""
+    path = entry.path
     match = lab_of(own, notebooks)
-    if stat.S_ISLNK(info.st_mode):
+    if entry.is_link:
         found.symlink(student, path, [match[0]] if match else [])
         return
     if match is None:
@@ -270,66 +240,56 @@ def _lms_notebook(
         return
     lab, number = match
     handin = Handin(escape(shown), who.submitted, who.late, (who.order, number))
-    regular = stat.S_ISREG(info.st_mode)
-    found.add(student, lab, path if regular else "ungradable:unreadable", handin)
+    found.add(student, lab, path if entry.is_regular else "ungradable:unreadable", handin)
     if who.late:
         found.flags[student].append(f"late:{lab}")
 
 
 def _nbgrader(
-    found: Discovery, root: Path, notebooks: dict[str, str], assignments: set[str]
+    found: Discovery,
+    root: Path,
+    top: list[Entry],
+    notebooks: dict[str, str],
+    assignments: set[str],
 ) -> None:
     """``submitted/<id>/<assignment>/`` (a course root or ``submitted/`` itself) or the
     exchange's ``inbound/<id>+<assignment>+<time>/``; ``timestamp.txt`` gives the time."""
-    located = layouts.nbgrader_root(root)
-    folder, kind = located if located else (root, "submitted")
-    if located is None and any(layouts.parse_inbound(n) for n in os.listdir(root)):
-        kind = "inbound"
+    located = layouts.nbgrader_root(top)
+    folder = root / located if located else root
+    entries = walk.listing(folder) if located else top
+    kind = located or layouts.nbgrader_kind(top)
     every_lab = list(dict.fromkeys(notebooks.values()))
-    trusted = {os.lstat(folder).st_uid, os.geteuid()}  # the instructor's copy, or this run's
-    for entry in sorted(os.listdir(folder)):
-        path = folder / entry
-        if skipped(entry):
-            continue
-        if not stat.S_ISDIR(os.lstat(path).st_mode):
-            if os.path.islink(path):
-                found.symlink(found.student_id(entry), path, every_lab)
+    trusted = {walk.owner_uid(folder), os.geteuid()}  # the instructor's copy, or this run's
+    for entry in entries:
+        path = entry.path
+        if not entry.is_dir:
+            if entry.is_link:
+                found.symlink(found.student_id(entry.name), path, every_lab)
             else:
-                found.ignore(None, path, reason_for(entry), "not a submission folder")
+                found.ignore(None, path, reason_for(entry.name), "not a submission folder")
             continue
         if kind == "inbound":
-            who = layouts.parse_inbound(entry)
+            who = layouts.parse_inbound(entry.name)
             if who is None:
                 found.notes.append(f"ignored {path}: not <id>+<assignment>+<timestamp>")
                 continue
             student = found.student_id(who.student)
-            info = os.lstat(path)
-            forger = layouts.not_owner(who, _account(info.st_uid), info.st_uid in trusted)
+            trust = entry.uid in trusted
+            forger = layouts.not_owner(who, walk.account(entry.uid), trust)
             if forger is not None:
                 found.ignore(student, path, "not-owner", forger)
                 continue
-            when = layouts.read_timestamp(path) or who.submitted
+            when = layouts.timestamp(walk.timestamp(path)) or who.submitted
             _student_folder(found, student, path, notebooks, every_lab, when)
             continue
-        student = found.student_id(entry)
+        student = found.student_id(entry.name)
         found.student(student)
-        for assignment in sorted(os.listdir(path)):
-            inner = path / assignment
-            if skipped(assignment):
+        for inner in walk.listing(path):
+            if inner.name not in assignments:
+                found.notes.append(f"ignored {inner.path}: not an assignment of this batch")
                 continue
-            if assignment not in assignments:
-                found.notes.append(f"ignored {inner}: not an assignment of this batch")
-                continue
-            when = layouts.read_timestamp(inner)
-            _student_folder(found, student, inner, notebooks, every_lab, when)
-
-
-def _account(uid: int) -> str | None:
-    """The account name of ``uid``; None where it has no passwd entry (a copied exchange)."""
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return None
+            when = layouts.timestamp(walk.timestamp(inner.path))
+            _student_folder(found, student, inner.path, notebooks, every_lab, when)
 
 
 def _student_folder(
@@ -348,31 +308,32 @@ def _student_folder(
         found.depth += 1
     linked = False
     try:
-        for path, info in _walk(folder):
-            match = lab_of(path.name, notebooks)
-            if stat.S_ISLNK(info.st_mode):
+        for entry in walk.tree(folder):
+            path, name = entry.path, entry.name
+            match = lab_of(name, notebooks)
+            if entry.is_link:
                 if match is not None:
                     found.symlink(student, path, [match[0]])
                 else:
                     found.symlink(student, path, [])
                     linked = True
-            elif stat.S_ISDIR(info.st_mode):
-                found.lms_user(student, path.name)  # a Moodle folder carries its learner
+            elif entry.is_dir:
+                found.lms_user(student, name)  # a Moodle folder carries its learner
             elif match is not None:
-                found.lms_user(student, path.name)
-                regular = stat.S_ISREG(info.st_mode)
-                stamp = when or layouts.read_timestamp(path.parent)
-                handin = Handin(escape(path.name), stamp, order=(match[1],))
-                found.add(student, match[0], path if regular else "ungradable:unreadable", handin)
-            elif path.name.lower().endswith(".zip") and stat.S_ISREG(info.st_mode):
+                found.lms_user(student, name)
+                stamp = when or layouts.timestamp(walk.timestamp(path.parent))
+                handin = Handin(escape(name), stamp, order=(match[1],))
+                graded = path if entry.is_regular else "ungradable:unreadable"
+                found.add(student, match[0], graded, handin)
+            elif name.lower().endswith(".zip") and entry.is_regular:
                 inner = found.open_zip(student, path)
                 if inner is not None:
                     _student_folder(found, student, inner, notebooks, every_lab, when, True)
-            elif path.name == "timestamp.txt":
+            elif name == "timestamp.txt":
                 continue  # nbgrader's own file
             else:
-                found.lms_user(student, path.name)
-                found.ignore(student, path, reason_for(path.name))
+                found.lms_user(student, name)
+                found.ignore(student, path, reason_for(name))
     finally:
         if zipped:
             found.depth -= 1
