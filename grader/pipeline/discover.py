@@ -36,9 +36,11 @@ import re
 import zipfile
 from pathlib import Path
 
+import grader.pipeline.claims as claims
 import grader.pipeline.layouts as layouts
 import grader.pipeline.walk as walk
 from grader.batch import Handin
+from grader.pipeline.claims import Claim
 from grader.pipeline.discovery import (
     Discovery,
     lone_notebooks,
@@ -100,9 +102,18 @@ def discover(
         found.notes.append(f"layout: {layout} (chosen)")
     found.layout = layout
     if layout == "nbgrader":
-        _nbgrader(found, root, top, notebooks, assignments)
+        located = layouts.nbgrader_root(top)
+        folder = root / located if located else root
+        entries = walk.listing(folder) if located else top
+        kind = located or layouts.nbgrader_kind(top)
+        trusted = frozenset({walk.owner_uid(folder), os.geteuid()})  # instructor's, or ours
+        rule = claims.Rule(layout, notebooks, zone, kind=kind, trusted=trusted)
     else:
-        _download(found, top, layout, notebooks, zone)
+        entries = top
+        users = layouts.download_users(top) if layout == "blackboard" else {}
+        rule = claims.Rule(layout, notebooks, zone, users)
+    for entry in entries:
+        _take(found, entry, claims.claim(rule, entry), rule, assignments)
     if chosen is None and layout == "folders":
         one_learner_each(found)
     if lone:
@@ -127,74 +138,70 @@ def _unwrap(found: Discovery, root: Path) -> Path:
         root = inner
 
 
-def _download(
-    found: Discovery, top: list[Entry], layout: str, notebooks: dict[str, str], zone: dt.tzinfo
+def _take(
+    found: Discovery, entry: Entry, claim: Claim, rule: claims.Rule, assignments: set[str]
 ) -> None:
-    """An LMS download or plain folders: one entry of ``root`` per file or learner."""
-    every_lab = list(dict.fromkeys(notebooks.values()))
-    users = layouts.download_users(top) if layout == "blackboard" else {}
-    for entry in top:
-        path, name = entry.path, entry.name
-        who = layouts.owner(layout, name, zone, users)
-        if isinstance(who, str):
-            found.notes.append(f"ignored {path}: {who}")
-            continue
-        if entry.is_link:
-            if who is not None:
-                match = lab_of(who.file, notebooks)
-                linked = [match[0]] if match else every_lab
-                found.symlink(found.student_id(who.student), path, linked)
-            elif (linked_flat := layouts.flat_match(name, notebooks)) is not None:
-                found.symlink(found.student_id(linked_flat[0]), path, [linked_flat[1]])
-            else:
-                found.symlink(found.student_id(name), path, every_lab)
-        elif entry.is_dir:
-            if layout in ("canvas", "blackboard"):
-                found.notes.append(f"ignored {path}: a folder in a {layout} download")
+    """Act on what ``entry`` was claimed to be: a learner's hand-ins are found, the rest is
+    logged or ignored with its reason."""
+    path, holds = entry.path, claim.holds
+    every_lab = list(dict.fromkeys(rule.notebooks.values()))
+    student = found.student_id(claim.student) if claim.student is not None else None
+    if holds == "note":
+        found.notes.append(f"ignored {path}: {claim.why}")
+    elif holds == "ignored":
+        found.ignore(student, path, claim.reason, claim.why)
+    elif student is None:
+        found.ignore(None, path, claim.reason, claim.why)  # a flat file naming nobody
+    elif holds == "link":
+        found.symlink(student, path, every_lab if claim.labs is None else claim.labs)
+    elif holds == "folder":
+        if claim.who is not None and claim.who.name:
+            found.names[student] = claim.who.name
+        _student_folder(found, student, path, rule.notebooks, every_lab)
+    elif holds == "zip":
+        inner = found.open_zip(student, path)
+        found.student(student)
+        if inner is not None:
+            found.notes.append(f"{path}: read as the folder of {student}")
+            _student_folder(found, student, inner, rule.notebooks, every_lab, zipped=True)
+    elif holds == "lms-file":
+        assert claim.who is not None
+        _lms_file(found, student, entry, claim.who, rule.notebooks)
+    elif holds == "flat":
+        _flat_file(found, student, entry, claim, rule.notebooks)
+    elif holds == "inbound":
+        assert claim.who is not None
+        when = layouts.timestamp(walk.timestamp(path)) or claim.who.submitted
+        _student_folder(found, student, path, rule.notebooks, every_lab, when)
+    else:  # submitted: nbgrader's <id>/<assignment>/
+        found.student(student)
+        for assignment in walk.listing(path):
+            if assignment.name not in assignments:
+                found.notes.append(f"ignored {assignment.path}: not an assignment of this batch")
                 continue
-            student = found.student_id(who.student if who else name)
-            if who is not None and who.name:
-                found.names[student] = who.name
-            _student_folder(found, student, path, notebooks, every_lab)
-        elif who is not None:
-            _lms_file(found, entry, who, notebooks)
-        elif layout == "folders" and name.lower().endswith(".zip"):
-            student = found.student_id(name[: -len(".zip")])
-            inner = found.open_zip(student, path)
-            found.student(student)
-            if inner is not None:
-                found.notes.append(f"{path}: read as the folder of {student}")
-                _student_folder(found, student, inner, notebooks, every_lab, zipped=True)
-        elif name.endswith(".ipynb") and layout == "folders":
-            _flat_file(found, entry, notebooks)
-        elif name.endswith(".ipynb"):
-            found.ignore(None, path, "renamed", f"does not follow the {layout} naming rule")
-        else:
-            found.ignore(None, path, "not-a-notebook", "not a notebook, and no learner's")
+            when = layouts.timestamp(walk.timestamp(assignment.path))
+            _student_folder(found, student, assignment.path, rule.notebooks, every_lab, when)
 
 
-def _flat_file(found: Discovery, entry: Entry, notebooks: dict[str, str]) -> None:
+def _flat_file(
+    found: Discovery, student: str, entry: Entry, claim: Claim, notebooks: dict[str, str]
+) -> None:
     """``<id>_<anything>_<notebook>.ipynb`` directly in SUBMISSIONS (plain folders)."""
-    path, name = entry.path, entry.name
-    flat = layouts.flat_match(name, notebooks)
-    if flat is None:
-        owner = name.split("_", 1)[0] if "_" in name else ""
-        student = found.student_id(owner) if owner else None
-        if student is not None:
-            found.lms_user(student, name)
-        why = "does not match <student>_<anything>_<notebook>.ipynb"
-        found.ignore(student, path, reason_for(name), why)
+    found.lms_user(student, entry.name)
+    if claim.lab is None:
+        found.ignore(student, entry.path, claim.reason, claim.why)
         return
-    student = found.student_id(flat[0])
-    found.lms_user(student, name)
-    number = lab_of(name.rsplit("_", 1)[-1], notebooks)
-    handin = Handin(escape(name), order=(number[1] if number else 0,))
-    found.add(student, flat[1], path if entry.is_regular else "ungradable:unreadable", handin)
+    number = lab_of(entry.name.rsplit("_", 1)[-1], notebooks)
+    handin = Handin(escape(entry.name), order=(number[1] if number else 0,))
+    graded = entry.path if entry.is_regular else "ungradable:unreadable"
+    found.add(student, claim.lab, graded, handin)
 
 
-def _lms_file(found: Discovery, entry: Entry, who: Name, notebooks: dict[str, str]) -> None:
+def _lms_file(
+    found: Discovery, student: str, entry: Entry, who: Name, notebooks: dict[str, str]
+) -> None:
+    """A file of an LMS learner: a notebook, a zip of their files, or a Blackboard receipt."""
     path = entry.path
-    student = found.student_id(who.student)
     if who.name:
         found.names.setdefault(student, who.name)
     found.student(student)
@@ -243,53 +250,6 @@ def _lms_notebook(
     found.add(student, lab, path if entry.is_regular else "ungradable:unreadable", handin)
     if who.late:
         found.flags[student].append(f"late:{lab}")
-
-
-def _nbgrader(
-    found: Discovery,
-    root: Path,
-    top: list[Entry],
-    notebooks: dict[str, str],
-    assignments: set[str],
-) -> None:
-    """``submitted/<id>/<assignment>/`` (a course root or ``submitted/`` itself) or the
-    exchange's ``inbound/<id>+<assignment>+<time>/``; ``timestamp.txt`` gives the time."""
-    located = layouts.nbgrader_root(top)
-    folder = root / located if located else root
-    entries = walk.listing(folder) if located else top
-    kind = located or layouts.nbgrader_kind(top)
-    every_lab = list(dict.fromkeys(notebooks.values()))
-    trusted = {walk.owner_uid(folder), os.geteuid()}  # the instructor's copy, or this run's
-    for entry in entries:
-        path = entry.path
-        if not entry.is_dir:
-            if entry.is_link:
-                found.symlink(found.student_id(entry.name), path, every_lab)
-            else:
-                found.ignore(None, path, reason_for(entry.name), "not a submission folder")
-            continue
-        if kind == "inbound":
-            who = layouts.parse_inbound(entry.name)
-            if who is None:
-                found.notes.append(f"ignored {path}: not <id>+<assignment>+<timestamp>")
-                continue
-            student = found.student_id(who.student)
-            trust = entry.uid in trusted
-            forger = layouts.not_owner(who, walk.account(entry.uid), trust)
-            if forger is not None:
-                found.ignore(student, path, "not-owner", forger)
-                continue
-            when = layouts.timestamp(walk.timestamp(path)) or who.submitted
-            _student_folder(found, student, path, notebooks, every_lab, when)
-            continue
-        student = found.student_id(entry.name)
-        found.student(student)
-        for inner in walk.listing(path):
-            if inner.name not in assignments:
-                found.notes.append(f"ignored {inner.path}: not an assignment of this batch")
-                continue
-            when = layouts.timestamp(walk.timestamp(inner.path))
-            _student_folder(found, student, inner.path, notebooks, every_lab, when)
 
 
 def _student_folder(

@@ -9,6 +9,7 @@ checkpoints are never read.
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import stat
@@ -35,6 +36,8 @@ class Entry:
     is_link: bool = False
     is_regular: bool = False
     uid: int = -1
+    account: str | None = None
+    """The owning account's name; None where the uid has no passwd entry."""
     side: str | None = None
     subfolders: tuple[str, ...] = ()
     """A folder's own folders' names (what tells an nbgrader course from plain folders)."""
@@ -49,6 +52,7 @@ def _entry(path: Path, info: os.stat_result, side: str | None, subfolders: tuple
         stat.S_ISLNK(mode),
         stat.S_ISREG(mode),
         info.st_uid,
+        account(info.st_uid),
         side,
         subfolders,
     )
@@ -116,6 +120,7 @@ def timestamp(folder: Path) -> str | None:
     return side_text(path)
 
 
+@functools.lru_cache(maxsize=256)
 def account(uid: int) -> str | None:
     """The account name of ``uid``; None where it has no passwd entry (a copied exchange)."""
     try:

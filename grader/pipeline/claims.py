@@ -1,0 +1,115 @@
+"""Whose each entry of a download is: the chosen layout's naming rule applied to one entry.
+
+:func:`claim` is the one place that says who an entry belongs to and what it holds (a
+learner's folder, zip or file, an exchange submission, a link, or nobody's file and why);
+:mod:`grader.pipeline.discover` walks the download and acts on each answer, and
+:mod:`grader.pipeline.layouts` holds the naming rules it applies. Nothing here reads a file:
+the walker (:mod:`grader.pipeline.walk`) has read each entry's kind, owner and side text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import grader.pipeline.layouts as layouts
+from grader.pipeline.discovery import reason_for
+from grader.pipeline.layouts import Name, lab_of
+from grader.pipeline.walk import Entry
+
+HOLDS = ("note", "ignored", "link", "folder", "zip", "lms-file", "flat", "submitted", "inbound")
+"""What a claimed entry is: logged only, a file no rule reads, a symbolic link, a learner's
+folder, a learner's zip (plain folders), a file of an LMS learner, a flat export file, an
+nbgrader learner's folder of assignments, an exchange submission."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What the layout's rule needs besides an entry: the layout, the labs' notebooks, the
+    course timezone, Blackboard's usernames, nbgrader's kind of folder and the uids trusted
+    to hand in for anyone (the instructor owning ``inbound/``, this run)."""
+
+    layout: str
+    notebooks: dict[str, str]
+    zone: dt.tzinfo = dt.timezone.utc
+    users: dict[str, str] = field(default_factory=dict)
+    kind: str = ""
+    trusted: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One entry's answer: what it ``holds`` (one of :data:`HOLDS`), the learner's name as
+    the download gives it (``student``; escaped into an id by discovery), what the LMS name
+    says (``who``), the lab of a flat file, the labs a link could stand for (None: every lab),
+    and for an ignored entry or a note, the reason and why."""
+
+    holds: str
+    student: str | None = None
+    who: Name | None = None
+    lab: str | None = None
+    labs: list[str] | None = None
+    reason: str = ""
+    why: str = ""
+
+
+def claim(rule: Rule, entry: Entry) -> Claim:
+    """Whose ``entry`` (one entry of the download, or of nbgrader's ``submitted/`` or
+    ``inbound/``) is, and what it holds."""
+    if rule.layout == "nbgrader":
+        return _nbgrader(rule, entry)
+    name = entry.name
+    who = layouts.owner(rule.layout, name, rule.zone, rule.users)
+    if isinstance(who, str):
+        return Claim("note", why=who)
+    if entry.is_link:
+        if who is not None:
+            match = lab_of(who.file, rule.notebooks)
+            return Claim("link", who.student, labs=[match[0]] if match else None)
+        flat = layouts.flat_match(name, rule.notebooks)
+        if flat is not None:
+            return Claim("link", flat[0], labs=[flat[1]])
+        return Claim("link", name)
+    if entry.is_dir:
+        if rule.layout in ("canvas", "blackboard"):
+            return Claim("note", why=f"a folder in a {rule.layout} download")
+        return Claim("folder", who.student if who else name, who)
+    if who is not None:
+        return Claim("lms-file", who.student, who)
+    if rule.layout == "folders" and name.lower().endswith(".zip"):
+        return Claim("zip", name[: -len(".zip")])
+    if name.endswith(".ipynb") and rule.layout == "folders":
+        return _flat(rule, name)
+    if name.endswith(".ipynb"):
+        return Claim(
+            "ignored", reason="renamed", why=f"does not follow the {rule.layout} naming rule"
+        )
+    return Claim("ignored", reason="not-a-notebook", why="not a notebook, and no learner's")
+
+
+def _flat(rule: Rule, name: str) -> Claim:
+    """``<id>_<anything>_<notebook>.ipynb`` directly in SUBMISSIONS (plain folders)."""
+    flat = layouts.flat_match(name, rule.notebooks)
+    if flat is not None:
+        return Claim("flat", flat[0], lab=flat[1])
+    owner = name.split("_", 1)[0] if "_" in name else ""
+    why = "does not match <student>_<anything>_<notebook>.ipynb"
+    return Claim("flat", owner or None, reason=reason_for(name), why=why)
+
+
+def _nbgrader(rule: Rule, entry: Entry) -> Claim:
+    """``submitted/<id>/`` or the exchange's ``inbound/<id>+<assignment>+<time>/``: an entry
+    of ``inbound/`` created by another account than the learner it names is not theirs."""
+    if not entry.is_dir:
+        if entry.is_link:
+            return Claim("link", entry.name)
+        return Claim("ignored", reason=reason_for(entry.name), why="not a submission folder")
+    if rule.kind != "inbound":
+        return Claim("submitted", entry.name)
+    who = layouts.parse_inbound(entry.name)
+    if who is None:
+        return Claim("note", why="not <id>+<assignment>+<timestamp>")
+    forger = layouts.not_owner(who, entry.account, entry.uid in rule.trusted)
+    if forger is not None:
+        return Claim("ignored", who.student, reason="not-owner", why=forger)
+    return Claim("inbound", who.student, who)
