@@ -48,7 +48,6 @@ from grader.pipeline.discovery import (
     reason_for,
 )
 from grader.pipeline.layouts import Name, lab_of
-from grader.pipeline.unpack import unpack
 from grader.pipeline.walk import Entry
 from grader.safetext import escape
 
@@ -87,7 +86,7 @@ def discover(
     if walk.is_file(root):
         if not zipfile.is_zipfile(root):
             raise ValueError(f"{root} is neither a folder nor a zip")
-        root = unpack(root, unpack_to / "download", max_bytes, found)
+        root = walk.unpacked(root, unpack_to / "download", max_bytes, found)
         found.depth = 1
     root = _unwrap(found, root)
     top = walk.listing(root, subfolders=True, texts=True)
@@ -281,7 +280,8 @@ def _student_folder(
                 found.lms_user(student, name)  # a Moodle folder carries its learner
             elif match is not None:
                 found.lms_user(student, name)
-                stamp = when or layouts.timestamp(walk.timestamp(path.parent))
+                side = entry.side  # the timestamp.txt beside it
+                stamp = when or (layouts.timestamp(side) if side is not None else None)
                 handin = Handin(escape(name), stamp, order=(match[1],))
                 graded = path if entry.is_regular else "ungradable:unreadable"
                 found.add(student, match[0], graded, handin)

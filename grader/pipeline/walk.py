@@ -14,21 +14,28 @@ import os
 import pwd
 import stat
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader.pipeline.unpack import Unpacked, skipped, unpack
+from grader.pipeline.unpack import Unpacked, unpack
 
 MAX_ZIP_DEPTH = 3
 """Zips inside zips are unpacked this many levels deep (the outer download is level 1)."""
 SIDE_FILE_BYTES = 2000
 """How much of a side file (``timestamp.txt``, a Blackboard receipt) is read."""
+SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
+
+
+def skipped(name: str) -> bool:
+    """A name discovery never reads: hidden files, macOS resource forks, Jupyter checkpoints."""
+    return name.startswith(".") or name in SKIPPED_PARTS
 
 
 @dataclass(frozen=True)
 class Entry:
     """One file or folder as read: its path and name, its kind by its own ``lstat`` (a link is
-    never followed), its owner, and the text of its side file (a Blackboard receipt's own)."""
+    never followed), its owner, and the text of its side file (a Blackboard receipt's own; for
+    a file in a learner's folder, the ``timestamp.txt`` beside it)."""
 
     path: Path
     name: str
@@ -86,14 +93,19 @@ def listing(folder: Path, *, subfolders: bool = False, texts: bool = False) -> l
 
 
 def tree(folder: Path) -> list[Entry]:
-    """Every entry under ``folder`` at any depth, in path order (links listed, not followed)."""
+    """Every entry under ``folder`` at any depth, in path order (links listed, not followed);
+    a file's side text is the ``timestamp.txt`` beside it (nbgrader's), where there is one."""
     entries = []
     pending = [folder]
     while pending:
-        for entry in listing(pending.pop()):
-            entries.append(entry)
+        current = pending.pop()
+        stamp = timestamp(current)
+        for entry in listing(current):
             if entry.is_dir:
                 pending.append(entry.path)
+            elif stamp is not None:
+                entry = replace(entry, side=stamp)
+            entries.append(entry)
     return sorted(entries, key=lambda entry: entry.path.parts)
 
 
@@ -158,6 +170,23 @@ def is_zip(path: Path) -> bool:
         return False
 
 
+def unpacked(archive: Path, into: Path, max_bytes: int, found: Unpacked) -> Path:
+    """Unpack a zip safely (:func:`grader.pipeline.unpack.unpack`) into ``into``; returns the
+    folder to read, looking through one wrapping folder (not one learner's own folder)."""
+    unpack(archive, into, max_bytes, found)
+    children = [p for p in into.iterdir() if not skipped(p.name)]
+    if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
+        inner = children[0]
+        grandchildren = list(inner.iterdir())
+        zips = len(grandchildren) > 1  # learners' zips (one alone may be a learner's own)
+        if grandchildren and all(
+            p.is_dir() or "_" in p.name or (zips and p.suffix.lower() == ".zip")
+            for p in grandchildren
+        ):
+            return inner
+    return into
+
+
 def open_zip(path: Path, scratch: Path, depth: int, found: Unpacked, max_bytes: int) -> Path | str:
     """Unpack a zip found inside the submissions into a folder of its own under ``scratch``
     (the outer download's caps), ``depth`` zips deep now; the folder, or why it was not."""
@@ -166,6 +195,6 @@ def open_zip(path: Path, scratch: Path, depth: int, found: Unpacked, max_bytes: 
     into = scratch / f"zip-{len(list(scratch.iterdir())) + 1}"
     into.mkdir()
     try:
-        return unpack(path, into, max_bytes, found)
+        return unpacked(path, into, max_bytes, found)
     except ValueError as exc:
         return str(exc)
