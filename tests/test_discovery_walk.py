@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import grader.pipeline.claims as claims
 import grader.pipeline.layouts as layouts
 from grader.checking.specs import fixture
 from grader.pipeline.discover import discover
@@ -21,7 +22,7 @@ from grader.pipeline.discover import discover
 NOTEBOOKS = {fixture.LAB.notebook: "fixture"}
 NB = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 ASSIGNMENT = fixture.LAB.notebook.removesuffix(".ipynb")
-LAYOUTS_SOURCE = Path(layouts.__file__)
+PARSERS = [Path(layouts.__file__), Path(claims.__file__)]
 FILE_IO = {"open", "listdir", "scandir", "walk", "stat", "lstat", "iterdir", "glob", "rglob",
            "read_text", "read_bytes", "is_file", "is_dir", "is_symlink", "exists", "isfile",
            "isdir", "islink", "readlink", "getsize"}  # fmt: skip
@@ -99,13 +100,15 @@ def _file_reading(path: Path) -> list[str]:
     return sorted(calls)
 
 
-def test_layouts_parse_names_and_never_read_files() -> None:
-    """Does ``layouts.py`` only parse (no ``open``, listing, ``stat`` or ``Path.read_*``)?"""
-    assert _file_reading(LAYOUTS_SOURCE) == []
+@pytest.mark.parametrize("source", PARSERS, ids=lambda path: path.name)
+def test_parsers_never_read_files(source: Path) -> None:
+    """Do ``layouts.py`` and ``claims.py`` only parse what the walker read (no ``open``,
+    listing, ``stat``, ``Path.read_*``, nor an ``os``/``Path`` import)?"""
+    assert _file_reading(source) == []
     imported = {
         alias.name
-        for node in ast.walk(ast.parse(LAYOUTS_SOURCE.read_text(encoding="utf-8")))
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
-    assert not imported & {"os", "Path", "shutil", "zipfile"}
+    assert not imported & {"os", "Path", "shutil", "zipfile", "pwd"}

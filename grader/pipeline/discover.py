@@ -22,6 +22,13 @@ Naming rules of the ``folders`` layout:
   zipped again, ``<id>.zip`` per learner, a learner's own zip among their files) are unpacked
   with the same caps, :data:`MAX_ZIP_DEPTH` deep.
 
+One pass: :mod:`grader.pipeline.walk` reads each entry (its kind by ``lstat``, its owning
+account, its side file's text), :func:`grader.pipeline.claims.claim` says whose it is and what
+it holds by the layout's naming rule (:mod:`grader.pipeline.layouts`), and one loop here
+(:func:`_take`) acts on each claim: a learner's folder or zip is read for lab notebooks, each
+added to the :class:`~grader.pipeline.discovery.Discovery` record with its
+:class:`~grader.batch.Handin` (time, late flag, upload order).
+
 Every file a learner handed in is accounted for: a file that is not graded leaves the flag
 ``ignored-file:<reason>:<name>`` on its learner's row, the reason one of :data:`REASONS`. With
 one lab asked for (``lone``), a learner's only notebook under another name is graded for that
@@ -31,9 +38,6 @@ lab and flagged ``renamed:<name>``.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
-import zipfile
 from pathlib import Path
 
 import grader.pipeline.claims as claims
@@ -50,8 +54,6 @@ from grader.pipeline.discovery import (
 from grader.pipeline.layouts import Name, lab_of
 from grader.pipeline.walk import Entry
 from grader.safetext import escape
-
-RESUBMISSION = re.compile(r"-\d+$")
 
 
 def discover(
@@ -84,7 +86,7 @@ def discover(
     found = Discovery(scratch=unpack_to / "nested", max_bytes=max_bytes)
     found.scratch.mkdir(parents=True)  # type: ignore[union-attr]
     if walk.is_file(root):
-        if not zipfile.is_zipfile(root):
+        if not walk.reads_as_zip(root):
             raise ValueError(f"{root} is neither a folder nor a zip")
         root = walk.unpacked(root, unpack_to / "download", max_bytes, found)
         found.depth = 1
@@ -105,7 +107,7 @@ def discover(
         folder = root / located if located else root
         entries = walk.listing(folder) if located else top
         kind = located or layouts.nbgrader_kind(top)
-        trusted = frozenset({walk.owner_uid(folder), os.geteuid()})  # instructor's, or ours
+        trusted = walk.trusted_uids(folder)
         rule = claims.Rule(layout, notebooks, zone, kind=kind, trusted=trusted)
     else:
         entries = top

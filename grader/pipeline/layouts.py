@@ -2,11 +2,11 @@
 
 Each ``parse_*`` function reads one name and returns who submitted it (a stable id and,
 where the name carries one, a display name), the file's own name, when it was submitted
-and whether the LMS marked it late; :func:`owner` applies the chosen layout's rule to an entry
-of a download and :func:`submitter` reads any LMS user off a file's name, so that who a name
-belongs to is decided here alone; :func:`detect` chooses the layout of a folder. Nothing here
-reads a file: :mod:`grader.pipeline.walk` reads names, owners and side files (``timestamp.txt``,
-receipts) and :mod:`grader.pipeline.discover` hands them to these parsers.
+and whether the LMS marked it late; :func:`owner` applies the chosen layout's rule to one name,
+:func:`submitter` reads any LMS user off a file's name, and :func:`detect` chooses the layout
+of a folder from the entries read in it. These are the rules :func:`grader.pipeline.claims.claim`
+applies to say whose an entry is. Nothing here reads a file: :mod:`grader.pipeline.walk` reads
+names, kinds, owners and side files (``timestamp.txt``, receipts) and hands them over.
 
 * Canvas ("Download Submissions"): ``<name>[_late]_<user id>_<attachment id>_<file>``;
   the id is Canvas's numeric user id; a higher attachment id is a later upload.

@@ -141,9 +141,10 @@ def account(uid: int) -> str | None:
         return None
 
 
-def owner_uid(folder: Path) -> int:
-    """The uid owning ``folder`` itself (the instructor, for an exchange's ``inbound/``)."""
-    return os.lstat(folder).st_uid
+def trusted_uids(folder: Path) -> frozenset[int]:
+    """The uids that may hand in under any learner's name in ``folder``: its owner (the
+    instructor, for an exchange's ``inbound/``) and this process's."""
+    return frozenset({os.lstat(folder).st_uid, os.geteuid()})
 
 
 def head(path: Path) -> bytes:
@@ -160,6 +161,11 @@ def head(path: Path) -> bytes:
 def is_file(path: Path) -> bool:
     """``path`` is a file (SUBMISSIONS given as a zip, a link to one followed)."""
     return path.is_file()
+
+
+def reads_as_zip(path: Path) -> bool:
+    """``path`` (a link to one followed) reads as a zip."""
+    return zipfile.is_zipfile(path)
 
 
 def is_zip(path: Path) -> bool:
