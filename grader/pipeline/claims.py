@@ -1,7 +1,9 @@
-"""Whose each entry of a download is: the chosen layout's naming rule applied to one entry.
+"""Whose each entry of a download is, and which lab, time and attempt each learner's file is.
 
 :func:`claim` is the one place that says who an entry belongs to and what it holds (a
 learner's folder, zip or file, an exchange submission, a link, or nobody's file and why);
+:func:`learner_file` and :func:`flat_file` say which lab a learner's file is for, when it was
+handed in and which attempt it is (the :class:`~grader.batch.Handin`), or why it is not graded;
 :mod:`grader.pipeline.discover` walks the download and acts on each answer, and
 :mod:`grader.pipeline.layouts` holds the naming rules it applies. Nothing here reads a file:
 the walker (:mod:`grader.pipeline.walk`) has read each entry's kind, owner and side text.
@@ -13,9 +15,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import grader.pipeline.layouts as layouts
+from grader.batch import Handin
 from grader.pipeline.discovery import reason_for
 from grader.pipeline.layouts import Name, lab_of
 from grader.pipeline.walk import Entry
+from grader.safetext import escape
 
 HOLDS = ("note", "ignored", "link", "folder", "zip", "lms-file", "flat", "submitted", "inbound")
 """What a claimed entry is: logged only, a file no rule reads, a symbolic link, a learner's
@@ -113,3 +117,46 @@ def _nbgrader(rule: Rule, entry: Entry) -> Claim:
     if forger is not None:
         return Claim("ignored", who.student, reason="not-owner", why=forger)
     return Claim("inbound", who.student, who)
+
+
+@dataclass(frozen=True)
+class File:
+    """One learner's file: the lab it is for (None: not graded, for ``reason``), its name as
+    shown (``<zip>/<member>`` inside a learner's LMS zip) and how it was handed in (None for
+    an ignored file of a folder, which carries no time)."""
+
+    lab: str | None
+    shown: str
+    handin: Handin | None
+    reason: str = ""
+
+
+def learner_file(
+    own: str,
+    shown: str,
+    notebooks: dict[str, str],
+    who: Name | None = None,
+    when: dt.datetime | None = None,
+    side: str | None = None,
+) -> File:
+    """A file of a learner: ``own`` its name as the learner gave it; ``who`` what its LMS
+    name said (time, late flag, upload order), else the time of its folder (``when``) or of
+    the ``timestamp.txt`` beside it (``side``, its text). The attempt is the LMS's upload order,
+    then the copy number (``-1``, `` (1)``, ``-Copy1``)."""
+    match = lab_of(own, notebooks)
+    order: tuple[int, ...]
+    if who is not None:
+        submitted, late, order = who.submitted, who.late, (who.order,)
+    else:
+        submitted, late, order = when or layouts.timestamp(side), False, ()
+    if match is None:
+        handin = Handin(escape(shown), submitted, late, order) if who is not None else None
+        return File(None, shown, handin, reason_for(own))
+    return File(match[0], shown, Handin(escape(shown), submitted, late, (*order, match[1])))
+
+
+def flat_file(name: str, lab: str, notebooks: dict[str, str]) -> File:
+    """A flat export's ``<id>_<anything>_<notebook>.ipynb`` for ``lab``: the attempt is the copy
+    number of the notebook's name after the last ``_``."""
+    number = lab_of(name.rsplit("_", 1)[-1], notebooks)
+    return File(lab, name, Handin(escape(name), order=(number[1] if number else 0,)))

@@ -43,17 +43,14 @@ from pathlib import Path
 import grader.pipeline.claims as claims
 import grader.pipeline.layouts as layouts
 import grader.pipeline.walk as walk
-from grader.batch import Handin
 from grader.pipeline.claims import Claim
 from grader.pipeline.discovery import (
     Discovery,
     lone_notebooks,
     one_learner_each,
-    reason_for,
 )
-from grader.pipeline.layouts import Name, lab_of
+from grader.pipeline.layouts import Name
 from grader.pipeline.walk import Entry
-from grader.safetext import escape
 
 
 def discover(
@@ -192,10 +189,7 @@ def _flat_file(
     if claim.lab is None:
         found.ignore(student, entry.path, claim.reason, claim.why)
         return
-    number = lab_of(entry.name.rsplit("_", 1)[-1], notebooks)
-    handin = Handin(escape(entry.name), order=(number[1] if number else 0,))
-    graded = entry.path if entry.is_regular else "ungradable:unreadable"
-    found.add(student, claim.lab, graded, handin)
+    _hand_in(found, student, entry, claims.flat_file(entry.name, claim.lab, notebooks))
 
 
 def _lms_file(
@@ -219,38 +213,28 @@ def _lms_file(
                 for member in walk.tree(inner):
                     if not member.is_dir:
                         shown = f"{path.name}/{member.path.relative_to(inner).as_posix()}"
-                        _lms_notebook(found, student, member, who, notebooks, member.name, shown)
+                        file = claims.learner_file(member.name, shown, notebooks, who)
+                        _hand_in(found, student, member, file)
             finally:
                 found.depth -= 1
         return
-    _lms_notebook(found, student, entry, who, notebooks, who.file, path.name)
+    _hand_in(found, student, entry, claims.learner_file(who.file, path.name, notebooks, who))
 
 
-def _lms_notebook(
-    found: Discovery,
-    student: str,
-    entry: Entry,
-    who: Name,
-    notebooks: dict[str, str],
-    own: str,
-    shown: str,
-) -> None:
-    """One file of an LMS learner: ``own`` its name as the learner gave it, ``shown`` its
-    name in the download (``<zip>/<member>`` inside a learner's zip)."""
+def _hand_in(found: Discovery, student: str, entry: Entry, file: claims.File) -> bool:
+    """One file of ``student`` added as its claim says: graded for its lab (the later of two
+    kept), ignored with its reason, or a link flagged; True for a link standing for no lab."""
     path = entry.path
-    match = lab_of(own, notebooks)
     if entry.is_link:
-        found.symlink(student, path, [match[0]] if match else [])
-        return
-    if match is None:
-        handin = Handin(escape(shown), who.submitted, who.late, (who.order,))
-        found.ignore(student, path, reason_for(own), name=shown, handin=handin)
-        return
-    lab, number = match
-    handin = Handin(escape(shown), who.submitted, who.late, (who.order, number))
-    found.add(student, lab, path if entry.is_regular else "ungradable:unreadable", handin)
-    if who.late:
-        found.flags[student].append(f"late:{lab}")
+        found.symlink(student, path, [file.lab] if file.lab is not None else [])
+        return file.lab is None
+    if file.lab is None or file.handin is None:
+        found.ignore(student, path, file.reason, name=file.shown, handin=file.handin)
+        return False
+    found.add(student, file.lab, path if entry.is_regular else "ungradable:unreadable", file.handin)
+    if file.handin.late:
+        found.flags[student].append(f"late:{file.lab}")
+    return False
 
 
 def _student_folder(
@@ -271,31 +255,20 @@ def _student_folder(
     try:
         for entry in walk.tree(folder):
             path, name = entry.path, entry.name
-            match = lab_of(name, notebooks)
+            file = claims.learner_file(name, name, notebooks, when=when, side=entry.side)
             if entry.is_link:
-                if match is not None:
-                    found.symlink(student, path, [match[0]])
-                else:
-                    found.symlink(student, path, [])
-                    linked = True
+                linked = _hand_in(found, student, entry, file) or linked
             elif entry.is_dir:
                 found.lms_user(student, name)  # a Moodle folder carries its learner
-            elif match is not None:
-                found.lms_user(student, name)
-                side = entry.side  # the timestamp.txt beside it
-                stamp = when or (layouts.timestamp(side) if side is not None else None)
-                handin = Handin(escape(name), stamp, order=(match[1],))
-                graded = path if entry.is_regular else "ungradable:unreadable"
-                found.add(student, match[0], graded, handin)
-            elif name.lower().endswith(".zip") and entry.is_regular:
+            elif file.lab is None and name.lower().endswith(".zip") and entry.is_regular:
                 inner = found.open_zip(student, path)
                 if inner is not None:
                     _student_folder(found, student, inner, notebooks, every_lab, when, True)
-            elif name == "timestamp.txt":
+            elif file.lab is None and name == "timestamp.txt":
                 continue  # nbgrader's own file
             else:
                 found.lms_user(student, name)
-                found.ignore(student, path, reason_for(name))
+                _hand_in(found, student, entry, file)
     finally:
         if zipped:
             found.depth -= 1
