@@ -8,6 +8,7 @@ entry, as in a copied exchange).
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import os
 import pwd
 from pathlib import Path
@@ -20,6 +21,7 @@ from grader.checking.specs import fixture
 from grader.pipeline.discover import discover
 
 NOTEBOOKS = {fixture.LAB.notebook: "fixture"}
+UTC = dt.timezone.utc
 NB = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 ASSIGNMENT = fixture.LAB.notebook.removesuffix(".ipynb")
 PARSERS = [Path(layouts.__file__), Path(claims.__file__)]
@@ -112,3 +114,19 @@ def test_parsers_never_read_files(source: Path) -> None:
         for alias in node.names
     }
     assert not imported & {"os", "Path", "shutil", "zipfile", "pwd"}
+
+
+def test_the_timestamp_beside_a_notebook_is_its_time(tmp_path: Path) -> None:
+    """In plain folders, is the ``timestamp.txt`` beside a notebook its time, while one that is
+    a link or over 1000 bytes is not read?"""
+    root = tmp_path / "sub"
+    for who in ("ada", "bob", "cy"):
+        (root / who).mkdir(parents=True)
+        (root / who / fixture.LAB.notebook).write_text(NB)
+    (root / "ada" / "timestamp.txt").write_text("2026-03-01 12:00:00.000000 UTC")
+    (root / "bob" / "timestamp.txt").symlink_to(root / "ada" / "timestamp.txt")
+    (root / "cy" / "timestamp.txt").write_text("2026-03-01 12:00:00 UTC" + " " * 1000)
+    found = _discover(root, tmp_path)
+    assert found.handins["ada", "fixture"].submitted == dt.datetime(2026, 3, 1, 12, tzinfo=UTC)
+    assert found.handins["bob", "fixture"].submitted is None
+    assert found.handins["cy", "fixture"].submitted is None

@@ -148,7 +148,8 @@ def learner_file(
     if who is not None:
         submitted, late, order = who.submitted, who.late, (who.order,)
     else:
-        submitted, late, order = when or layouts.timestamp(side), False, ()
+        stamp = layouts.timestamp(side) if when is None and side is not None else None
+        submitted, late, order = when or stamp, False, ()
     if match is None:
         handin = Handin(escape(shown), submitted, late, order) if who is not None else None
         return File(None, shown, handin, reason_for(own))
