@@ -113,10 +113,20 @@ def _nbgrader(rule: Rule, entry: Entry) -> Claim:
     who = layouts.parse_inbound(entry.name)
     if who is None:
         return Claim("note", why="not <id>+<assignment>+<timestamp>")
-    forger = layouts.not_owner(who, entry.account, entry.uid in rule.trusted)
+    forger = not_owner(who, entry.account, entry.uid in rule.trusted)
     if forger is not None:
         return Claim("ignored", who.student, reason="not-owner", why=forger)
     return Claim("inbound", who.student, who)
+
+
+def not_owner(who: Name, account: str | None, trusted: bool) -> str | None:
+    """Why an exchange ``inbound`` entry named for ``who.student`` is not theirs: it was
+    created by another named ``account`` (``inbound/`` is writable by every learner), unless
+    that account is ``trusted`` (the instructor's, who owns ``inbound/``, or this run's);
+    None when it is theirs or the account has no passwd entry (a copied exchange)."""
+    if account is None or trusted or account == who.student:
+        return None
+    return f"created by account {account!r}, not by {who.student!r} whom it names"
 
 
 @dataclass(frozen=True)

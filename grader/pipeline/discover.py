@@ -255,19 +255,20 @@ def _student_folder(
     try:
         for entry in walk.tree(folder):
             path, name = entry.path, entry.name
-            file = claims.learner_file(name, name, notebooks, when=when, side=entry.side)
             if entry.is_link:
+                file = claims.learner_file(name, name, notebooks, when=when)
                 linked = _hand_in(found, student, entry, file) or linked
             elif entry.is_dir:
                 found.lms_user(student, name)  # a Moodle folder carries its learner
-            elif file.lab is None and name.lower().endswith(".zip") and entry.is_regular:
+            elif name.lower().endswith(".zip") and entry.is_regular:  # never a lab's name
                 inner = found.open_zip(student, path)
                 if inner is not None:
                     _student_folder(found, student, inner, notebooks, every_lab, when, True)
-            elif file.lab is None and name == "timestamp.txt":
+            elif name == "timestamp.txt":
                 continue  # nbgrader's own file
             else:
                 found.lms_user(student, name)
+                file = claims.learner_file(name, name, notebooks, when=when, side=entry.side)
                 _hand_in(found, student, entry, file)
     finally:
         if zipped:

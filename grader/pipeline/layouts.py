@@ -186,16 +186,6 @@ def parse_inbound(folder: str) -> Name | None:
     return Name(match["user"], match["assignment"], submitted=parse_time(match["when"]))
 
 
-def not_owner(who: Name, account: str | None, trusted: bool) -> str | None:
-    """Why an exchange ``inbound`` entry named for ``who.student`` is not theirs: it was
-    created by another named ``account`` (``inbound/`` is writable by every learner), unless
-    that account is ``trusted`` (the instructor's, who owns ``inbound/``, or this run's);
-    None when it is theirs or the account has no passwd entry (a copied exchange)."""
-    if account is None or trusted or account == who.student:
-        return None
-    return f"created by account {account!r}, not by {who.student!r} whom it names"
-
-
 def nbgrader_root(entries: list[Entry]) -> str | None:
     """The folder among a folder's ``entries`` that holds nbgrader submissions (``submitted``
     of a course root, ``inbound`` of an exchange course folder), if one is there."""

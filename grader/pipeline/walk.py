@@ -1,8 +1,9 @@
 """Read the submissions folder: every listing, ``lstat``, side file and zip of discovery.
 
-Discovery reads the filesystem here alone: the layouts (:mod:`grader.pipeline.layouts`) are
-given what is read (names, kinds, owners, the text of ``timestamp.txt`` and of Blackboard
-receipts) and parse it, and :mod:`grader.pipeline.discover` puts their answers together.
+Discovery reads the filesystem here alone: :mod:`grader.pipeline.claims` and the naming rules
+of :mod:`grader.pipeline.layouts` are given what is read (names, kinds, owning accounts, the
+text of ``timestamp.txt`` and of Blackboard receipts) and parse it, and
+:mod:`grader.pipeline.discover` acts on their answers.
 Symbolic links are listed, never followed; hidden files, macOS resource forks and Jupyter
 checkpoints are never read.
 """
@@ -50,7 +51,9 @@ class Entry:
     """A folder's own folders' names (what tells an nbgrader course from plain folders)."""
 
 
-def _entry(path: Path, info: os.stat_result, side: str | None, subfolders: tuple[str, ...]):
+def _entry(
+    path: Path, info: os.stat_result, side: str | None, subfolders: tuple[str, ...]
+) -> Entry:
     mode = info.st_mode
     return Entry(
         path,
