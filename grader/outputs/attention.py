@@ -61,6 +61,7 @@ IGNORED_REASONS = {
     "other-lab": "another lab's notebook",
     "unreadable": "could not be read (or a zip nested too deep)",
     "duplicate": "an earlier upload; a later one was graded",
+    "not-owner": "an exchange entry another account created under this learner's name",
 }
 """``ignored-file:<reason>:<name>``: each reason of discovery, said for the instructor."""
 

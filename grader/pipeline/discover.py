@@ -22,6 +22,13 @@ Naming rules of the ``folders`` layout:
   zipped again, ``<id>.zip`` per learner, a learner's own zip among their files) are unpacked
   with the same caps, :data:`MAX_ZIP_DEPTH` deep.
 
+One pass: :mod:`grader.pipeline.walk` reads each entry (its kind by ``lstat``, its owning
+account, its side file's text), :func:`grader.pipeline.claims.claim` says whose it is and what
+it holds by the layout's naming rule (:mod:`grader.pipeline.layouts`), and one loop here
+(:func:`_take`) acts on each claim: a learner's folder or zip is read for lab notebooks, each
+added to the :class:`~grader.pipeline.discovery.Discovery` record with its
+:class:`~grader.batch.Handin` (time, late flag, upload order).
+
 Every file a learner handed in is accounted for: a file that is not graded leaves the flag
 ``ignored-file:<reason>:<name>`` on its learner's row, the reason one of :data:`REASONS`. With
 one lab asked for (``lone``), a learner's only notebook under another name is graded for that
@@ -31,50 +38,19 @@ lab and flagged ``renamed:<name>``.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
-import stat
-import zipfile
 from pathlib import Path
 
+import grader.pipeline.claims as claims
 import grader.pipeline.layouts as layouts
-from grader.batch import Handin
+import grader.pipeline.walk as walk
+from grader.pipeline.claims import Claim
 from grader.pipeline.discovery import (
     Discovery,
     lone_notebooks,
     one_learner_each,
-    reason_for,
 )
-from grader.pipeline.layouts import Name, lab_of
-from grader.pipeline.unpack import skipped, unpack
-from grader.safetext import escape
-
-RESUBMISSION = re.compile(r"-\d+$")
-
-
-def _walk(folder: Path) -> list[tuple[Path, os.stat_result]]:
-    """Every entry under ``folder`` (hidden ones and checkpoints left out), in name order,
-    with its own ``lstat``: symbolic links are listed, never followed."""
-    entries = []
-    pending = [folder]
-    while pending:
-        current = pending.pop()
-        try:
-            names = sorted(os.listdir(current))
-        except OSError:
-            continue
-        for name in names:
-            if skipped(name):
-                continue
-            path = current / name
-            try:
-                info = os.lstat(path)
-            except OSError:
-                continue
-            entries.append((path, info))
-            if stat.S_ISDIR(info.st_mode):
-                pending.append(path)
-    return sorted(entries, key=lambda entry: entry[0].parts)
+from grader.pipeline.layouts import Name
+from grader.pipeline.walk import Entry
 
 
 def discover(
@@ -106,16 +82,17 @@ def discover(
     """
     found = Discovery(scratch=unpack_to / "nested", max_bytes=max_bytes)
     found.scratch.mkdir(parents=True)  # type: ignore[union-attr]
-    if root.is_file():
-        if not zipfile.is_zipfile(root):
+    if walk.is_file(root):
+        if not walk.reads_as_zip(root):
             raise ValueError(f"{root} is neither a folder nor a zip")
-        root = unpack(root, unpack_to / "download", max_bytes, found)
+        root = walk.unpacked(root, unpack_to / "download", max_bytes, found)
         found.depth = 1
     root = _unwrap(found, root)
+    top = walk.listing(root, subfolders=True, texts=True)
     assignments = {name.removesuffix(".ipynb") for name in notebooks}
     chosen = layout
     if layout is None:
-        layout = layouts.detect(root, assignments)
+        layout = layouts.detect(str(root), top, assignments)
         found.notes.append(f"layout: {layout} (detected)")
     elif layout not in layouts.LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; known: {', '.join(layouts.LAYOUTS)}")
@@ -123,9 +100,18 @@ def discover(
         found.notes.append(f"layout: {layout} (chosen)")
     found.layout = layout
     if layout == "nbgrader":
-        _nbgrader(found, root, notebooks, assignments)
+        located = layouts.nbgrader_root(top)
+        folder = root / located if located else root
+        entries = walk.listing(folder) if located else top
+        kind = located or layouts.nbgrader_kind(top)
+        trusted = walk.trusted_uids(folder)
+        rule = claims.Rule(layout, notebooks, zone, kind=kind, trusted=trusted)
     else:
-        _download(found, root, layout, notebooks, zone)
+        entries = top
+        users = layouts.download_users(top) if layout == "blackboard" else {}
+        rule = claims.Rule(layout, notebooks, zone, users)
+    for entry in entries:
+        _take(found, entry, claims.claim(rule, entry), rule, assignments)
     if chosen is None and layout == "folders":
         one_learner_each(found)
     if lone:
@@ -136,11 +122,11 @@ def discover(
 def _unwrap(found: Discovery, root: Path) -> Path:
     """A download zipped again (the only entry is a zip): the folder it unpacks to."""
     while True:
-        entries = [name for name in sorted(os.listdir(root)) if not skipped(name)]
-        if len(entries) != 1 or not entries[0].lower().endswith(".zip"):
+        entries = walk.listing(root)
+        if len(entries) != 1 or not entries[0].name.lower().endswith(".zip"):
             return root
-        path = root / entries[0]
-        if path.is_symlink() or not zipfile.is_zipfile(path):
+        path = entries[0].path
+        if not walk.is_zip(path):
             return root
         inner = found.open_zip(None, path)
         if inner is None:
@@ -150,171 +136,105 @@ def _unwrap(found: Discovery, root: Path) -> Path:
         root = inner
 
 
-def _download(
-    found: Discovery, root: Path, layout: str, notebooks: dict[str, str], zone: dt.tzinfo
+def _take(
+    found: Discovery, entry: Entry, claim: Claim, rule: claims.Rule, assignments: set[str]
 ) -> None:
-    """An LMS download or plain folders: one entry of ``root`` per file or learner."""
-    every_lab = list(dict.fromkeys(notebooks.values()))
-    entries = [entry for entry in sorted(os.listdir(root)) if not skipped(entry)]
-    users = layouts.download_users(root, entries) if layout == "blackboard" else {}
-    for entry in entries:
-        path = root / entry
-        info = os.lstat(path)
-        who = layouts.owner(layout, entry, zone, users)
-        if isinstance(who, str):
-            found.notes.append(f"ignored {path}: {who}")
-            continue
-        if stat.S_ISLNK(info.st_mode):
-            if who is not None:
-                match = lab_of(who.file, notebooks)
-                linked = [match[0]] if match else every_lab
-                found.symlink(found.student_id(who.student), path, linked)
-            elif (linked_flat := layouts.flat_match(entry, notebooks)) is not None:
-                found.symlink(found.student_id(linked_flat[0]), path, [linked_flat[1]])
-            else:
-                found.symlink(found.student_id(entry), path, every_lab)
-        elif stat.S_ISDIR(info.st_mode):
-            if layout in ("canvas", "blackboard"):
-                found.notes.append(f"ignored {path}: a folder in a {layout} download")
+    """Act on what ``entry`` was claimed to be: a learner's hand-ins are found, the rest is
+    logged or ignored with its reason."""
+    path, holds = entry.path, claim.holds
+    every_lab = list(dict.fromkeys(rule.notebooks.values()))
+    student = found.student_id(claim.student) if claim.student is not None else None
+    if holds == "note":
+        found.notes.append(f"ignored {path}: {claim.why}")
+    elif holds == "ignored":
+        found.ignore(student, path, claim.reason, claim.why)
+    elif student is None:
+        found.ignore(None, path, claim.reason, claim.why)  # a flat file naming nobody
+    elif holds == "link":
+        found.symlink(student, path, every_lab if claim.labs is None else claim.labs)
+    elif holds == "folder":
+        if claim.who is not None and claim.who.name:
+            found.names[student] = claim.who.name
+        _student_folder(found, student, path, rule.notebooks, every_lab)
+    elif holds == "zip":
+        inner = found.open_zip(student, path)
+        found.student(student)
+        if inner is not None:
+            found.notes.append(f"{path}: read as the folder of {student}")
+            _student_folder(found, student, inner, rule.notebooks, every_lab, zipped=True)
+    elif holds == "lms-file":
+        assert claim.who is not None
+        _lms_file(found, student, entry, claim.who, rule.notebooks)
+    elif holds == "flat":
+        _flat_file(found, student, entry, claim, rule.notebooks)
+    elif holds == "inbound":
+        assert claim.who is not None
+        when = layouts.timestamp(walk.timestamp(path)) or claim.who.submitted
+        _student_folder(found, student, path, rule.notebooks, every_lab, when)
+    else:  # submitted: nbgrader's <id>/<assignment>/
+        found.student(student)
+        for assignment in walk.listing(path):
+            if assignment.name not in assignments:
+                found.notes.append(f"ignored {assignment.path}: not an assignment of this batch")
                 continue
-            student = found.student_id(who.student if who else entry)
-            if who is not None and who.name:
-                found.names[student] = who.name
-            _student_folder(found, student, path, notebooks, every_lab)
-        elif who is not None:
-            _lms_file(found, path, info, who, notebooks)
-        elif layout == "folders" and entry.lower().endswith(".zip"):
-            student = found.student_id(entry[: -len(".zip")])
-            inner = found.open_zip(student, path)
-            found.student(student)
-            if inner is not None:
-                found.notes.append(f"{path}: read as the folder of {student}")
-                _student_folder(found, student, inner, notebooks, every_lab, zipped=True)
-        elif entry.endswith(".ipynb") and layout == "folders":
-            _flat_file(found, path, info, notebooks)
-        elif entry.endswith(".ipynb"):
-            found.ignore(None, path, "renamed", f"does not follow the {layout} naming rule")
-        else:
-            found.ignore(None, path, "not-a-notebook", "not a notebook, and no learner's")
+            when = layouts.timestamp(walk.timestamp(assignment.path))
+            _student_folder(found, student, assignment.path, rule.notebooks, every_lab, when)
 
 
-def _flat_file(found: Discovery, path: Path, info: os.stat_result, notebooks: dict[str, str]):
+def _flat_file(
+    found: Discovery, student: str, entry: Entry, claim: Claim, notebooks: dict[str, str]
+) -> None:
     """``<id>_<anything>_<notebook>.ipynb`` directly in SUBMISSIONS (plain folders)."""
-    entry = path.name
-    flat = layouts.flat_match(entry, notebooks)
-    if flat is None:
-        owner = entry.split("_", 1)[0] if "_" in entry else ""
-        student = found.student_id(owner) if owner else None
-        if student is not None:
-            found.lms_user(student, entry)
-        why = "does not match <student>_<anything>_<notebook>.ipynb"
-        found.ignore(student, path, reason_for(entry), why)
+    found.lms_user(student, entry.name)
+    if claim.lab is None:
+        found.ignore(student, entry.path, claim.reason, claim.why)
         return
-    student = found.student_id(flat[0])
-    found.lms_user(student, entry)
-    number = lab_of(entry.rsplit("_", 1)[-1], notebooks)
-    handin = Handin(escape(entry), order=(number[1] if number else 0,))
-    regular = stat.S_ISREG(info.st_mode)
-    found.add(student, flat[1], path if regular else "ungradable:unreadable", handin)
+    _hand_in(found, student, entry, claims.flat_file(entry.name, claim.lab, notebooks))
 
 
 def _lms_file(
-    found: Discovery, path: Path, info: os.stat_result, who: Name, notebooks: dict[str, str]
+    found: Discovery, student: str, entry: Entry, who: Name, notebooks: dict[str, str]
 ) -> None:
-    student = found.student_id(who.student)
+    """A file of an LMS learner: a notebook, a zip of their files, or a Blackboard receipt."""
+    path = entry.path
     if who.name:
         found.names.setdefault(student, who.name)
     found.student(student)
     if not who.file:  # a Blackboard receipt: the LMS's, not the learner's
-        receipt = layouts.read_receipt(path)
+        receipt = layouts.receipt_user(entry.side) if entry.side is not None else None
         if receipt is not None and receipt[0]:
             found.names.setdefault(student, receipt[0])
         return
-    if who.file.lower().endswith(".zip") and stat.S_ISREG(info.st_mode):
+    if who.file.lower().endswith(".zip") and entry.is_regular:
         inner = found.open_zip(student, path)
         if inner is not None:
             found.depth += 1
             try:
-                for member, member_info in _walk(inner):
-                    if not stat.S_ISDIR(member_info.st_mode):
-                        shown = f"{path.name}/{member.relative_to(inner).as_posix()}"
-                        _lms_notebook(
-                            found, student, member, member_info, who, notebooks, member.name, shown
-                        )
+                for member in walk.tree(inner):
+                    if not member.is_dir:
+                        shown = f"{path.name}/{member.path.relative_to(inner).as_posix()}"
+                        file = claims.learner_file(member.name, shown, notebooks, who)
+                        _hand_in(found, student, member, file)
             finally:
                 found.depth -= 1
         return
-    _lms_notebook(found, student, path, info, who, notebooks, who.file, path.name)
+    _hand_in(found, student, entry, claims.learner_file(who.file, path.name, notebooks, who))
 
 
-def _lms_notebook(
-    found: Discovery,
-    student: str,
-    path: Path,
-    info: os.stat_result,
-    who: Name,
-    notebooks: dict[str, str],
-    own: str,
-    shown: str,
-) -> None:
-    """One file of an LMS learner: ``own`` its name as the learner gave it, ``shown`` its
-    name in the download (``<zip>/<member>`` inside a learner's zip)."""
-    match = lab_of(own, notebooks)
-    if stat.S_ISLNK(info.st_mode):
-        found.symlink(student, path, [match[0]] if match else [])
-        return
-    if match is None:
-        handin = Handin(escape(shown), who.submitted, who.late, (who.order,))
-        found.ignore(student, path, reason_for(own), name=shown, handin=handin)
-        return
-    lab, number = match
-    handin = Handin(escape(shown), who.submitted, who.late, (who.order, number))
-    regular = stat.S_ISREG(info.st_mode)
-    found.add(student, lab, path if regular else "ungradable:unreadable", handin)
-    if who.late:
-        found.flags[student].append(f"late:{lab}")
-
-
-def _nbgrader(
-    found: Discovery, root: Path, notebooks: dict[str, str], assignments: set[str]
-) -> None:
-    """``submitted/<id>/<assignment>/`` (a course root or ``submitted/`` itself) or the
-    exchange's ``inbound/<id>+<assignment>+<time>/``; ``timestamp.txt`` gives the time."""
-    located = layouts.nbgrader_root(root)
-    folder, kind = located if located else (root, "submitted")
-    if located is None and any(layouts.parse_inbound(n) for n in os.listdir(root)):
-        kind = "inbound"
-    every_lab = list(dict.fromkeys(notebooks.values()))
-    for entry in sorted(os.listdir(folder)):
-        path = folder / entry
-        if skipped(entry):
-            continue
-        if not stat.S_ISDIR(os.lstat(path).st_mode):
-            if os.path.islink(path):
-                found.symlink(found.student_id(entry), path, every_lab)
-            else:
-                found.ignore(None, path, reason_for(entry), "not a submission folder")
-            continue
-        if kind == "inbound":
-            who = layouts.parse_inbound(entry)
-            if who is None:
-                found.notes.append(f"ignored {path}: not <id>+<assignment>+<timestamp>")
-                continue
-            student = found.student_id(who.student)
-            when = layouts.read_timestamp(path) or who.submitted
-            _student_folder(found, student, path, notebooks, every_lab, when)
-            continue
-        student = found.student_id(entry)
-        found.student(student)
-        for assignment in sorted(os.listdir(path)):
-            inner = path / assignment
-            if skipped(assignment):
-                continue
-            if assignment not in assignments:
-                found.notes.append(f"ignored {inner}: not an assignment of this batch")
-                continue
-            when = layouts.read_timestamp(inner)
-            _student_folder(found, student, inner, notebooks, every_lab, when)
+def _hand_in(found: Discovery, student: str, entry: Entry, file: claims.File) -> bool:
+    """One file of ``student`` added as its claim says: graded for its lab (the later of two
+    kept), ignored with its reason, or a link flagged; True for a link standing for no lab."""
+    path = entry.path
+    if entry.is_link:
+        found.symlink(student, path, [file.lab] if file.lab is not None else [])
+        return file.lab is None
+    if file.lab is None or file.handin is None:
+        found.ignore(student, path, file.reason, name=file.shown, handin=file.handin)
+        return False
+    found.add(student, file.lab, path if entry.is_regular else "ungradable:unreadable", file.handin)
+    if file.handin.late:
+        found.flags[student].append(f"late:{file.lab}")
+    return False
 
 
 def _student_folder(
@@ -333,31 +253,23 @@ def _student_folder(
         found.depth += 1
     linked = False
     try:
-        for path, info in _walk(folder):
-            match = lab_of(path.name, notebooks)
-            if stat.S_ISLNK(info.st_mode):
-                if match is not None:
-                    found.symlink(student, path, [match[0]])
-                else:
-                    found.symlink(student, path, [])
-                    linked = True
-            elif stat.S_ISDIR(info.st_mode):
-                found.lms_user(student, path.name)  # a Moodle folder carries its learner
-            elif match is not None:
-                found.lms_user(student, path.name)
-                regular = stat.S_ISREG(info.st_mode)
-                stamp = when or layouts.read_timestamp(path.parent)
-                handin = Handin(escape(path.name), stamp, order=(match[1],))
-                found.add(student, match[0], path if regular else "ungradable:unreadable", handin)
-            elif path.name.lower().endswith(".zip") and stat.S_ISREG(info.st_mode):
+        for entry in walk.tree(folder):
+            path, name = entry.path, entry.name
+            if entry.is_link:
+                file = claims.learner_file(name, name, notebooks, when=when)
+                linked = _hand_in(found, student, entry, file) or linked
+            elif entry.is_dir:
+                found.lms_user(student, name)  # a Moodle folder carries its learner
+            elif name.lower().endswith(".zip") and entry.is_regular:  # never a lab's name
                 inner = found.open_zip(student, path)
                 if inner is not None:
                     _student_folder(found, student, inner, notebooks, every_lab, when, True)
-            elif path.name == "timestamp.txt":
+            elif name == "timestamp.txt":
                 continue  # nbgrader's own file
             else:
-                found.lms_user(student, path.name)
-                found.ignore(student, path, reason_for(path.name))
+                found.lms_user(student, name)
+                file = claims.learner_file(name, name, notebooks, when=when, side=entry.side)
+                _hand_in(found, student, entry, file)
     finally:
         if zipped:
             found.depth -= 1

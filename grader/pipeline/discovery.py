@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grader.pipeline.layouts as layouts
+import grader.pipeline.walk as walk
 from grader.batch import Handin
 from grader.labs import LABS
 from grader.pipeline.layouts import AmbiguousLayout
-from grader.pipeline.unpack import Unpacked, unpack
+from grader.pipeline.unpack import Unpacked
+from grader.pipeline.walk import MAX_ZIP_DEPTH
 from grader.safetext import escape
 
-REASONS = ("renamed", "not-a-notebook", "other-lab", "unreadable", "duplicate")
+REASONS = ("renamed", "not-a-notebook", "other-lab", "unreadable", "duplicate", "not-owner")
 """Why a handed-in file was not graded (the ``ignored-file`` flag and summary's table)."""
-MAX_ZIP_DEPTH = 3
-"""Zips inside zips are unpacked this many levels deep (the outer download is level 1)."""
 OTHER_LAB_NOTEBOOKS = {lab.notebook for lab in LABS.values()}
 NOTEBOOK_SNIFF = re.compile(rb'^\s*\{.*"(cells|nbformat)"\s*:', re.S)
 
@@ -123,16 +123,12 @@ class Discovery(Unpacked):
     def open_zip(self, student: str | None, path: Path) -> Path | None:
         """Unpack a zip found inside the submissions (same caps as the outer one) into a
         folder of its own; None, with the file ignored, when it cannot be or is too deep."""
-        if self.scratch is None or self.depth + 1 > MAX_ZIP_DEPTH:
-            self.ignore(student, path, "unreadable", f"a zip more than {MAX_ZIP_DEPTH} deep")
+        depth = MAX_ZIP_DEPTH if self.scratch is None else self.depth
+        inner = walk.open_zip(path, self.scratch or path, depth, self, self.max_bytes)
+        if isinstance(inner, str):
+            self.ignore(student, path, "unreadable", inner)
             return None
-        into = self.scratch / f"zip-{len(list(self.scratch.iterdir())) + 1}"
-        into.mkdir()
-        try:
-            return unpack(path, into, self.max_bytes, self)
-        except ValueError as exc:
-            self.ignore(student, path, "unreadable", str(exc))
-            return None
+        return inner
 
     def lms_user(self, student: str, filename: str) -> None:
         """Note the LMS user a file's own name carries (for :func:`_one_learner_each`)."""
@@ -213,11 +209,6 @@ def lone_notebooks(found: Discovery, lab: str) -> None:
 
 def looks_like_notebook(item: Ignored) -> bool:
     """A file not named ``.ipynb`` whose text starts like a notebook's JSON."""
-    if item.reason != "not-a-notebook" or item.path is None or item.path.is_symlink():
+    if item.reason != "not-a-notebook" or item.path is None:
         return False
-    try:
-        with open(item.path, "rb") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return False
-    return NOTEBOOK_SNIFF.match(head) is not None
+    return NOTEBOOK_SNIFF.match(walk.head(item.path)) is not None

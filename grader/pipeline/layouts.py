@@ -2,10 +2,11 @@
 
 Each ``parse_*`` function reads one name and returns who submitted it (a stable id and,
 where the name carries one, a display name), the file's own name, when it was submitted
-and whether the LMS marked it late; :func:`owner` applies the chosen layout's rule to an entry
-of a download and :func:`submitter` reads any LMS user off a file's name, so that who a name
-belongs to is decided here alone (:mod:`grader.pipeline.discover` walks the folders);
-:func:`detect` chooses the layout of a folder.
+and whether the LMS marked it late; :func:`owner` applies the chosen layout's rule to one name,
+:func:`submitter` reads any LMS user off a file's name, and :func:`detect` chooses the layout
+of a folder from the entries read in it. These are the rules :func:`grader.pipeline.claims.claim`
+applies to say whose an entry is. Nothing here reads a file: :mod:`grader.pipeline.walk` reads
+names, kinds, owners and side files (``timestamp.txt``, receipts) and hands them over.
 
 * Canvas ("Download Submissions"): ``<name>[_late]_<user id>_<attachment id>_<file>``;
   the id is Canvas's numeric user id; a higher attachment id is a later upload.
@@ -26,12 +27,11 @@ belongs to is decided here alone (:mod:`grader.pipeline.discover` walks the fold
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from grader.course import parse_time
+from grader.pipeline.walk import Entry
 
 LAYOUTS = ("canvas", "moodle", "blackboard", "nbgrader", "folders")
 
@@ -83,15 +83,9 @@ def lab_of(filename: str, notebooks: dict[str, str]) -> tuple[str, int] | None:
     return (lab, number) if lab is not None else None
 
 
-def read_timestamp(folder: Path) -> dt.datetime | None:
-    """The time in ``folder/timestamp.txt`` (nbgrader), if it is a regular file that parses."""
-    path = folder / "timestamp.txt"
-    try:
-        if not os.path.isfile(path) or os.path.islink(path) or path.stat().st_size > 1000:
-            return None
-        return parse_time(path.read_text(encoding="utf-8", errors="replace"))
-    except OSError:
-        return None
+def timestamp(text: str | None) -> dt.datetime | None:
+    """The time nbgrader's ``timestamp.txt`` holds (its ``text``, None where unreadable)."""
+    return parse_time(text) if text is not None else None
 
 
 def parse_canvas(filename: str) -> Name | None:
@@ -192,26 +186,17 @@ def parse_inbound(folder: str) -> Name | None:
     return Name(match["user"], match["assignment"], submitted=parse_time(match["when"]))
 
 
-def nbgrader_root(root: Path) -> tuple[Path, str] | None:
-    """The folder of nbgrader submissions under ``root`` and its kind (``submitted`` or
-    ``inbound``): a course root, an exchange course folder, or either folder itself."""
-    for child, kind in (("submitted", "submitted"), ("inbound", "inbound")):
-        path = root / child
-        if path.is_dir() and not path.is_symlink():
-            return path, kind
-    return None
+def nbgrader_root(entries: list[Entry]) -> str | None:
+    """The folder among a folder's ``entries`` that holds nbgrader submissions (``submitted``
+    of a course root, ``inbound`` of an exchange course folder), if one is there."""
+    folders = {entry.name for entry in entries if entry.is_dir}
+    return next((kind for kind in ("submitted", "inbound") if kind in folders), None)
 
 
-def _entries(root: Path) -> list[tuple[str, bool]]:
-    try:
-        names = sorted(os.listdir(root))
-    except OSError:
-        return []
-    return [
-        (name, os.path.isdir(root / name) and not os.path.islink(root / name))
-        for name in names
-        if not name.startswith(".") and name != "__MACOSX"
-    ]
+def nbgrader_kind(entries: list[Entry]) -> str:
+    """``inbound`` for a folder of exchange entries (``<id>+<assignment>+<time>``), else
+    ``submitted``: the kind of nbgrader folder ``entries`` were read from."""
+    return "inbound" if any(parse_inbound(entry.name) for entry in entries) else "submitted"
 
 
 class AmbiguousLayout(ValueError):
@@ -226,15 +211,16 @@ class AmbiguousLayout(ValueError):
         )
 
 
-def _vote(root: Path, name: str, is_dir: bool, assignments: set[str]) -> str | None:
+def _vote(entry: Entry, assignments: set[str]) -> str | None:
     """The layout one entry of a download follows; None for a file no rule reads (a README,
     a stray file: it votes for nothing)."""
-    if is_dir:
+    name = entry.name
+    if entry.is_dir:
         if parse_moodle(name) is not None:
             return "moodle"
         if parse_inbound(name) is not None:
             return "inbound"
-        if any(sub in assignments for sub, sub_dir in _entries(root / name) if sub_dir):
+        if any(sub in assignments for sub in entry.subfolders):
             return "nbgrader"
         return "folders"
     if parse_moodle(name) is not None:
@@ -248,9 +234,10 @@ def _vote(root: Path, name: str, is_dir: bool, assignments: set[str]) -> str | N
     return None
 
 
-def detect(root: Path, assignments: set[str]) -> str:
-    """The layout of ``root``: nbgrader when a ``submitted/`` or ``inbound/`` folder is there,
-    else the one layout whose naming rule the entries follow (``folders`` when none does).
+def detect(root: str, entries: list[Entry], assignments: set[str]) -> str:
+    """The layout of the folder ``root`` holding ``entries`` (read with their subfolders):
+    nbgrader when a ``submitted/`` or ``inbound/`` folder is there, else the one layout whose
+    naming rule the entries follow (``folders`` when none does).
 
     ``<id>/<assignment>/`` folders read the same as plain folders and count as them beside
     plain folders (nbgrader alone otherwise).
@@ -258,13 +245,13 @@ def detect(root: Path, assignments: set[str]) -> str:
     Raises:
         AmbiguousLayout: entries follow the rules of two layouts that read ids differently.
     """
-    if nbgrader_root(root) is not None:
+    if nbgrader_root(entries) is not None:
         return "nbgrader"
     votes: dict[str, list[str]] = {}
-    for name, is_dir in _entries(root):
-        layout = _vote(root, name, is_dir, assignments)
+    for entry in entries:
+        layout = _vote(entry, assignments)
         if layout is not None:
-            votes.setdefault(layout, []).append(name)
+            votes.setdefault(layout, []).append(entry.name)
     if "nbgrader" in votes and "folders" in votes:
         votes["folders"] += votes.pop("nbgrader")
     if "inbound" in votes:
@@ -295,32 +282,16 @@ def flat_match(name: str, notebooks: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def download_users(root: Path, entries: list[str]) -> dict[str, str]:
-    """``<assignment>_<username>`` -> username for a Blackboard download, told apart by the
-    receipts' ``Name: … (username)`` lines where they are readable."""
+def download_users(entries: list[Entry]) -> dict[str, str]:
+    """``<assignment>_<username>`` -> username for a Blackboard download's ``entries``, told
+    apart by the receipts' ``Name: … (username)`` lines where the walker read them."""
     heads, known = [], {}
     for entry in entries:
-        match = BLACKBOARD.match(entry)
+        match = BLACKBOARD.match(entry.name)
         if match is None:
             continue
         heads.append(match["head"])
-        path = root / entry
-        if match["receipt"] and os.path.isfile(path) and not os.path.islink(path):
-            try:
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    told = receipt_user(handle.read(2000))
-            except OSError:
-                told = None
-            if told is not None:
-                known[match["head"]] = told[1]
+        told = receipt_user(entry.side) if match["receipt"] and entry.side is not None else None
+        if told is not None:
+            known[match["head"]] = told[1]
     return blackboard_users(heads, known)
-
-
-def read_receipt(path: Path) -> tuple[str, str] | None:
-    try:
-        if not os.path.isfile(path) or os.path.islink(path):
-            return None
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return receipt_user(handle.read(2000))
-    except OSError:
-        return None

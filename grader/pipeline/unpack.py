@@ -1,5 +1,8 @@
 """Unpack a zip of submissions safely, member by member, into a folder to read.
 
+:func:`unpack` writes the members; the walker (:func:`grader.pipeline.walk.unpacked`) then
+reads the folder, looking through one wrapping folder.
+
 No absolute paths or ``..``, no file where the zip also has a folder of that name, size caps
 per member and in total; a member that cannot be read stands as an empty placeholder file
 with its status (``ungradable:unreadable``, ``ungradable:too-large``).
@@ -23,9 +26,6 @@ class Unpacked:
     """Bytes unpacked so far, by every zip of one batch together (capped at MAX_ZIP_TOTAL)."""
 
 
-SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
-
-
 MAX_ZIP_TOTAL = 4 * 1024**3
 
 
@@ -36,13 +36,8 @@ ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, N
 """What reading one zip member can raise (bad CRC, truncated data, encryption, odd methods)."""
 
 
-def skipped(name: str) -> bool:
-    """A name discovery never reads: hidden files, macOS resource forks, Jupyter checkpoints."""
-    return name.startswith(".") or name in SKIPPED_PARTS
-
-
-def unpack(archive: Path, into: Path, max_bytes: int, found: Unpacked) -> Path:
-    """Unpack a zip safely; returns the folder to read (looking through one wrapping folder).
+def unpack(archive: Path, into: Path, max_bytes: int, found: Unpacked) -> None:
+    """Unpack a zip safely into the folder ``into``.
 
     Members with an absolute path or ``..`` are skipped; a member that cannot be read (bad
     CRC, truncated, encrypted) leaves an empty file standing for ``ungradable:unreadable``, one
@@ -99,17 +94,6 @@ def unpack(archive: Path, into: Path, max_bytes: int, found: Unpacked) -> Path:
                         _placeholder(found, target, "ungradable:unreadable")
                     except OSError:
                         pass
-    children = [p for p in into.iterdir() if not skipped(p.name)]
-    if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
-        inner = children[0]
-        grandchildren = list(inner.iterdir())
-        zips = len(grandchildren) > 1  # learners' zips (one alone may be a learner's own)
-        if grandchildren and all(
-            p.is_dir() or "_" in p.name or (zips and p.suffix.lower() == ".zip")
-            for p in grandchildren
-        ):
-            return inner
-    return into
 
 
 def _placeholder(found: Unpacked, target: Path, status: str) -> None:
