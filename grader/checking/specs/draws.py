@@ -28,7 +28,7 @@ import numpy as np
 from grader.checking.compare import Row, compare_arrays
 from grader.checking.numpy_side import data_of
 from grader.checking.spec import Inputs
-from grader.checking.specs.shared import Compare, Side, stat_row
+from grader.checking.specs.shared import Compare, Side, stat_row, torch_grad
 from micrograd_plus.tensor import Tensor
 
 RTOL, ATOL = 1e-6, 1e-8
@@ -335,7 +335,7 @@ def _identity_reference(p: float) -> Side:
         x = torch.tensor(inputs["x"], requires_grad=True)
         out = torch.nn.functional.dropout(x, p, training=False)
         out.backward(torch.tensor(inputs["g"]))
-        return {"out": out.detach().numpy(), "x.grad": x.grad.numpy().copy()}
+        return {"out": out.detach().numpy(), "x.grad": torch_grad(x)}
 
     return reference
 
