@@ -64,6 +64,31 @@ def test_accumulation_checks_are_hidden_worth_a_point_and_catalogued(lab_id: str
         assert spec.id in catalogued
 
 
+@pytest.mark.parametrize("lab_id", ["lab1", "lab2"])
+def test_derived_operations_written_with_a_rule_of_their_own(lab_id: str) -> None:
+    """Has every operation the solutions derive (-a, a - b, a / b, mean) a planted bug that
+    writes it with a rule of its own assigning (=), failing its reuse check, and does the same
+    rule adding (+=) pass every check of the lab, so that the = is all the checks see?"""
+    import dataclasses
+
+    import nbformat
+
+    from grader.redteam import apply_bug, evaluate_in_process
+
+    derived = {"lab1": {"neg", "sub", "truediv"}, "lab2": {"mean"}}[lab_id]
+    own = {b.name: b for b in bugs_for(lab_id) if "rule of its own" in b.description}
+    assert set(own) == {f"{topic}-grad-assigned" for topic in derived}
+    nb = nbformat.read(REPO / "solutions" / LABS[lab_id].notebook, as_version=4)
+    for topic in derived:
+        bug = own[f"{topic}-grad-assigned"]
+        assert f"{lab_id}.{topic}.reuse" in bug.fails
+        adding = dataclasses.replace(bug, new=bug.new.replace(".grad =", ".grad +="))
+        outcomes = evaluate_in_process(apply_bug(nb, adding), lab_id, seed=0)
+        assert all(o.passed for o in outcomes.values()), [
+            c for c, o in outcomes.items() if not o.passed
+        ]
+
+
 def test_cross_entropy_is_judged_on_correct_parts() -> None:
     """Does a correct cross_entropy pass even when the learner's log_softmax, getitem and mean
     are wrong, whether it calls them as functions or as Tensor methods, and are the learner's

@@ -10,6 +10,7 @@ from grader.checking.misconceptions import Misconception
 from grader.checking.misconceptions.rules import (
     assigned_method,
     class_attribute,
+    derived_assigning,
     local,
     rerun,
     tensor_method,
@@ -162,11 +163,19 @@ def _assigned(spec: Spec, inputs: Inputs) -> Outputs:
         }
     if spec.id in REUSE_METHODS:
         return assigned_method(REUSE_METHODS[spec.id])(spec, inputs)
+    if spec.id in REUSE_DERIVED:
+        return rerun(derived_assigning(REUSE_DERIVED[spec.id]))(spec, inputs)
     raise KeyError(spec.id)
 
 
 REUSE_METHODS = {"lab1.pow.reuse": "__pow__", "lab1.sum.reuse": "sum"}
 """The accumulation checks of single operations, with the method whose rule they test."""
+REUSE_DERIVED = {
+    "lab1.neg.reuse": "__neg__",
+    "lab1.sub.reuse": "__sub__",
+    "lab1.truediv.reuse": "__truediv__",
+}
+"""The accumulation checks of the operations Task 7 derives, for a rule written anyway."""
 
 
 SIDE = ("grader.checking.specs.lab1", "TorchSide", "backward")
@@ -219,12 +228,15 @@ MISCONCEPTIONS = [
     ),
     Misconception(
         "lab1.backward.grad_assigned",
-        ("lab1.backward.chain", "lab1.backward.reuse", *REUSE_METHODS),
+        ("lab1.backward.chain", "lab1.backward.reuse", *REUSE_METHODS, *REUSE_DERIVED),
         "An operation assigns (=) its input's gradient instead of adding to it (+=), so a "
         "tensor used twice keeps only the last contribution. The chain rule sums the "
         "contributions of every path. Think about what .grad already holds when a rule runs.",
         wrong=lambda spec, inputs: _assigned(spec, inputs),
-        planted=("mul-grad-assigned", "pow-grad-assigned", "sum-grad-assigned"),
+        planted=(
+            *("mul-grad-assigned", "pow-grad-assigned", "sum-grad-assigned"),
+            *("neg-grad-assigned", "sub-grad-assigned", "truediv-grad-assigned"),
+        ),
     ),
     Misconception(
         "lab1.backward.recursive_sort",

@@ -231,7 +231,7 @@ fn("mean", {"mean(x)": lambda F, x: F.mean(x)}, operands(x=(3, 4)),
                 "mean(x, axis=0)": lambda F, x: F.mean(x, axis=0),
                 "mean(x, axis=1, keepdims=True)": lambda F, x: F.mean(x, axis=1, keepdims=True)},
             hint="mean = sum over the axes / the number of elements summed (not x's whole size)"),
-    backward(2, hint="each element gets out.grad / n, n the number of elements averaged; derive "
+    backward(1, hint="each element gets out.grad / n, n the number of elements averaged; derive "
              "mean from sum and * and the gradient comes for free"),
     Check("axis", 2, "grad", {"mean(x, axis=1)": lambda F, x: F.mean(x, axis=1),
                               "mean(x, axis=0, keepdims=True)":
