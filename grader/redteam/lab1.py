@@ -78,7 +78,7 @@ BUGS = lab_bugs(
             "lab1.backward.twice",
             "lab1.backward.diamond",
             "lab1.neg.reuse",
-            "lab1.sub.reuse",
+            "lab1.truediv.reuse",
         },
         "* assigns (=) its gradients instead of adding (+=): a reused node loses contributions.",
     ),
@@ -201,6 +201,8 @@ BUGS += lab_bugs(
             "lab1.backward.twice",
             "lab1.backward.diamond",
             "lab1.zero_grad",
+            "lab1.sub.reuse",
+            "lab1.truediv.reuse",
         },
         "+ assigns (=) its gradients instead of adding (+=): a reused node loses contributions.",
     ),
@@ -232,12 +234,12 @@ TRUEDIV_RULE = """other = self._lift(other)
     return out"""
 BUGS += own_rule_bugs(
     "lab1",
-    ("neg", "derived", "return self * -1.0", NEG_RULE, "sub"),  # a - b is a + (-b)
+    ("neg", "derived", "return self * -1.0", NEG_RULE),
     ("sub", "derived", "return self + (-self._lift(other))", SUB_RULE),
     ("truediv", "derived", "return self * self._lift(other) ** -1.0", TRUEDIV_RULE),
 )
 BUGS += assigned_bugs(
     "lab1",
-    ("pow", "pow", "self.grad += k * self.data ** (k - 1) * out.grad", "truediv"),
+    ("pow", "pow", "self.grad += k * self.data ** (k - 1) * out.grad"),
     ("sum", "sum", "self.grad += np.broadcast_to(g, self.shape)"),
 )

@@ -127,16 +127,17 @@ op("sub_div", {"2.0 - a": lambda a: 2.0 - a,
     local=False, hidden=True)
 
 DERIVED_REUSE_HINT = (
-    "{case} brings a to {op} twice, so a.grad must collect both contributions: derived from "
-    "+ * ** (as Task 7 says) it needs no rule of its own; a rule of your own must add (+=) "
-    "into .grad, never assign (=)"
+    "in {case}, a reaches {op} and another operation, so a.grad must collect both "
+    "contributions: derived from + * ** (as Task 7 says) it needs no rule of its own; a rule of "
+    "your own must add (+=) into .grad, never assign (=)"
 )
-for topic, sign, case, f in (
-    ("neg", "-", "-a + -a", lambda a: -a + -a),
-    ("sub", "-", "a - a", lambda a: a - a),
-    ("truediv", "/", "a / a", lambda a: a / a),
+NONZERO = ((2, 3), "nonzero")
+for topic, sign, case, f, leaves in (
+    ("neg", "-", "-a + -a", lambda a: -a + -a, operands(a=NONZERO)),
+    ("sub", "-", "(a - b) + a", lambda a, b: (a - b) + a, operands(a=NONZERO, b=NONZERO)),
+    ("truediv", "/", "(a / b) + a", lambda a, b: (a / b) + a, operands(a=NONZERO, b=NONZERO)),
 ):
-    op(topic, {case: f}, operands(a=((2, 3), "nonzero")),
+    op(topic, {case: f}, leaves,
         Check("reuse", 1, "grad", hint=DERIVED_REUSE_HINT.format(case=case, op=sign)),
         local=False, hidden=True)
 
