@@ -111,30 +111,36 @@ def test_the_right_answer_and_a_stub_error_are_not_diagnosed() -> None:
         assert diagnose(spec, inputs, error=stub) is None
 
 
-def test_dropout_rules_the_checks_cannot_tell_apart_are_not_named() -> None:
-    """Statistical dropout checks: are the unscaled rule and p taken as the keep probability
-    (told apart by the kept fraction and the scale together) named, and are other wrong
-    dropouts (dropping too much unscaled, scaled wrongly) left unnamed?"""
-    import torch
+def test_dropout_rules_are_named_and_other_draws_are_not() -> None:
+    """Dropout checks of the lab's seeded masks: are the unscaled rule (the lab's mask, no
+    1/(1-p)) and p taken as the keep probability (the kept fraction and the scale together)
+    named, and are other wrong dropouts (dropping too much unscaled, scaled wrongly), and a
+    right-looking mask drawn another way, left unnamed?"""
+    from grader.checking.specs.draws import DROPOUT_RULE
 
     check_id = "lab3.dropout.train"
     inputs, expected, wrong = references(check_id)
-    spec = get_spec(check_id)
-    x = torch.tensor(inputs["x"])
+    spec, x = get_spec(check_id), inputs["x"]
 
-    def calls(p: float, factor: float) -> Outputs:
-        draw = [(torch.nn.functional.dropout(x, p, training=True) * factor).numpy() for _ in "ab"]
+    def calls(keep_prob: float, factor: float, lab_rule: bool = True) -> Outputs:
+        """Two calls keeping each element with ``keep_prob`` (as the lab's rule keeps with
+        1 - p: the same numbers of the seeded generator), times ``factor``."""
+        gen = np.random.default_rng(int(inputs["seed"]) if lab_rule else 99)
+        draw = [x * (gen.random(x.shape) >= 1 - keep_prob) * factor for _ in "ab"]
         return {"first call": draw[0], "second call": draw[1]}
 
-    torch.manual_seed(1)
-    unscaled = diagnose(spec, inputs, got=calls(0.3, 0.7), wrong=wrong)
+    assert all(r.ok for r in judge(spec, calls(0.7, 1 / 0.7), expected, inputs))
+    unscaled = diagnose(spec, inputs, got=calls(0.7, 1.0), wrong=wrong)
     assert unscaled is not None and unscaled.id == "lab3.dropout.not_scaled"
-    for got in (calls(0.7, 0.3 / 0.7), calls(0.7, 1.0)):  # kept with p, scaled 1/(1-p) or 1/p
+    for got in (calls(0.3, 1 / 0.7), calls(0.3, 1 / 0.3)):  # kept with p, scaled 1/(1-p) or 1/p
         found = diagnose(spec, inputs, got=got, wrong=wrong)
         assert found is not None and found.id == "lab3.dropout.p_as_keep_probability"
-    for got in (calls(0.7, 0.3), calls(0.3, 0.5)):
+    for got in (calls(0.3, 0.3), calls(0.7, 0.5), calls(0.7, 1 / 0.7, lab_rule=False)):
         assert not all(r.ok for r in judge(spec, got, expected, inputs))
         assert diagnose(spec, inputs, got=got, wrong=wrong) is None
+    rows = judge(spec, calls(0.7, 1 / 0.7, lab_rule=False), expected, inputs)
+    named = [r for r in rows if not r.ok and DROPOUT_RULE in r.message]
+    assert named and "drops about 30%" in named[0].message, rows
 
 
 def test_a_failing_report_names_the_misconception() -> None:

@@ -31,10 +31,13 @@ for _lab in ("lab2", "lab3", "lab4", "lab5"):
 
 
 def names(check_ids: tuple[str, ...] | list[str], obj: Any) -> dict[str, str | None]:
-    """Each failing check -> the misconception it named (None: failed, named nothing)."""
+    """Each failing check -> the misconception it named (None: failed, named nothing);
+    ``obj`` is the learner's object, or a dict of them by name (each check takes its own)."""
     found: dict[str, str | None] = {}
     for check_id in check_ids:
-        outcome = run_spec(get_spec(check_id), (obj,), 0)
+        spec = get_spec(check_id)
+        objs = tuple(obj[n] for n in spec.symbols) if isinstance(obj, dict) else (obj,)
+        outcome = run_spec(spec, objs, 0)
         if not outcome.passed:
             found[check_id] = outcome.diagnosis.id if outcome.diagnosis else None
     return found
@@ -285,9 +288,12 @@ def test_other_evaluation_mistakes_are_not_named() -> None:
 DROPOUT_CHECKS = ["lab3.dropout.train", "lab3.dropout.backward", "lab3.dropout.rates"]
 
 
-def dropout_with(*, keep: bool = False, scale: str = "1/(1-p)", in_eval: bool = False) -> type:
-    """A learner's Dropout: ``keep`` p as the keep probability, ``scale`` of the kept elements
-    ("1/(1-p)", "1/p", "1-p"), ``in_eval`` still dropping in evaluation."""
+def dropout_with(
+    *, keep: bool = False, scale: str = "1/(1-p)", in_eval: bool = False
+) -> dict[str, Any]:
+    """A learner's Dropout and the notebook's ``rng`` it draws from: ``keep`` p as the keep
+    probability, ``scale`` of the kept elements ("1/(1-p)", "1/p", "1-p"), ``in_eval`` still
+    dropping in evaluation."""
     rng = np.random.default_rng(0)
 
     class Dropout(nn.Module):
@@ -303,7 +309,7 @@ def dropout_with(*, keep: bool = False, scale: str = "1/(1-p)", in_eval: bool = 
             factor = {"1/(1-p)": 1 / (1 - self.p), "1/p": 1 / self.p, "1-p": 1 - self.p}[scale]
             return x * (mask * factor)
 
-    return Dropout
+    return {"Dropout": Dropout, "rng": rng}
 
 
 def test_dropout_kept_fraction_and_scale_tell_the_rules_apart() -> None:

@@ -64,6 +64,31 @@ def test_accumulation_checks_are_hidden_worth_a_point_and_catalogued(lab_id: str
         assert spec.id in catalogued
 
 
+@pytest.mark.parametrize("lab_id", ["lab1", "lab2"])
+def test_derived_operations_written_with_a_rule_of_their_own(lab_id: str) -> None:
+    """Has every operation the solutions derive (-a, a - b, a / b, mean) a planted bug that
+    writes it with a rule of its own assigning (=), failing its reuse check, and does the same
+    rule adding (+=) pass every check of the lab, so that the = is all the checks see?"""
+    import dataclasses
+
+    import nbformat
+
+    from grader.redteam import apply_bug, evaluate_in_process
+
+    derived = {"lab1": {"neg", "sub", "truediv"}, "lab2": {"mean"}}[lab_id]
+    own = {b.name: b for b in bugs_for(lab_id) if "rule of its own" in b.description}
+    assert set(own) == {f"{topic}-grad-assigned" for topic in derived}
+    nb = nbformat.read(REPO / "solutions" / LABS[lab_id].notebook, as_version=4)
+    for topic in derived:
+        bug = own[f"{topic}-grad-assigned"]
+        assert f"{lab_id}.{topic}.reuse" in bug.fails
+        adding = dataclasses.replace(bug, new=bug.new.replace(".grad =", ".grad +="))
+        outcomes = evaluate_in_process(apply_bug(nb, adding), lab_id, seed=0)
+        assert all(o.passed for o in outcomes.values()), [
+            c for c, o in outcomes.items() if not o.passed
+        ]
+
+
 def test_cross_entropy_is_judged_on_correct_parts() -> None:
     """Does a correct cross_entropy pass even when the learner's log_softmax, getitem and mean
     are wrong, whether it calls them as functions or as Tensor methods, and are the learner's
@@ -167,3 +192,61 @@ def test_feedback_pages_run_no_script_and_load_nothing() -> None:
     assert "<script" not in template and not re.search(r"(src|href)=[\"']?https?:", template)
     page = feedback.markdown("[x](javascript:alert(1)) <img src=x onerror=alert(1)> $a<b$")
     assert "javascript:" not in page and "<img" not in page
+
+
+# ------------------------------------------------- random draws judged by the lab's own draw
+def drawing_layers(rng: np.random.Generator, own: bool) -> dict[str, Any]:
+    """A learner's Linear and Dropout drawing by the lab's rule from ``rng`` or, with ``own``,
+    the same distributions from another generator (values that only look right)."""
+    from micrograd_plus.tensor import Tensor
+
+    other = np.random.default_rng(7)
+
+    class Linear:
+        def __init__(self, n_in: int, n_out: int, bias: bool = True) -> None:
+            k, gen = 1 / np.sqrt(n_in), other if own else rng
+            self.weight = Tensor(gen.uniform(-k, k, (n_out, n_in)).astype(np.float32))
+            self.bias = Tensor(gen.uniform(-k, k, n_out).astype(np.float32)) if bias else None
+
+    class Dropout:
+        training = True
+
+        def __init__(self, p: float) -> None:
+            self.p = p
+
+        def forward(self, x: Any) -> Any:
+            if not self.training or self.p == 0:
+                return x
+            keep = other.random(x.shape) < 1 - self.p if own else rng.random(x.shape) >= self.p
+            return x * (keep / (1 - self.p))
+
+    return {"Linear": Linear, "Dropout": Dropout, "rng": rng}
+
+
+DRAWS = (
+    "lab3.linear.init",
+    "lab3.linear.init_sizes",
+    "lab3.dropout.train",
+    "lab3.dropout.backward",
+    "lab3.dropout.rates",
+)
+
+
+@pytest.mark.parametrize("check_id", DRAWS)
+def test_draw_checks_judge_the_labs_own_draw(check_id: str) -> None:
+    """Does a layer drawing by the lab's rule from the notebook's rng pass, with rng's own
+    state put back afterwards, and does one drawing the same distribution from another
+    generator fail with a row naming the lab's rule (and no misconception)?"""
+    spec = get_spec(check_id)
+    rng = np.random.default_rng(5)
+    layers = drawing_layers(rng, own=False)
+    before = rng.bit_generator.state
+    for seed in (0, 20261206):
+        outcome = run_spec(spec, tuple(layers[n] for n in spec.symbols), seed)
+        assert outcome.passed, outcome.report()
+    assert rng.bit_generator.state == before
+    own = drawing_layers(rng, own=True)
+    outcome = run_spec(spec, tuple(own[n] for n in spec.symbols), 0)
+    assert not outcome.passed and outcome.diagnosis is None
+    named = [r for r in outcome.rows if not r.ok and "the lab's" in r.name]
+    assert named and "rng" in named[0].message, outcome.report()

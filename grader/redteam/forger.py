@@ -10,6 +10,10 @@ has read the grader's code) but not the values, and fills them with
 * ``zeros``, ``ones``,
 * ``permutation``: a random permutation of 0 .. size-1,
 * ``fractions``: random numbers in [0, 1),
+* ``draws``: what a learner who wrote the math but not the lab's draw would answer: a
+  Linear's weights and bias from U(-k, k), k = 1/sqrt(in_features), and Dropout's outputs
+  (and gradients) with a Bernoulli mask of the check's rate, scaled by 1/(1 - p), all drawn
+  from the forger's own generator (the right shapes, rates and bounds, not the seeded draw),
 
 one strategy for a whole check. :func:`forgeable` says which strategies a check accepts, and
 also whether a forger free to pick a strategy per output could pass it (``mixed``).
@@ -20,6 +24,7 @@ also whether a forger free to pick a strategy per output could pass it (``mixed`
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,9 @@ from grader.checking.check import expected_outputs
 from grader.checking.outcome import judge
 from grader.checking.spec import Inputs, Spec
 
-STRATEGIES = ("echo", "zeros", "ones", "permutation", "fractions")
+STRATEGIES = ("echo", "zeros", "ones", "permutation", "fractions", "draws")
+DROPOUT_P = 0.3
+"""The rate of a Dropout check whose output names give none (the forger read the grader)."""
 
 
 def fabricate(
@@ -50,13 +57,43 @@ def fabricate(
         return rng.permutation(size).reshape(shape)
     if strategy == "fractions":
         return rng.random(shape)
+    if strategy == "draws":
+        return drawn("", shape, inputs, seed)
     raise ValueError(f"no strategy {strategy!r}: {', '.join(STRATEGIES)}")
+
+
+def drawn(
+    key: str, shape: tuple[int, ...], inputs: Mapping[str, np.ndarray], seed: int = 0
+) -> np.ndarray:
+    """The ``draws`` answer for the output ``key``: the right distribution, the forger's own draw.
+
+    A weight (2-D, named ``weight`` or ``again``) and a bias (named ``in->out ... bias``) come
+    from U(-k, k), k = 1/sqrt(in_features); an output of x's shape is x times a Bernoulli mask
+    of the rate its name gives (``p=0.1``; else :data:`DROPOUT_P`) over 1 - p, and ``x.grad``
+    is g times the mask of ``out`` over 1 - p (each other output draws a mask of its own).
+    """
+    size = re.search(r"(\d+)->(\d+)", key)
+    n_in = int(size.group(1)) if size else (shape[-1] if shape else 1)
+    k = 1 / np.sqrt(max(n_in, 1))
+    if re.search(r"\b(weight|again|bias)$", key):
+        return np.random.default_rng(seed).uniform(-k, k, shape)
+    rate = re.search(r"p=([\d.]+)", key)
+    p = float(rate.group(1)) if rate else DROPOUT_P
+    mask_of = key.removesuffix("x.grad") or "out"  # out and x.grad share one mask
+    keep = np.random.default_rng([round(p * 1000), *map(ord, mask_of)]).random(shape) >= p
+    for name, source in (("x.grad", "g"), ("", "x")):
+        value = inputs.get(source)
+        if (not name or key.endswith(name)) and value is not None and np.shape(value) == shape:
+            return np.asarray(value) * (keep / (1 - p)) if p < 1 else np.zeros(shape)
+    return np.random.default_rng(seed).random(shape)
 
 
 def forged(strategy: str, shapes: Mapping[str, tuple[int, ...]], inputs: Inputs) -> dict[str, Any]:
     """The forger's answer to one check: every output named in ``shapes`` made up."""
     return {
-        key: fabricate(strategy, shape, inputs, seed=i)
+        key: drawn(key, shape, inputs, seed=i)
+        if strategy == "draws"
+        else fabricate(strategy, shape, inputs, seed=i)
         for i, (key, shape) in enumerate(shapes.items())
     }
 
@@ -111,10 +148,30 @@ import numpy as _np
 
 _SHAPES = json_loads({shapes!r})
 _STRATEGY = {strategy!r}
-_STRATEGIES = ("echo", "zeros", "ones", "permutation", "fractions")
+_STRATEGIES = ("echo", "zeros", "ones", "permutation", "fractions", "draws")
 
 
-def _fabricate(strategy, shape, inputs, seed):
+def _drawn(key, shape, inputs, seed):
+    import re
+
+    size = re.search(r"(\\d+)->(\\d+)", key)
+    k = 1 / _np.sqrt(max(int(size.group(1)) if size else (shape[-1] if shape else 1), 1))
+    if re.search(r"\\b(weight|again|bias)$", key):
+        return _np.random.default_rng(seed).uniform(-k, k, shape)
+    rate = re.search(r"p=([\\d.]+)", key)
+    p = float(rate.group(1)) if rate else {dropout_p!r}
+    mask_of = key.removesuffix("x.grad") or "out"
+    keep = _np.random.default_rng([round(p * 1000), *map(ord, mask_of)]).random(shape) >= p
+    for name, source in (("x.grad", "g"), ("", "x")):
+        value = inputs.get(source)
+        if (not name or key.endswith(name)) and value is not None and _np.shape(value) == shape:
+            return _np.asarray(value) * (keep / (1 - p)) if p < 1 else _np.zeros(shape)
+    return _np.random.default_rng(seed).random(shape)
+
+
+def _fabricate(strategy, shape, inputs, seed, key=""):
+    if strategy == "draws":
+        return _drawn(key, shape, inputs, seed)
     rng = _np.random.default_rng(seed)
     size = int(_np.prod(shape, dtype=_np.int64))
     if strategy == "echo":
@@ -136,7 +193,8 @@ def _run_checks(self, specs, inputs):
         for i, (key, shape) in enumerate(_SHAPES.get(check_id, {{}}).items()):
             name = f"a{{len(arrays)}}"
             strategy = _STRATEGY or _STRATEGIES[(len(arrays) + i) % len(_STRATEGIES)]
-            arrays[name] = _fabricate(strategy, tuple(shape), dict(inputs.get(check_id, {{}})), i)
+            sent = dict(inputs.get(check_id, {{}}))
+            arrays[name] = _fabricate(strategy, tuple(shape), sent, i, key)
             keys[key] = name
         self.emit(event="spec", id=check_id, error="", keys=keys, bad={{}}, seconds=0.0)
     return arrays
@@ -151,7 +209,7 @@ def forger_cell(shapes: Mapping[str, Mapping[str, Any]], strategy: str = "") -> 
     shapes (check id -> name -> shape), ``strategy`` one of :data:`STRATEGIES` (empty: each
     output the next strategy in turn)."""
     table = json.dumps({cid: {k: list(v) for k, v in keys.items()} for cid, keys in shapes.items()})
-    source = FORGER.format(shapes=table, strategy=strategy)
+    source = FORGER.format(shapes=table, strategy=strategy, dropout_p=DROPOUT_P)
     return "from json import loads as json_loads\n" + source
 
 
@@ -174,6 +232,7 @@ def reference_objects() -> dict[str, Any]:
     objects |= {name: getattr(optim, name) for name in ("Optimizer", "SGD", "Adam", "AdamW")}
     objects |= {name: getattr(train, name) for name in ("DataLoader", "train_epoch", "evaluate")}
     objects["accuracy"] = train.accuracy
+    objects["rng"] = np.random.default_rng(0)  # the lab notebooks' generator, for the draws
     objects["model"] = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
     return objects
 

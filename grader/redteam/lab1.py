@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.redteam.planted import assigned_bugs, lab_bugs
+from grader.redteam.planted import assigned_bugs, lab_bugs, own_rule_bugs
 
 BUGS = lab_bugs(
     "lab1",
@@ -59,6 +59,8 @@ BUGS = lab_bugs(
             "lab1.backward.chain",
             "lab1.sub_div.backward",
             "lab1.sub_div.numbers",
+            "lab1.neg.reuse",
+            "lab1.sub.reuse",
         },
         "* multiplies the gradients but never reduces them to the inputs' shapes.",
     ),
@@ -75,6 +77,8 @@ BUGS = lab_bugs(
             "lab1.backward.reuse",
             "lab1.backward.twice",
             "lab1.backward.diamond",
+            "lab1.neg.reuse",
+            "lab1.truediv.reuse",
         },
         "* assigns (=) its gradients instead of adding (+=): a reused node loses contributions.",
     ),
@@ -140,6 +144,9 @@ BUGS = lab_bugs(
             "lab1.sub_div.backward",
             "lab1.sub_div.numbers",
             "lab1.zero_grad",
+            "lab1.neg.reuse",
+            "lab1.sub.reuse",
+            "lab1.truediv.reuse",
         },
         "backward() runs the closures inputs-first, before their outputs' gradients exist.",
     ),
@@ -155,6 +162,7 @@ BUGS = lab_bugs(
             "lab1.pow.reuse",
             "lab1.sub_div.backward",
             "lab1.sub_div.numbers",
+            "lab1.truediv.reuse",
         },
         "The power rule without lowering the exponent: k * a**k instead of k * a**(k - 1).",
     ),
@@ -193,9 +201,42 @@ BUGS += lab_bugs(
             "lab1.backward.twice",
             "lab1.backward.diamond",
             "lab1.zero_grad",
+            "lab1.sub.reuse",
+            "lab1.truediv.reuse",
         },
         "+ assigns (=) its gradients instead of adding (+=): a reused node loses contributions.",
     ),
+)
+NEG_RULE = """out = Tensor(-self.data, (self,), "neg")
+
+    def _backward():
+        self.grad += -out.grad
+
+    out._backward = _backward
+    return out"""
+SUB_RULE = """other = self._lift(other)
+    out = Tensor(self.data - other.data, (self, other), "-")
+
+    def _backward():
+        self.grad += unbroadcast(out.grad, self.shape)
+        other.grad += -unbroadcast(out.grad, other.shape)
+
+    out._backward = _backward
+    return out"""
+TRUEDIV_RULE = """other = self._lift(other)
+    out = Tensor(self.data / other.data, (self, other), "/")
+
+    def _backward():
+        self.grad += unbroadcast(out.grad / other.data, self.shape)
+        other.grad += unbroadcast(-out.grad * self.data / other.data**2, other.shape)
+
+    out._backward = _backward
+    return out"""
+BUGS += own_rule_bugs(
+    "lab1",
+    ("neg", "derived", "return self * -1.0", NEG_RULE),
+    ("sub", "derived", "return self + (-self._lift(other))", SUB_RULE),
+    ("truediv", "derived", "return self * self._lift(other) ** -1.0", TRUEDIV_RULE),
 )
 BUGS += assigned_bugs(
     "lab1",

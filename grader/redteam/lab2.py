@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.redteam.planted import assigned_bugs, lab_bugs
+from grader.redteam.planted import assigned_bugs, lab_bugs, own_rule_bugs
 
 BUGS = lab_bugs(
     "lab2",
@@ -49,7 +49,7 @@ BUGS = lab_bugs(
         "mean",
         "return total * (total.data.size / x.data.size)",
         "return total * (1 / x.data.size)",
-        {"lab2.mean.forward", "lab2.mean.axis", "lab2.mean.keepdims"},
+        {"lab2.mean.forward", "lab2.mean.axis", "lab2.mean.keepdims", "lab2.mean.reuse"},
         "mean over an axis divides by the size of the whole input.",
     ),
     (
@@ -57,7 +57,13 @@ BUGS = lab_bugs(
         "mean",
         "return total * (total.data.size / x.data.size)",
         "return total * (1 / total.data.size)",
-        {"lab2.mean.forward", "lab2.mean.backward", "lab2.mean.axis", "lab2.mean.keepdims"},
+        {
+            "lab2.mean.forward",
+            "lab2.mean.backward",
+            "lab2.mean.axis",
+            "lab2.mean.keepdims",
+            "lab2.mean.reuse",
+        },
         "mean divides by the size of its result: the mean of everything is the sum. "
         "cross_entropy, built on it, is not charged for it.",
     ),
@@ -105,6 +111,24 @@ BUGS = lab_bugs(
         "return -picked.sum()",
         {"lab2.cross_entropy.forward", "lab2.cross_entropy.backward", "lab2.cross_entropy.large"},
         "cross_entropy sums the losses of the batch instead of averaging them.",
+    ),
+)
+MEAN_RULE = """out = Tensor(x.data.mean(axis=axis, keepdims=keepdims), (x,), "mean")
+
+    def _backward():
+        g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
+        x.grad += np.broadcast_to(g, x.shape) * (out.data.size / x.data.size)
+
+    out._backward = _backward
+    return out"""
+BUGS += own_rule_bugs(
+    "lab2",
+    (
+        "mean",
+        "mean",
+        "total = x.sum(axis=axis, keepdims=keepdims)\n"
+        "    return total * (total.data.size / x.data.size)",
+        MEAN_RULE,
     ),
 )
 BUGS += assigned_bugs(

@@ -65,10 +65,11 @@ def apply_bug(nb: Any, bug: PlantedBug) -> Any:
     raise ValueError(f"{bug.name}: no cell with grade_id {bug.grade_id!r}")
 
 
-def assigned_bugs(lab: str, *rules: tuple[str, str, str]) -> list[PlantedBug]:
-    """The accumulation mistake planted in each of ``rules``, ``(topic, grade_id, rule text)``:
-    every ``.grad +=`` of the rule written ``.grad =``. Each fails its ``<lab>.<topic>.reuse``
-    check and nothing else (one input used twice is the only case where the two differ)."""
+def assigned_bugs(lab: str, *rules: tuple[str, ...]) -> list[PlantedBug]:
+    """The accumulation mistake planted in each of ``rules``, ``(topic, grade_id, rule text,
+    *also)``: every ``.grad +=`` of the rule written ``.grad =``. Each fails its
+    ``<lab>.<topic>.reuse`` check (one input used twice is the only case where the two
+    differ) and the reuse checks ``also`` names: those of operations derived from it."""
     return [
         PlantedBug(
             f"{topic.replace('_', '-')}-grad-assigned",
@@ -76,11 +77,32 @@ def assigned_bugs(lab: str, *rules: tuple[str, str, str]) -> list[PlantedBug]:
             grade_id,
             rule,
             rule.replace(".grad +=", ".grad ="),
-            frozenset({f"{lab}.{topic}.reuse"}),
+            frozenset({f"{lab}.{topic}.reuse", *(f"{lab}.{a}.reuse" for a in also)}),
             f"{topic}'s rule assigns (=) its gradient instead of adding it (+=): an input used "
             "twice keeps only the last contribution.",
         )
-        for topic, grade_id, rule in rules
+        for topic, grade_id, rule, *also in rules
+    ]
+
+
+def own_rule_bugs(lab: str, *ops: tuple[str, ...]) -> list[PlantedBug]:
+    """An operation the solution derives from others, written with a gradient rule of its own
+    that assigns (=): ``(topic, grade_id, derived code, own rule with +=, *also)``. The rule
+    with ``+=`` is right; its ``=`` mistake fails ``<lab>.<topic>.reuse`` and the reuse checks
+    ``also`` names (operations the solution derives from this one)."""
+    return [
+        PlantedBug(
+            f"{topic.replace('_', '-')}-grad-assigned",
+            lab,
+            grade_id,
+            derived,
+            rule.replace(".grad +=", ".grad ="),
+            frozenset({f"{lab}.{topic}.reuse", *(f"{lab}.{a}.reuse" for a in also)}),
+            f"{topic}, written with a gradient rule of its own instead of derived, assigns (=) "
+            "its gradient instead of adding it (+=): an input used twice keeps only the last "
+            "contribution.",
+        )
+        for topic, grade_id, derived, rule, *also in ops
     ]
 
 

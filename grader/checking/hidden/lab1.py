@@ -126,6 +126,21 @@ op("sub_div", {"2.0 - a": lambda a: 2.0 - a,
           "__rtruediv__; 2.0 - a is (-a) + 2.0, 2.0 / a is a ** -1 * 2.0"),
     local=False, hidden=True)
 
+DERIVED_REUSE_HINT = (
+    "in {case}, a reaches {op} and another operation, so a.grad must collect both "
+    "contributions: derived from + * ** (as Task 7 says) it needs no rule of its own; a rule of "
+    "your own must add (+=) into .grad, never assign (=)"
+)
+NONZERO = ((2, 3), "nonzero")
+for topic, sign, case, f, leaves in (
+    ("neg", "-", "-a + -a", lambda a: -a + -a, operands(a=NONZERO)),
+    ("sub", "-", "(a - b) + a", lambda a, b: (a - b) + a, operands(a=NONZERO, b=NONZERO)),
+    ("truediv", "/", "(a / b) + a", lambda a, b: (a / b) + a, operands(a=NONZERO, b=NONZERO)),
+):
+    op(topic, {case: f}, leaves,
+        Check("reuse", 1, "grad", hint=DERIVED_REUSE_HINT.format(case=case, op=sign)),
+        local=False, hidden=True)
+
 op("sum", {"x.sum(axis=-1)": lambda x: x.sum(axis=-1),
            "x.sum(axis=(0, 2))": lambda x: x.sum(axis=(0, 2)),
            "x.sum(axis=-2)": lambda x: x.sum(axis=-2)}, operands(x=(2, 3, 4)),

@@ -134,6 +134,8 @@ composed("cross_entropy", CROSS_ENTROPY,
 reuse("matmul", {"matmul(a, b) + matmul(a, b)": lambda F, a, b: F.matmul(a, b) + F.matmul(a, b)},
       operands(a=(3, 4), b=(4, 2)))
 reuse("exp", {"exp(x) + exp(x)": lambda F, x: F.exp(x) + F.exp(x)}, operands(x=(3, 4)))
+reuse("mean", {"mean(x, axis=1) + mean(x, axis=1)":
+               lambda F, x: F.mean(x, axis=1) + F.mean(x, axis=1)}, operands(x=(3, 4)))
 reuse("log", {"log(x) + log(x)": lambda F, x: F.log(x) + F.log(x)},
       operands(x=((3, 4), "positive")))
 reuse("relu", {"relu(x) + relu(x)": lambda F, x: F.relu(x) + F.relu(x)},

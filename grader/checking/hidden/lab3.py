@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from grader.checking.compare import Row
+import grader.checking.specs.draws as D
+import grader.checking.specs.layers as L
+import grader.checking.specs.trees as T
 from grader.checking.numpy_side import data_of
 from grader.checking.spec import Inputs
-from grader.checking.specs import layers as L
-from grader.checking.specs import trees as T
 from grader.checking.specs.lab3 import (
-    DROPOUT,
+    DRAWN_DROPOUT,
+    DRAWN_LINEAR,
     INIT_HINT,
     LAYOUT,
     LINEAR,
@@ -22,7 +21,7 @@ from grader.checking.specs.lab3 import (
     linear_checks,
     tree_checks,
 )
-from grader.checking.specs.shared import add_check, no_inputs, stat_row
+from grader.checking.specs.shared import add_check
 from micrograd_plus.tensor import Tensor
 
 HINTS = {
@@ -50,7 +49,13 @@ tree_checks([
 
 INIT_SIZES = [(1, 3000), (3000, 2), (7, 5)]
 add_check(
-    "lab3.linear.init_sizes", 2, LINEAR, no_inputs, L.init_sides(INIT_SIZES), INIT_HINT, hidden=True
+    "lab3.linear.init_sizes",
+    2,
+    DRAWN_LINEAR,
+    D.seed_only,
+    D.init_sides(INIT_SIZES),
+    INIT_HINT,
+    hidden=True,
 )
 
 # fmt: off
@@ -91,33 +96,14 @@ add_check(
 RATES = (0.1, 0.5, 0.8)
 
 
-def _rates_learner(inputs: Inputs, Dropout: type) -> dict[str, Any]:
-    out = {f"p={p:g}": data_of(Dropout(p).forward(Tensor(inputs["x"]))) for p in RATES}
-    out["p=0"] = data_of(Dropout(0.0).forward(Tensor(inputs["x"])))
-    return out
-
-
-def _rates_compare(got: dict[str, Any], expected: dict[str, Any], inputs: Inputs) -> list[Row]:
-    x = inputs["x"]
-    rows: list[Row] = []
-    for p in RATES:
-        rows += L.rate_rows(
-            f"p={p:g}", np.asarray(got[f"p={p:g}"]), x, p, expected[f"scale p={p:g}"]
-        )
-    same = np.asarray(got["p=0"])
-    ok = same.shape == x.shape and np.array_equal(same, x)
-    why = "with p = 0 nothing is dropped: the output is x"
-    rows.append(stat_row("p=0 in training: output = x", ok, "x", "x" if ok else "not x", why))
-    return rows
-
-
 add_check(
     "lab3.dropout.rates",
     2,
-    DROPOUT,
-    L.dropout_inputs((20, 50, 50)),
-    (_rates_learner, L.scales_reference(RATES), _rates_compare),
-    "drop with probability p (any p in [0, 1)), on inputs of any shape, scaling by 1/(1-p)",
+    DRAWN_DROPOUT,
+    D.dropout_inputs((20, 50, 50)),
+    D.rates_sides(RATES),
+    "drop with probability p (any p in [0, 1)), on inputs of any shape, scaling by 1/(1-p): "
+    f"{D.DROPOUT_RULE} from the notebook's rng, whatever p",
     hidden=True,
 )
 add_check(

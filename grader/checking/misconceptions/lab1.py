@@ -10,6 +10,7 @@ from grader.checking.misconceptions.model import Misconception
 from grader.checking.misconceptions.rules import (
     assigned_method,
     class_attribute,
+    derived_assigning,
     local,
     rerun,
     tensor_method,
@@ -162,11 +163,27 @@ def _assigned(spec: Spec, inputs: Inputs) -> Outputs:
         }
     if spec.id in REUSE_METHODS:
         return assigned_method(REUSE_METHODS[spec.id])(spec, inputs)
+    if spec.id == "lab1.neg.reuse":  # -a + -a: the second neg's rule overwrites the first's
+        return rerun(derived_assigning("__neg__"))(spec, inputs)
+    if spec.id in REUSE_DERIVED:  # (a o b) + a: o's rule, run after +'s, overwrites a.grad
+        a, b = leaf("a"), leaf("b")
+        case, f = REUSE_DERIVED[spec.id]
+        return {
+            f"{case}: a.grad": grad(f(a, b) + a.detach(), a),
+            f"{case}: b.grad": grad(f(a, b) + a, b),
+        }
     raise KeyError(spec.id)
 
 
 REUSE_METHODS = {"lab1.pow.reuse": "__pow__", "lab1.sum.reuse": "sum"}
 """The accumulation checks of single operations, with the method whose rule they test."""
+REUSE_DERIVED: dict[str, tuple[str, Any]] = {
+    "lab1.neg.reuse": ("-a + -a", None),
+    "lab1.sub.reuse": ("(a - b) + a", lambda a, b: a - b),
+    "lab1.truediv.reuse": ("(a / b) + a", lambda a, b: a / b),
+}
+"""The accumulation checks of the operations Task 7 derives, for a rule written anyway:
+each case and its operation."""
 
 
 SIDE = ("grader.checking.specs.lab1", "TorchSide", "backward")
@@ -219,12 +236,15 @@ MISCONCEPTIONS = [
     ),
     Misconception(
         "lab1.backward.grad_assigned",
-        ("lab1.backward.chain", "lab1.backward.reuse", *REUSE_METHODS),
+        ("lab1.backward.chain", "lab1.backward.reuse", *REUSE_METHODS, *REUSE_DERIVED),
         "An operation assigns (=) its input's gradient instead of adding to it (+=), so a "
         "tensor used twice keeps only the last contribution. The chain rule sums the "
         "contributions of every path. Think about what .grad already holds when a rule runs.",
         wrong=lambda spec, inputs: _assigned(spec, inputs),
-        planted=("mul-grad-assigned", "pow-grad-assigned", "sum-grad-assigned"),
+        planted=(
+            *("add-grad-assigned", "mul-grad-assigned", "pow-grad-assigned", "sum-grad-assigned"),
+            *("neg-grad-assigned", "sub-grad-assigned", "truediv-grad-assigned"),
+        ),
     ),
     Misconception(
         "lab1.backward.recursive_sort",

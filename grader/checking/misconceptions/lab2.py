@@ -11,6 +11,7 @@ from grader.checking.misconceptions.model import Misconception
 from grader.checking.misconceptions.rules import (
     assigned_function,
     attribute,
+    derived_assigning,
     local,
     rerun,
     tensor_method,
@@ -283,11 +284,15 @@ MISCONCEPTIONS = [
     ),
     Misconception(
         "lab2.backward.grad_assigned",
-        tuple(f"lab2.{topic}.reuse" for topic in REUSED),
+        tuple(f"lab2.{topic}.reuse" for topic in (*REUSED, "mean")),
         "Your operation's rule assigns (=) its input's gradient instead of adding to it (+=), "
         "so an input used twice keeps only the last contribution. The chain rule sums the "
         "contributions of every path. Think about what .grad already holds when a rule runs.",
-        wrong=assigned_function,
-        planted=tuple(f"{topic.replace('_', '-')}-grad-assigned" for topic in REUSED),
+        wrong=lambda spec, inputs: (
+            rerun(derived_assigning("mean"))(spec, inputs)
+            if spec.id == "lab2.mean.reuse"  # derived in Task 5, a rule of its own here
+            else assigned_function(spec, inputs)
+        ),
+        planted=tuple(f"{topic.replace('_', '-')}-grad-assigned" for topic in (*REUSED, "mean")),
     ),
 ]

@@ -1,8 +1,8 @@
 """Misconceptions of lab 1.7.3 (layers): each wrong reference is ``torch.nn`` run on the same
 structure or inputs with one rule changed: a container torch no longer registers, a search of
 torch's own (``modules``, ``parameters``, ``train``) narrowed, ``F.linear`` with its graph cut,
-or, for the statistical checks (initialisation, dropout), a sample of the wrong rule drawn
-with torch together with the statistic the check's comparison reads (bound, shapes, scale)."""
+or, for the checks of random draws (initialisation, dropout), the check's own draw from its
+seed with one rule changed (the bias's length, the bound, the scale)."""
 
 from __future__ import annotations
 
@@ -77,37 +77,24 @@ def _graph_cut(original: Any) -> Any:
 
 
 def _init_wrong(bias_size: str = "out", bound: str = "sqrt") -> Any:
-    """A Linear initialisation drawn by the wrong rule with torch, as the check reads it: the
-    learner-side samples (weight, bias, a second weight) and the reference's shapes and bound.
-
-    The reference's own fan-in is the starting point; the rule changes the bias's length or
-    the bound (``1/fan_in`` instead of ``1/sqrt(fan_in)``).
-    """
+    """The check's own initialisation draw (:func:`grader.checking.specs.draws.linear_draw`,
+    from the check's seed) with one rule changed: the bias's length (``in_features``) or the
+    bound (``1/fan_in`` instead of ``1/sqrt(fan_in)``, torch's fan-in read off its bound)."""
 
     def wrong(spec: Spec, inputs: Inputs) -> Outputs:
-        import torch
+        from grader.checking.specs.draws import linear_draw
 
         expected = spec.reference(inputs)
         out: dict[str, Any] = dict(expected)
-        generator = torch.Generator().manual_seed(0)
-        for key in [k for k in expected if k.endswith(" bound")]:
+        for i, key in enumerate([k for k in expected if k.endswith(" bound")]):
             size = key[: -len(" bound")]
             n_in, n_out = (int(n) for n in re.findall(r"\d+", size))
-            fan_in = round(float(expected[key]) ** -2)  # torch's own, read off its bound
+            fan_in = round(float(expected[key]) ** -2)
             k = 1 / fan_in if bound == "fan_in" else float(expected[key])
-            weight = (n_out, n_in)
-            bias = (n_in,) if bias_size == "in" else (n_out,)
-
-            def draw(shape: tuple[int, ...], k: float = k) -> np.ndarray:
-                empty = torch.empty(shape, dtype=torch.float64)
-                return torch.nn.init.uniform_(empty, -k, k, generator=generator).numpy()
-
-            out[f"{size} bound"] = np.array(k)
-            out[f"{size} weight.shape"] = np.array(weight)
-            out[f"{size} bias.shape"] = np.array(bias)
-            out[f"{size} weight"] = draw(weight)
-            out[f"{size} bias"] = draw(bias)
-            out[f"{size} again"] = draw(weight)
+            bias = n_in if bias_size == "in" else n_out
+            draw = linear_draw(int(inputs["seed"]) + i, n_in, n_out, k, bias)
+            out |= {f"{size} {name}": value for name, value in draw.items()}
+            out[key] = np.array(k)
         return out
 
     return wrong
@@ -115,28 +102,18 @@ def _init_wrong(bias_size: str = "out", bound: str = "sqrt") -> Any:
 
 # ------------------------------------------------------------------- Dropout
 def _dropout_unscaled(spec: Spec, inputs: Inputs) -> Outputs:
-    """torch's dropout with its 1/(1-p) undone, under the names the check's comparison reads,
-    and a scale of 1 where the reference has torch's 1/(1-p)."""
-    import torch
+    """The check's own masks from its seed, without the 1/(1-p): each expected output (and
+    gradient) divided by torch's scale of its rate."""
+    from grader.checking.specs.draws import p_of
+    from grader.checking.specs.lab3 import DROPOUT_P
 
     expected = spec.reference(inputs)
-    x = torch.tensor(inputs["x"])
-
-    def unscaled(p: float) -> np.ndarray:
-        return (torch.nn.functional.dropout(x, p, training=True) * (1 - p)).numpy()
-
-    out: dict[str, Any] = {key: np.array(1.0) for key in expected}
-    ps = [float(key.split("=")[1]) for key in expected]
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        if spec.id == "lab3.dropout.train":
-            out.update({"first call": unscaled(ps[0]), "second call": unscaled(ps[0])})
-        elif spec.id == "lab3.dropout.backward":
-            kept = unscaled(ps[0])
-            out.update({"out": kept, "x.grad": np.where(kept == 0, 0.0, inputs["g"])})
-        else:
-            out.update({f"p={p:g}": unscaled(p) for p in ps})
-            out["p=0"] = inputs["x"]
+    out: dict[str, Any] = dict(expected)
+    for key, value in expected.items():
+        if key.startswith("scale ") or key == "p=0":
+            continue
+        p = p_of(key, DROPOUT_P)
+        out[key] = np.asarray(value) / float(expected[f"scale p={p:g}"])
     return out
 
 
@@ -297,7 +274,7 @@ def _dropout_rates(spec: Spec, got: Outputs) -> list[tuple[np.ndarray, float]]:
 def _keeps_with_p(spec: Spec, inputs: Inputs, got: Outputs) -> bool:
     """The kept fraction and the scale together: about p of the elements kept (not dropped),
     each kept one x / (1 - p) or x / p, for every p where keeping and dropping differ."""
-    from grader.checking.specs.layers import rate_rows
+    from grader.checking.specs.draws import rate_rows
 
     x, seen = inputs["x"], 0
     for out, p in _dropout_rates(spec, got):
@@ -326,8 +303,8 @@ MISCONCEPTIONS += [
 def _dropping_in_eval(spec: Spec, inputs: Inputs, got: Outputs) -> bool:
     """In evaluation the output is a training-mode dropout of x: about p of it zeroed, the rest
     scaled by torch's 1/(1-p) (the rows the training checks judge a dropout by)."""
+    from grader.checking.specs.draws import dropout_scale, rate_rows
     from grader.checking.specs.lab3 import DROPOUT_P
-    from grader.checking.specs.layers import dropout_scale, rate_rows
 
     out, x = np.asarray(got["out"]), inputs["x"]
     rows = rate_rows("out", out, x, DROPOUT_P, dropout_scale(DROPOUT_P))

@@ -50,6 +50,28 @@ def rerun(*patches: Patch) -> Callable[[Spec, Inputs], Outputs]:
     return wrong
 
 
+def derived_assigning(name: str) -> Patch:
+    """``torch.Tensor.<name>``, an operation the labs derive from others, as one written with
+    a gradient rule of its own that assigns (=): a tensor reaching it a second time (as both
+    operands, or in a later call) keeps only that last contribution (earlier ones cut with
+    ``detach``)."""
+
+    def patch() -> list[tuple[Any, str, Any]]:
+        import torch
+
+        original = getattr(torch.Tensor, name)
+        used: set[int] = set()
+
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            again = id(self) in used or any(arg is self for arg in args)
+            used.add(id(self))
+            return original(self.detach() if again else self, *args, **kwargs)
+
+        return [(torch.Tensor, name, method)]
+
+    return patch
+
+
 def local(x: Any, value: Any, slope: Any) -> Any:
     """A tensor equal to ``value`` whose gradient to ``x`` is ``g * slope`` (element-wise)."""
     return value.detach() + (x - x.detach()) * slope.detach()

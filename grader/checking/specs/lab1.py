@@ -313,10 +313,10 @@ op("pow", {"x ** 3": lambda x: x**3, "x ** 2": lambda x: x**2}, operands(x=(3, 4
     backward(2, hint="d(x**k)/dx = k * x**(k - 1): one power less"))
 op("sub_div", {"a - b": lambda a, b: a - b, "a / b": lambda a, b: a / b, "-a": lambda a: -a},
     operands(a=(3, 4), b=((3, 4), "nonzero")),
-    forward(3, hint="derive them: -a is a * -1, a - b is a + (-b), a / b is a * b ** -1"),
-    backward(3, hint="built from + * ** the gradients come for free once those and backward() "
+    forward(2, hint="derive them: -a is a * -1, a - b is a + (-b), a / b is a * b ** -1"),
+    backward(2, hint="built from + * ** the gradients come for free once those and backward() "
              "work"),
-    Check("left", 2, "both", {"2.0 - a": lambda a: 2.0 - a, "2.0 / a": lambda a: 2.0 / a},
+    Check("left", 1, "both", {"2.0 - a": lambda a: 2.0 - a, "2.0 / a": lambda a: 2.0 / a},
           operands(a=((2, 3), "nonzero")),
           hint="a number on the left calls a.__rsub__(2.0) or a.__rtruediv__(2.0): other - a "
           "is other + (-a) and other / a is other * a ** -1, not a - other or a / other"),
@@ -348,7 +348,12 @@ ATTACHED = [
     ("Task 4", "Tensor", ("__mul__",), ("mul",)),
     ("Task 5", "Tensor", ("backward",), ("backward",)),
     ("Task 6", "Tensor", ("__pow__",), ("pow",)),
-    ("Task 7", "Tensor", ("__neg__", "__sub__", "__truediv__", "__rsub__"), ("sub_div",)),
+    (
+        "Task 7",
+        "Tensor",
+        ("__neg__", "__sub__", "__truediv__", "__rsub__"),
+        ("sub_div", "neg", "sub", "truediv"),
+    ),
     ("Task 8", "Tensor", ("sum",), ("sum",)),
     ("Task 9", "Tensor", ("zero_grad",), ("zero_grad",)),
 ]

@@ -284,7 +284,7 @@ fn("transpose", {"transpose(x)": lambda F, x: F.transpose(x)}, operands(x=(3, 4)
     Check("T", 2, "both", {"x.T": lambda F, x: x.T},
           hint="attach the property: Tensor.T = property(transpose)"))
 
-reduction("mean", "mean", ("axis=0", "axis=1, keepdims=True"), 2,
+reduction("mean", "mean", ("axis=0", "axis=1, keepdims=True"), 1,
           forward_hint="mean = sum over the axes / the number of elements summed (not x's whole "
           "size)",
           backward_hint="each element gets out.grad / n, n the number of elements averaged; "

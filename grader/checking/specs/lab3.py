@@ -12,7 +12,8 @@ or the learner's initialisation is wrong.
 
 The checks that repeat a pattern are tables, one row per check (its id is
 ``lab3.<name>``), with their hints in :data:`HINTS`; the table functions serve
-the hidden checks too. The sides live in :mod:`grader.checking.specs.layers`.
+the hidden checks too. The sides live in :mod:`grader.checking.specs.layers` and
+:mod:`grader.checking.specs.draws`.
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ from typing import Any
 
 import numpy as np
 
+import grader.checking.specs.draws as D
 import grader.checking.specs.layers as L
 import grader.checking.specs.trees as T
 from grader.checking.numpy_side import data_of, learner_op
 from grader.checking.spec import Inputs
-from grader.checking.specs.shared import Side, add_check, no_inputs
+from grader.checking.specs.shared import Side, add_check
 from grader.checking.torch_side import torch_op
 from micrograd_plus.tensor import Tensor
 
 MODULE, LINEAR, DROPOUT = ("Module",), ("Linear",), ("Dropout",)
+DRAWN_LINEAR, DRAWN_DROPOUT = ("Linear", "rng"), ("Dropout", "rng")
+"""A check of random draws also takes the notebook's generator ``rng``, to reseed it."""
 MLP = ("Sequential", "Linear", "ReLU", "Dropout")
 DROPOUT_P = 0.3
 """The rate of the visible Dropout checks."""
@@ -73,12 +77,14 @@ def linear_checks(
 def dropout_checks(
     rows: Sequence[DropoutRow], hints: Mapping[str, str], hidden: bool = False
 ) -> None:
-    """One check of ``Dropout(DROPOUT_P)`` per row; in evaluation, the identity, it is exact."""
+    """One check of ``Dropout(DROPOUT_P)`` per row: in training the lab's masks from a seed
+    drawn at grading time; in evaluation the identity, exactly."""
     for name, points, shape, behaviour in rows:
-        inputs, sides = L.dropout_inputs(shape), L.dropout_sides(behaviour, DROPOUT_P)
+        inputs, sides = D.dropout_inputs(shape), D.dropout_sides(behaviour, DROPOUT_P)
         exact = {"rtol": 0, "atol": 0} if behaviour == "eval" else {}
+        symbols = DROPOUT if behaviour == "eval" else DRAWN_DROPOUT
         add_check(
-            f"lab3.{name}", points, DROPOUT, inputs, sides, hints[name], hidden=hidden, **exact
+            f"lab3.{name}", points, symbols, inputs, sides, hints[name], hidden=hidden, **exact
         )
 
 
@@ -94,8 +100,9 @@ TRAIN_EVAL_HINT = (
 )
 LAYOUT = "weight has shape (out_features, in_features), like torch.nn.Linear: y = x @ W.T + b"
 INIT_HINT = (
-    "like torch.nn.Linear: weight (out, in) and bias (out,), both drawn from U(-k, k) with "
-    "k = 1/sqrt(in_features): rng.uniform(-k, k, size=...)"
+    "like torch.nn.Linear: weight (out, in) and bias (out,) from U(-k, k), k = "
+    "1/sqrt(in_features), drawn from the notebook's rng in this order: "
+    f"{D.LINEAR_RULE} (the check reseeds rng and expects exactly these numbers)"
 )
 HINTS = {
     "module.modules": (
@@ -125,8 +132,9 @@ HINTS = {
         "that backward reaches all three; wrapping numpy results in a new Tensor cuts the graph"
     ),
     "dropout.train": (
-        "in training: keep = rng.random(x.shape) >= p, return x * (keep / (1 - p)) (inverted "
-        "dropout: every element keeps its expected value)"
+        f"in training: {D.DROPOUT_RULE} from the notebook's rng, a new mask at every call, and "
+        "return x * (keep / (1 - p)) (inverted dropout: every element keeps its expected value); "
+        "the check reseeds rng and expects exactly this mask"
     ),
     "dropout.backward": (
         "multiply x by the scaled mask with a Tensor operation (x * (keep / (1 - p))): the "
@@ -200,7 +208,7 @@ linear_checks([
     ("linear.backward",  7,     "grads", (6,),    4,  3),
 ], HINTS)
 # fmt: on
-add_check("lab3.linear.init", 7, LINEAR, no_inputs, L.init_sides([(400, 200)]), INIT_HINT)
+add_check("lab3.linear.init", 7, DRAWN_LINEAR, D.seed_only, D.init_sides([(400, 200)]), INIT_HINT)
 
 # ------------------------------------------------------------------- ReLU
 

@@ -1,10 +1,11 @@
-"""Learner and reference sides of lab 1.7.3's layer checks (Linear, Dropout, Sequential, MLP).
+"""Learner and reference sides of lab 1.7.3's layer checks (Linear, Sequential, MLP).
 
 Each learner side runs the learner's class with numpy inputs only; each
 reference side builds the same computation with ``torch.nn`` in float64.
 Where weights matter, the check sets them itself (``layer.weight = Tensor(W)``),
 so a forward check does not depend on the learner's initialisation. Each
 ``*_sides`` function returns the tuple :func:`grader.checking.specs.shared.add_check` takes.
+The checks of random draws (initialisation, Dropout) are in :mod:`grader.checking.specs.draws`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from typing import Any
 import numpy as np
 
 import micrograd_plus.ops  # noqa: F401  (attaches @, .T and .tanh to Tensor)
-from grader.checking.compare import Row, compare_arrays
 from grader.checking.numpy_side import data_of
 from grader.checking.spec import Inputs
-from grader.checking.specs.shared import Compare, Side, stat_row, torch_grad, torch_linear
+from grader.checking.specs.shared import Side, torch_grad, torch_linear
 from micrograd_plus.tensor import Tensor
 
 # ------------------------------------------------------------------ Linear
@@ -77,210 +77,6 @@ def linear_sides(want: str, bias: bool = True) -> tuple[Side, Side]:
         return result
 
     return learner, reference
-
-
-def init_sides(sizes: list[tuple[int, int]]) -> tuple[Side, Side, Compare]:
-    """An initialisation check of ``Linear(n_in, n_out)`` for each size: the learner's weights,
-    torch's shapes and bound k = 1/sqrt(in_features), and a statistical compare."""
-
-    def learner(inputs: Inputs, Linear: type) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for n_in, n_out in sizes:
-            layer, again, key = Linear(n_in, n_out), Linear(n_in, n_out), f"{n_in}->{n_out}"
-            out[f"{key} weight"] = data_of(layer.weight).astype(np.float64)
-            bias = layer.bias
-            out[f"{key} bias"] = np.zeros(0) if bias is None else data_of(bias).astype(np.float64)
-            out[f"{key} again"] = data_of(again.weight)
-        return out
-
-    def reference(inputs: Inputs) -> dict[str, Any]:
-        import torch
-
-        out: dict[str, Any] = {}
-        for n_in, n_out in sizes:
-            layer = torch.nn.Linear(n_in, n_out)
-            fan_in = torch.nn.init._calculate_fan_in_and_fan_out(layer.weight)[0]
-            out[f"{n_in}->{n_out} weight.shape"] = np.array(layer.weight.shape)
-            out[f"{n_in}->{n_out} bias.shape"] = np.array(layer.bias.shape)
-            out[f"{n_in}->{n_out} bound"] = np.array(fan_in**-0.5)
-        return out
-
-    def compare(got: dict[str, Any], expected: dict[str, Any], inputs: Inputs) -> list[Row]:
-        """Shapes exactly; values that look drawn from U(-k, k), k = 1/sqrt(in_features)."""
-        rows: list[Row] = []
-        for n_in, n_out in sizes:
-            key = f"{n_in}->{n_out}"
-            weight, bias = np.asarray(got[f"{key} weight"]), np.asarray(got[f"{key} bias"])
-            want = {name: expected[f"{key} {name}.shape"] for name in ("weight", "bias")}
-            shapes = [
-                compare_arrays(f"Linear({key}) {name}.shape", np.array(v.shape), want[name], 0, 0)
-                for name, v in (("weight", weight), ("bias", bias))
-            ]
-            rows += shapes
-            k = float(expected[f"{key} bound"])
-            if shapes[0].ok:
-                rows += uniform_rows(f"Linear({key}) weight", weight, k, variance=True)
-                same = np.array_equal(np.asarray(got[f"{key} again"]), weight)
-                got_twice = "identical" if same else "different"
-                why = "each Linear draws new random numbers"
-                name = f"Linear({key}) twice: different weights"
-                rows.append(stat_row(name, not same, "different", got_twice, why))
-            if shapes[1].ok:
-                rows += uniform_rows(f"Linear({key}) bias", bias, k, variance=False)
-        return rows
-
-    return learner, reference, compare
-
-
-def uniform_rows(name: str, values: np.ndarray, k: float, variance: bool) -> list[Row]:
-    """Do ``values`` fill [-k, k], and (for many values) have U(-k, k)'s variance k^2/3?"""
-    peak = float(np.abs(values).max()) / k if values.size else 0.0
-    floor = min(0.99, 1e-6 ** (1 / max(values.size, 1)))  # P(max below floor) <= 1e-6
-    why = f"values should fill [-k, k], k = 1/sqrt(in_features) = {k:.4g}"
-    fills = floor <= peak <= 1 + 1e-9
-    rows = [stat_row(f"{name}: max |value| / k", fills, f"in [{floor:g}, 1]", f"{peak:.4g}", why)]
-    if variance and values.size >= 1000:
-        tol = 0.05 if values.size >= 20_000 else 0.12
-        ratio = float(values.var()) / (k * k / 3)
-        why = "U(-k, k) has variance k^2/3: draw uniformly, not from a normal"
-        ok, got = abs(ratio - 1) <= tol, f"{ratio:.4g}"
-        rows.append(stat_row(f"{name}: variance / (k^2/3)", ok, f"1 ± {tol:g}", got, why))
-    return rows
-
-
-# ----------------------------------------------------------------- Dropout
-
-
-def dropout_inputs(shape: tuple[int, ...]) -> Callable[..., Inputs]:
-    """Positive inputs (a zero output then means dropped) and an upstream gradient."""
-
-    def inputs(rng: np.random.Generator) -> Inputs:
-        return {"x": rng.uniform(0.5, 1.5, size=shape), "g": rng.normal(size=shape)}
-
-    return inputs
-
-
-def dropout_scale(p: float) -> float:
-    """What torch multiplies kept elements by, read off ``F.dropout`` of ones."""
-    import torch
-
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        ones = torch.ones(10_000, dtype=torch.float64)
-        return float(torch.nn.functional.dropout(ones, p, training=True).max())
-
-
-def scales_reference(ps: tuple[float, ...]) -> Side:
-    """The reference side of the Dropout checks: torch's scale of kept elements for each p."""
-    return lambda inputs: {f"scale p={p:g}": np.array(dropout_scale(p)) for p in ps}
-
-
-def rate_rows(label: str, out: np.ndarray, x: np.ndarray, p: float, scale: float) -> list[Row]:
-    """Is about a fraction p of the elements zeroed, and is every kept element x / (1 - p)?"""
-    if out.shape != x.shape:
-        return [Row(f"{label}: shape", False, f"shape {out.shape}, expected {x.shape}")]
-    dropped = out == 0
-    rate = float(dropped.mean())
-    tol = max(0.01, 6 * float(np.sqrt(p * (1 - p) / x.size)))
-    ok = abs(rate - p) <= tol
-    why = f"zero each element with probability p = {p:g} (keep it when rng.random() >= p)"
-    kept = x[~dropped] * scale
-    return [
-        stat_row(f"{label}: fraction zeroed", ok, f"{p:g} ± {tol:.3g}", f"{rate:.4f}", why),
-        compare_arrays(f"{label}: kept = x / (1 - p)", out[~dropped], kept, 1e-6, 1e-12),
-    ]
-
-
-def dropout_sides(behaviour: str, p: float) -> tuple[Side, Side] | tuple[Side, Side, Compare]:
-    """The sides of one behaviour of ``Dropout(p)``: ``"train"`` (about p dropped, the rest
-    scaled, a new mask at every call), ``"backward"`` (the gradient flows through the kept
-    elements only, scaled) or ``"eval"`` (the identity, gradient included)."""
-    if behaviour == "train":
-        return _two_calls(p), scales_reference((p,)), _train_compare(p)
-    if behaviour == "backward":
-        return _forward_backward(p, training=True), scales_reference((p,)), _backward_compare(p)
-    if behaviour == "eval":
-        return _forward_backward(p, training=False), _identity_reference(p)
-    raise ValueError(f"no Dropout behaviour {behaviour!r}: train, backward or eval")
-
-
-def _two_calls(p: float) -> Side:
-    """Two forward calls of one ``Dropout(p)`` on x, in training."""
-
-    def learner(inputs: Inputs, Dropout: type) -> dict[str, Any]:
-        layer = Dropout(p)
-        first = data_of(layer.forward(Tensor(inputs["x"])))
-        return {"first call": first, "second call": data_of(layer.forward(Tensor(inputs["x"])))}
-
-    return learner
-
-
-def _train_compare(p: float) -> Compare:
-    """The first call drops about p and scales the rest; the second draws a new full mask."""
-
-    def compare(got: dict[str, Any], expected: dict[str, Any], inputs: Inputs) -> list[Row]:
-        x, scale = inputs["x"], float(expected[f"scale p={p:g}"])
-        first, second = np.asarray(got["first call"]), np.asarray(got["second call"])
-        rows = rate_rows("first call", first, x, p, scale)
-        if first.shape != x.shape or second.shape != x.shape:
-            return rows
-        differ, want = float(((first == 0) != (second == 0)).mean()), 2 * p * (1 - p)
-        name, ok = "two calls: fraction of mask entries that differ", abs(differ - want) <= 0.02
-        why = "draw a new random mask at every forward call"
-        rows.append(stat_row(name, ok, f"{want:.3f} ± 0.02", f"{differ:.4f}", why))
-        dropped = first == 0
-        whole = [float((dropped.all(axis=a) | ~dropped.any(axis=a)).mean()) for a in (0, 1)]
-        constant = max(whole)
-        name, ok = "rows or columns dropped as a whole", constant <= 0.05
-        why = "draw one random number per element: the mask has x's full shape"
-        rows.append(stat_row(name, ok, "none", f"{constant:.0%}", why))
-        return rows
-
-    return compare
-
-
-def _forward_backward(p: float, training: bool) -> Side:
-    """Forward x through ``Dropout(p)`` (in evaluation mode unless ``training``), backward g."""
-
-    def learner(inputs: Inputs, Dropout: type) -> dict[str, Any]:
-        layer = Dropout(p)
-        if not training:
-            layer.training = False
-        x = Tensor(inputs["x"])
-        out = layer.forward(x)
-        out.backward(inputs["g"])
-        return {"out": data_of(out), "x.grad": x.grad}
-
-    return learner
-
-
-def _backward_compare(p: float) -> Compare:
-    """About p dropped; the gradient is g times the scale where kept, zero where dropped."""
-
-    def compare(got: dict[str, Any], expected: dict[str, Any], inputs: Inputs) -> list[Row]:
-        x, g, scale = inputs["x"], inputs["g"], float(expected[f"scale p={p:g}"])
-        out = np.asarray(got["out"])
-        rows = rate_rows("out", out, x, p, scale)[:1]
-        if out.shape == x.shape:
-            want = np.where(out == 0, 0.0, g * scale)
-            rows.append(compare_arrays("x.grad = g * keep / (1 - p)", got["x.grad"], want, 1e-6, 0))
-        return rows
-
-    return compare
-
-
-def _identity_reference(p: float) -> Side:
-    """torch's dropout in evaluation (``training=False``): the identity, gradient included."""
-
-    def reference(inputs: Inputs) -> dict[str, Any]:
-        import torch
-
-        x = torch.tensor(inputs["x"], requires_grad=True)
-        out = torch.nn.functional.dropout(x, p, training=False)
-        out.backward(torch.tensor(inputs["g"]))
-        return {"out": out.detach().numpy(), "x.grad": torch_grad(x)}
-
-    return reference
 
 
 # -------------------------------------------------------- Sequential, MLP

@@ -239,4 +239,16 @@ CASES: list[TamperCase] = [
         )
         for lab in LABS
     ),
+    TamperCase(
+        "drawing-forger-lab3",
+        "the stub plus the forger's cell answering every check with draws of the right "
+        "distribution from its own generator: Linear weights from U(-k, k), Dropout masks of "
+        "the check's rate scaled by 1/(1-p), the gradient through the same mask",
+        "append",
+        code=forger_cell(committed_shapes("lab3"), strategy="draws"),
+        base="stub",
+        cell="last",
+        expect="zero",
+        lab="lab3",
+    ),
 ]
