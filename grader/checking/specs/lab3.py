@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from grader.checking.numpy_side import data_of, learner_op
-from grader.checking.spec import Inputs
+from grader.checking.spec import Hint, Inputs
 from grader.checking.specs import layers as L
 from grader.checking.specs import trees as T
 from grader.checking.specs.shared import Side, add_check, no_inputs
@@ -53,7 +53,7 @@ def tree_sides(tree: Any, method: str) -> tuple[Side, Side]:
     return T.search_sides(tree, method)
 
 
-def tree_checks(rows: Sequence[TreeRow], hints: Mapping[str, str], hidden: bool = False) -> None:
+def tree_checks(rows: Sequence[TreeRow], hints: Mapping[str, Hint], hidden: bool = False) -> None:
     """One check of ``Module`` per row: ``method`` on the tree, against torch.nn."""
     for name, points, tree, method in rows:
         inputs, sides = T.tree_inputs(tree), tree_sides(tree, method)
@@ -61,7 +61,7 @@ def tree_checks(rows: Sequence[TreeRow], hints: Mapping[str, str], hidden: bool 
 
 
 def linear_checks(
-    rows: Sequence[LinearRow], hints: Mapping[str, str], hidden: bool = False
+    rows: Sequence[LinearRow], hints: Mapping[str, Hint], hidden: bool = False
 ) -> None:
     """One check of ``Linear.forward`` per row, with the check's weights: its output, or the
     gradients of x, weight and bias."""
@@ -71,7 +71,7 @@ def linear_checks(
 
 
 def dropout_checks(
-    rows: Sequence[DropoutRow], hints: Mapping[str, str], hidden: bool = False
+    rows: Sequence[DropoutRow], hints: Mapping[str, Hint], hidden: bool = False
 ) -> None:
     """One check of ``Dropout(DROPOUT_P)`` per row; in evaluation, the identity, it is exact."""
     for name, points, shape, behaviour in rows:
@@ -85,8 +85,8 @@ def dropout_checks(
 # ------------------------------------------------- hints of the table rows
 
 ZERO_GRAD_HINT = (
-    "zero_grad() sets p.grad to zeros for every p in self.parameters(): an array of the "
-    "parameter's shape (np.zeros_like(p.data)), not None or 0, since backward adds into it"
+    "zero_grad() gives every parameter of self.parameters() a gradient of zeros: an array of "
+    "the parameter's shape and dtype, not None or 0, since backward adds into it"
 )
 TRAIN_EVAL_HINT = (
     "train(mode=True) sets m.training = mode for every m in self.modules(), not only self; "
@@ -94,8 +94,8 @@ TRAIN_EVAL_HINT = (
 )
 LAYOUT = "weight has shape (out_features, in_features), like torch.nn.Linear: y = x @ W.T + b"
 INIT_HINT = (
-    "like torch.nn.Linear: weight (out, in) and bias (out,), both drawn from U(-k, k) with "
-    "k = 1/sqrt(in_features): rng.uniform(-k, k, size=...)"
+    "like torch.nn.Linear: weight (out, in) and bias (out,), both drawn uniformly from "
+    "(-k, k) with k = 1/sqrt(in_features), from the generator the layer is given"
 )
 HINTS = {
     "module.modules": (
@@ -125,12 +125,13 @@ HINTS = {
         "that backward reaches all three; wrapping numpy results in a new Tensor cuts the graph"
     ),
     "dropout.train": (
-        "in training: keep = rng.random(x.shape) >= p, return x * (keep / (1 - p)) (inverted "
-        "dropout: every element keeps its expected value)"
+        "in training, each element is kept with probability 1 - p (a uniform draw at least p) "
+        "and the kept ones are scaled by 1/(1 - p), so that every element keeps its expected "
+        "value; e.g. p = 0.5 turns [2, 2, 2, 2] into something like [4, 0, 4, 0]"
     ),
     "dropout.backward": (
-        "multiply x by the scaled mask with a Tensor operation (x * (keep / (1 - p))): the "
-        "gradient then flows through kept elements only, times 1/(1-p)"
+        "apply the scaled mask with a Tensor operation on x, not on x.data: the gradient then "
+        "flows through the kept elements only, times 1/(1 - p)"
     ),
     "dropout.eval": "when self.training is False, Dropout is the identity: return x itself",
 }
@@ -225,7 +226,7 @@ add_check(
     ("ReLU",),
     _relu_inputs,
     (_relu_learner, _relu_reference),
-    "ReLU.forward(x) returns x.relu(), the operation of lab 1.7.2",
+    "ReLU.forward applies the relu operation of lab 1.7.2 to its input and returns the result",
 )
 
 # ---------------------------------------------------------------- Dropout
@@ -247,8 +248,8 @@ add_check(
     ("Sequential",),
     L.net_inputs((5, 7, 3), batch=4),
     L.chain_sides(),
-    "Sequential(*layers) keeps the layers in order; forward feeds each output to the next "
-    "layer: for layer in self.layers: x = layer(x)",
+    "Sequential(*layers) keeps the layers in order; forward feeds the input to the first "
+    "layer, its output to the second, and so on, and returns the last output",
 )
 
 HALVES = [("M", {"w": 0, "b": 1}), ("M", {"w": 2, "b": 3})]
@@ -283,8 +284,8 @@ add_check(
     MLP,
     L.net_inputs((6, 16, 4)),
     L.mlp_sides(nested=False),
-    "Sequential(Linear, ReLU, Dropout, Linear) in eval mode against torch.nn: model.eval() "
-    "must reach the Dropout inside Sequential's list, and model(x) must call forward",
+    "Sequential(Linear, ReLU, Dropout, Linear) in eval mode against torch.nn: eval() on the "
+    "model must reach the Dropout inside Sequential's list, and calling it must run forward",
 )
 
 # ------------------------------------------- what each task attaches to Module (in order)
