@@ -222,9 +222,7 @@ def hint_level(check_id: str, asked: int | None, quiet: bool) -> int:
     return max(1, _rung.get(check_id, 0) + (0 if quiet else 1))
 
 
-def _failure_text(
-    outcome: Outcome, verbose: bool, quiet: bool, hint: int | None = None
-) -> str:
+def _failure_text(outcome: Outcome, verbose: bool, quiet: bool, hint: int | None = None) -> str:
     """What a failing check prints in a notebook: each mistake's message once.
 
     A recognised misconception replaces the table and the generic hint (``verbose=True``

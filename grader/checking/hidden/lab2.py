@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from grader.checking.specs.lab1 import ACCUMULATE
 from grader.checking.specs.lab2 import (
     CE_TARGETS,
     CROSS_ENTROPY,
@@ -33,7 +34,7 @@ def reuse(topic: str, cases: Cases, inputs: Draw, symbol: str = "") -> None:
         topic,
         cases,
         inputs,
-        Check("reuse", 1, "grad", hint=REUSE_HINT.format(op=symbol)),
+        Check("reuse", 1, "grad", hint=(ACCUMULATE, REUSE_HINT.format(op=symbol))),
         symbols=(symbol,),
         hidden=True,
     )

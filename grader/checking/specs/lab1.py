@@ -252,6 +252,11 @@ RESULT = (
     "is '{op}', so that backward() can walk back through it"
 )
 BINARY_HINT = "d(a {op} b)/da = {da}, d(a {op} b)/db = {db}; add (+=) into .grad, never assign"
+ACCUMULATE = (
+    "gradient accumulation: a tensor used twice collects one contribution per use, so look at "
+    "where `+=` belongs in your _backward"
+)
+"""The first rung of every reuse check: the concept, the same for every operation."""
 REUSE_HINT = (
     "{case} uses a on both sides, so a.grad must collect two contributions ({want}); getting "
     "one of them means a `self.grad = ...` (or `other.grad = ...`) where `+=` belongs"
@@ -284,7 +289,7 @@ op("add", {"a + b": lambda a, b: a + b}, operands(a=(3, 4), b=(3, 4)),
           hint="r (shape (3,)) was broadcast to (2, 3): its gradient arrives with shape "
           "(2, 3) and must be summed back to r's shape, which Task 2's helper does"),
     Check("reuse", 2, "grad", {"a + a": lambda a: a + a}, operands(a=(2, 3)),
-          hint=REUSE_HINT.format(case="a + a", want="2 * out.grad")))
+          hint=(ACCUMULATE, REUSE_HINT.format(case="a + a", want="2 * out.grad"))))
 op("mul", {"a * b": lambda a, b: a * b}, operands(a=(3, 4), b=(3, 4)),
     forward(3, hint=RESULT.format(what="the element-wise product", op="*")),
     backward(4, hint=BINARY_HINT.format(op="*", da="b", db="a")
@@ -294,7 +299,8 @@ op("mul", {"a * b": lambda a, b: a * b}, operands(a=(3, 4), b=(3, 4)),
           hint="multiply out.grad by the other operand first, then sum the product back to "
           "this operand's shape (reducing first loses which values belong together)"),
     Check("reuse", 2, "grad", {"a * a": lambda a: a * a}, operands(a=(2, 3)),
-          hint=REUSE_HINT.format(case="a * a", want="2 * a * out.grad")))
+          hint=(ACCUMULATE,
+                                REUSE_HINT.format(case="a * a", want="2 * a * out.grad"))))
 
 programs("backward",
     program("chain", 5, chain, operands(a=(), b=(), x=(2, 3), w=(3,)),
