@@ -22,8 +22,8 @@ from grader.checking.numpy_side import data_of, learner_cases
 from grader.checking.spec import Hint, Inputs, Outputs, Spec, spec
 from grader.checking.specs.sides import LearnerSide as LearnerSide  # re-exported, with
 from grader.checking.specs.sides import TorchSide as TorchSide  # the misconceptions' patches
-from grader.checking.specs.table import POOL as POOL  # re-exported, with draw and operands
 from grader.checking.specs.table import (
+    FORWARD,
     Cases,
     Check,
     Draw,
@@ -35,6 +35,7 @@ from grader.checking.specs.table import (
     operands,
     torch_reference,
 )
+from grader.checking.specs.table import POOL as POOL  # re-exported, with draw and operands
 
 Program = Callable[[Any], Mapping[str, Any]]
 
@@ -282,7 +283,7 @@ unbroadcast_check("lab1.unbroadcast.ones", 3,
                   "keepdims=True")
 
 op("add", {"a + b": lambda a, b: a + b}, operands(a=(3, 4), b=(3, 4)),
-    forward(3, hint=RESULT.format(what="the sum of the two arrays", op="+")),
+    forward(3, hint=(FORWARD, RESULT.format(what="the sum of the two arrays", op="+"))),
     backward(4, hint=BINARY_HINT.format(op="+", da="1", db="1") + ": both get out.grad"),
     Check("broadcast", 4, "both", {"a + r": lambda a, r: a + r, "r + a": lambda a, r: r + a},
           operands(a=(2, 3), r=(3,)),
@@ -291,7 +292,7 @@ op("add", {"a + b": lambda a, b: a + b}, operands(a=(3, 4), b=(3, 4)),
     Check("reuse", 2, "grad", {"a + a": lambda a: a + a}, operands(a=(2, 3)),
           hint=(ACCUMULATE, REUSE_HINT.format(case="a + a", want="2 * out.grad"))))
 op("mul", {"a * b": lambda a, b: a * b}, operands(a=(3, 4), b=(3, 4)),
-    forward(3, hint=RESULT.format(what="the element-wise product", op="*")),
+    forward(3, hint=(FORWARD, RESULT.format(what="the element-wise product", op="*"))),
     backward(4, hint=BINARY_HINT.format(op="*", da="b", db="a")
              + ": each operand's gradient is the OTHER operand's values times out.grad"),
     Check("broadcast", 4, "both", {"a * r": lambda a, r: a * r, "r * a": lambda a, r: r * a},
@@ -321,8 +322,8 @@ programs("backward",
             "backward()"))
 
 op("pow", {"x ** 3": lambda x: x**3, "x ** 2": lambda x: x**2}, operands(x=(3, 4)),
-    forward(2, hint="raise the data to the number k element-wise; the new Tensor's only "
-            "child is self, and its label names the power (**2, **-1)"),
+    forward(2, hint=(FORWARD, "raise the data to the number k element-wise; the new Tensor's "
+                     "only child is self, and its label names the power (**2, **-1)")),
     backward(2, hint="d(x**k)/dx = k * x**(k - 1): one power less"))
 op("sub_div", {"a - b": lambda a, b: a - b, "a / b": lambda a, b: a / b, "-a": lambda a: -a},
     operands(a=(3, 4), b=((3, 4), "nonzero")),
@@ -338,8 +339,8 @@ op("sum", {"x.sum()": lambda x: x.sum()}, operands(x=(3, 4)),
     forward(2, {"x.sum()": lambda x: x.sum(),
                 "x.sum(axis=0)": lambda x: x.sum(axis=0),
                 "x.sum(axis=1, keepdims=True)": lambda x: x.sum(axis=1, keepdims=True)},
-            hint="numpy's sum of the data, with axis and keepdims passed through unchanged; "
-            "the new Tensor's only child is self"),
+            hint=(FORWARD, "numpy's sum of the data, with axis and keepdims passed through "
+                  "unchanged; the new Tensor's only child is self")),
     backward(1, hint="every element contributed once, so each receives out.grad: broadcast "
              "out.grad to x's shape and add it"),
     Check("axis", 3, "grad",

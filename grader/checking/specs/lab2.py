@@ -26,6 +26,7 @@ from grader.checking.specs.parts import (
     with_cross_entropy_parts,
 )
 from grader.checking.specs.table import (
+    FORWARD,
     POOL,
     Cases,
     Check,
@@ -188,8 +189,8 @@ CE_TARGETS = {"t": lambda rng: rng.integers(0, 5, 4)}
 # fmt: off
 fn("matmul", MATMUL, operands(a=(3, 4), b=(4, 5)),
     forward(3, MATMUL | {"a @ b": lambda F, a, b: a @ b},
-            hint="the product of the two arrays in a new Tensor whose children are a and b; "
-            "attach the function to Tensor as __matmul__ so that a @ b calls it"),
+            hint=(FORWARD, "the product of the two arrays in a new Tensor whose children are a "
+                  "and b; attach the function to Tensor as __matmul__ so that a @ b calls it")),
     backward(2, hint=MATMUL_HINT),
     Check("batched", 3, "both", inputs=operands(a=(2, 3, 4), b=(2, 4, 5)),
           hint="for stacks of matrices transpose only the last two axes (numpy's swapaxes); "
@@ -204,20 +205,20 @@ fn("matmul", MATMUL, operands(a=(3, 4), b=(4, 5)),
           "(expanding g alone breaks for vector @ vector)"))
 
 fn("exp", {"exp(x)": lambda F, x: F.exp(x)}, operands(x=(3, 4)),
-    forward(1, hint=UNARY.format(f="exp")),
+    forward(1, hint=(FORWARD, UNARY.format(f="exp"))),
     backward(1, hint="d exp(x)/dx = exp(x), which the forward pass already stored in out.data: "
              "multiply it by out.grad and add the product into x's gradient"))
 fn("log", {"log(x)": lambda F, x: F.log(x)}, operands(x=((3, 4), "positive")),
-    forward(1, hint=UNARY.format(f="log")),
+    forward(1, hint=(FORWARD, UNARY.format(f="log"))),
     backward(1, hint="d log(x)/dx = 1 / x: x's gradient grows by out.grad divided by x's "
              "values; e.g. x = 2, out.grad = 3 adds 1.5"))
 fn("relu", {"relu(x)": lambda F, x: F.relu(x)}, operands(x=((3, 4), "nonzero")),
-    forward(2, hint="max(x, 0) element-wise: numpy's maximum of the data and 0 (not Python's "
-            "max), in a new Tensor whose only child is x"),
+    forward(2, hint=(FORWARD, "max(x, 0) element-wise: numpy's maximum of the data and 0 (not "
+                     "Python's max), in a new Tensor whose only child is x")),
     backward(1, hint="the gradient passes only where x > 0 and is 0 elsewhere: a 0/1 mask of "
              "the positive inputs; e.g. x = [-1, 2], out.grad = [5, 5] gives [0, 5]"))
 fn("tanh", {"tanh(x)": lambda F, x: F.tanh(x)}, operands(x=(3, 4)),
-    forward(1, hint=UNARY.format(f="tanh")),
+    forward(1, hint=(FORWARD, UNARY.format(f="tanh"))),
     backward(1, hint="d tanh(x)/dx = 1 - tanh(x)^2 = 1 - out.data**2"))
 fn("sigmoid", {"sigmoid(x)": lambda F, x: F.sigmoid(x)}, operands(x=(3, 4)),
     forward(1, hint="sigmoid(x) = 1 / (1 + exp(-x))"),
@@ -249,8 +250,8 @@ fn("max", {"amax(x)": lambda F, x: F.amax(x)}, operands(x=(3, 4)),
     forward(2, {"amax(x)": lambda F, x: F.amax(x),
                 "amax(x, axis=1)": lambda F, x: F.amax(x, axis=1),
                 "amax(x, axis=0, keepdims=True)": lambda F, x: F.amax(x, axis=0, keepdims=True)},
-            hint="numpy's max of the data over axis, keepdims passed through, in a new "
-            "Tensor whose only child is x"),
+            hint=(FORWARD, "numpy's max of the data over axis, keepdims passed through, in a "
+                  "new Tensor whose only child is x")),
     backward(1, hint="only the maximum element gets the gradient: a mask x.data == max (with "
              "keepdims)"),
     Check("axis", 2, "grad", {"amax(x, axis=1)": lambda F, x: F.amax(x, axis=1),

@@ -45,6 +45,10 @@ POOL = 512
 """Size of the flat pool of upstream-gradient values each spec draws."""
 
 
+FORWARD = "the forward pass: a new Tensor holding the result and remembering its inputs"
+"""The first rung of the hint of a check of an operation's forward values."""
+
+
 # ------------------------------------------------------------------ checks
 @dataclass(frozen=True)
 class Check:
