@@ -198,15 +198,18 @@ HINTS = {
         "the gradient (change the data, in place or as a new array; never replace the Tensor)"
     ),
     "sgd.momentum": (
-        "one buffer per parameter, kept between steps: buf = g at the first step, then "
-        "buf = momentum * buf + g; the update is p -= lr * buf"
+        "one buffer per parameter, kept between steps: at the first step it is the gradient "
+        "itself, after that momentum times the old buffer plus the new gradient; the parameter "
+        "moves by lr times the buffer"
     ),
     "sgd.dampening": (
-        "with dampening d: buf = momentum * buf + (1 - d) * g, except at the FIRST step, where "
-        "torch sets buf = g (no dampening): a buffer started at zeros gets that step wrong"
+        "with dampening d the new gradient enters the buffer scaled by (1 - d), except at the "
+        "FIRST step, where torch starts the buffer as the gradient itself (no dampening): a "
+        "buffer started at zeros gets that step wrong"
     ),
     "sgd.nesterov": (
-        "Nesterov: update the buffer as usual, then step along g + momentum * buf (not buf)"
+        "Nesterov: update the buffer as usual, then step along the gradient plus momentum "
+        "times the buffer (not along the buffer alone)"
     ),
     "sgd.weight_decay": (
         "weight decay adds wd times the parameter's values to its gradient, before anything "
