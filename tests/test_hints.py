@@ -243,3 +243,20 @@ def test_a_diagnosis_still_replaces_the_hint(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     assert "This looks like" in out and "hint:" not in out and "more:" not in out
     assert "lab2.relu.backward" not in check_module._rung
+
+
+@pytest.mark.slow
+def test_running_a_failing_self_check_cell_again_climbs_in_a_kernel() -> None:
+    """In a real kernel, with `=` for `+=` in __mul__, does the mul self-check cell give the
+    first hint and say how to get more, and the same cell run again give the second?"""
+    from tests.test_learner_path import LAB1, cells_until, run_cells, source_of
+
+    nb = nbformat.read(LAB1, as_version=4)
+    mul = source_of(nb, "mul")
+    bad = mul.replace(".grad += unbroadcast(", ".grad = unbroadcast(")
+    sources = [bad if c.source == mul else c.source for c in cells_until(nb, "mul-self")]
+    first, second = (s["text"] for s in run_cells([*sources, sources[-1]])[-2:])
+    spec = get_spec("lab1.mul.reuse")
+    assert f"hint: {spec.hints[0]}" in first and "more:" not in first
+    assert 'check("lab1.mul.reuse", hint=2)' in first
+    assert f"more: {spec.hints[1]}" in second and "for more" not in second

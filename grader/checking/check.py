@@ -5,7 +5,9 @@ cells nbgrader runs, and the project's own tests. (The trusted autograder uses
 the same specs, split across two processes: see :mod:`grader.sandbox`.)
 
 A passing check prints one line; a failing one prints its table, the learner's
-own line that raised (with the failing case's label) and the hint. Inside
+own line that raised (with the failing case's label) and a rung of its hint ladder: the
+first names the concept and the lab's section, a second failing run (or ``hint=2``)
+adds the next. Inside
 ``with checks():`` every check of a cell runs and reports, and the cell fails
 once at the end.
 """
