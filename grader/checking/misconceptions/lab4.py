@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from grader.checking.misconceptions import Misconception
+from grader.checking.misconceptions.model import Misconception
 from grader.checking.misconceptions.rules import attribute, rerun
 
 SGD_MOMENTUM = (

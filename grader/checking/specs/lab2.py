@@ -11,6 +11,7 @@ operations are on trial.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from functools import partial
 from types import SimpleNamespace
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from grader.checking.numpy_side import learner_cases
-from grader.checking.spec import Inputs, Outputs, Spec
+from grader.checking.spec import Hint, Inputs, Outputs, Spec
 from grader.checking.specs.parts import (
     cross_entropy_parts,
     stand_ins,
@@ -138,6 +139,47 @@ def bind(cases: Cases, F: Any) -> Cases:
     return {label: partial(case, F) for label, case in cases.items()}
 
 
+def reduced(op: str, *arguments: str) -> Cases:
+    """The cases ``op(x)``, ``op(x, axis=0)``, ... of a reduction, one for each string of
+    keyword arguments (``""`` for none)."""
+
+    def case(keywords: dict[str, Any]) -> Callable[..., Any]:
+        return lambda F, x: getattr(F, op)(x, **keywords)
+
+    cases = {}
+    for text in arguments:
+        pairs = [part.split("=") for part in text.split(", ") if part]
+        label = f"{op}({', '.join(['x', *(f'{k}={v}' for k, v in pairs)])})"
+        cases[label] = case({k: ast.literal_eval(v) for k, v in pairs})
+    return cases
+
+
+def reduction(
+    topic: str,
+    op: str,
+    axes: tuple[str, ...],
+    backward_points: float,
+    *,
+    forward_hint: Hint,
+    backward_hint: str,
+    axis_hint: str,
+    more: tuple[Check, ...] = (),
+) -> list[Spec]:
+    """Register a reduction's row (``op(x)`` over a (3, 4) matrix): its forward values with
+    no axis and with ``axes``, its gradient, and its gradient along ``axes`` reversed
+    (``axis=1`` and ``axis=0, keepdims=True``), then ``more`` checks."""
+    return fn(
+        topic,
+        reduced(op, ""),
+        operands(x=(3, 4)),
+        forward(2, reduced(op, "", *axes), hint=forward_hint),
+        backward(backward_points, hint=backward_hint),
+        Check("axis", 2, "grad", reduced(op, "axis=1", "axis=0, keepdims=True"), hint=axis_hint),
+        *more,
+        symbols=(op,) if op != topic else (),
+    )
+
+
 def integers(inputs: Inputs) -> list[str]:
     """The inputs holding integer arrays."""
     return [name for name, a in inputs.items() if a.dtype.kind in "iu"]
@@ -175,6 +217,22 @@ def huge_logits(rng: np.random.Generator) -> Inputs:
     x[0, rng.integers(5)] = 1000.0
     x[1] = rng.uniform(-1000.0, -800.0, 5)
     return large_logits(rng, (3, 5)) | {"x": x}
+
+
+def along_axis(
+    topic: str, cases: Cases, forward_hint: Hint, backward_hint: Hint, stable_hint: Hint
+) -> list[Spec]:
+    """Register the row of a function along an axis of (3, 5) logits (softmax, log_softmax):
+    its values, its gradient, and both on logits of ±1000, where the textbook formula
+    overflows."""
+    return fn(
+        topic,
+        cases,
+        operands(x=(3, 5)),
+        forward(2, hint=forward_hint),
+        backward(2, hint=backward_hint),
+        Check("stable", 2, "both", inputs=huge_logits, hint=stable_hint),
+    )
 
 
 # ================================================================ the table
@@ -234,36 +292,24 @@ fn("transpose", {"transpose(x)": lambda F, x: F.transpose(x)}, operands(x=(3, 4)
           hint="x.T is read without parentheses: attach transpose to Tensor as a property, "
           "not as a method"))
 
-fn("mean", {"mean(x)": lambda F, x: F.mean(x)}, operands(x=(3, 4)),
-    forward(2, {"mean(x)": lambda F, x: F.mean(x),
-                "mean(x, axis=0)": lambda F, x: F.mean(x, axis=0),
-                "mean(x, axis=1, keepdims=True)": lambda F, x: F.mean(x, axis=1, keepdims=True)},
-            hint="mean = sum over the axes / the number of elements summed (not x's whole size)"),
-    backward(2, hint="each element gets out.grad / n, n the number of elements averaged; derive "
-             "mean from sum and * and the gradient comes for free"),
-    Check("axis", 2, "grad", {"mean(x, axis=1)": lambda F, x: F.mean(x, axis=1),
-                              "mean(x, axis=0, keepdims=True)":
-                                  lambda F, x: F.mean(x, axis=0, keepdims=True)},
-          hint="n is the number of elements along the averaged axes: x.size // out.size"))
+reduction("mean", "mean", ("axis=0", "axis=1, keepdims=True"), 2,
+          forward_hint="mean = sum over the axes / the number of elements summed (not x's whole "
+          "size)",
+          backward_hint="each element gets out.grad / n, n the number of elements averaged; "
+          "derive mean from sum and * and the gradient comes for free",
+          axis_hint="n is the number of elements along the averaged axes: x.size // out.size")
 
-fn("max", {"amax(x)": lambda F, x: F.amax(x)}, operands(x=(3, 4)),
-    forward(2, {"amax(x)": lambda F, x: F.amax(x),
-                "amax(x, axis=1)": lambda F, x: F.amax(x, axis=1),
-                "amax(x, axis=0, keepdims=True)": lambda F, x: F.amax(x, axis=0, keepdims=True)},
-            hint=(FORWARD, "numpy's max of the data over axis, keepdims passed through, in a "
-                  "new Tensor whose only child is x")),
-    backward(1, hint="only the maximum element gets the gradient: a mask x.data == max (with "
-             "keepdims)"),
-    Check("axis", 2, "grad", {"amax(x, axis=1)": lambda F, x: F.amax(x, axis=1),
-                              "amax(x, axis=0, keepdims=True)":
-                                  lambda F, x: F.amax(x, axis=0, keepdims=True)},
-          hint="compare x with the maximum kept as a size-1 axis (keepdims=True), and expand "
-          "out.grad the same way before multiplying by the mask"),
-    Check("tie", 2, "grad", {"amax(x)": lambda F, x: F.amax(x),
-                             "amax(x, axis=1)": lambda F, x: F.amax(x, axis=1)}, tied,
-          hint="when k elements tie for the maximum, each gets out.grad / k (like torch.amax), "
-          "not the whole of it: divide the mask by its count along the axis (keepdims=True)"),
-    symbols=("amax",))
+reduction("max", "amax", ("axis=1", "axis=0, keepdims=True"), 1,
+          forward_hint=(FORWARD, "numpy's max of the data over axis, keepdims passed through, "
+                        "in a new Tensor whose only child is x"),
+          backward_hint="only the maximum element gets the gradient: a mask x.data == max (with "
+          "keepdims)",
+          axis_hint="compare x with the maximum kept as a size-1 axis (keepdims=True), and "
+          "expand out.grad the same way before multiplying by the mask",
+          more=(Check("tie", 2, "grad", reduced("amax", "", "axis=1"), tied,
+                      hint="when k elements tie for the maximum, each gets out.grad / k (like "
+                      "torch.amax), not the whole of it: divide the mask by its count along "
+                      "the axis (keepdims=True)"),))
 
 fn("getitem", {"x[1]": lambda F, x: F.getitem(x, 1),
                "x[1:3]": lambda F, x: F.getitem(x, slice(1, 3)),
@@ -282,23 +328,21 @@ fn("getitem", {"x[1]": lambda F, x: F.getitem(x, 1),
           hint="a tuple of integer arrays picks single elements x[rows[i], cols[i]] "
           "(cross_entropy uses it); pass the tuple through to numpy unchanged"))
 
-fn("softmax", SOFTMAX, operands(x=(3, 5)),
-    forward(2, hint="subtract the maximum along the axis (kept as a size-1 axis), "
-            "exponentiate, divide by the sum along the same axis; e.g. [1, 2, 3] gives "
-            "exp([-2, -1, 0]) / its sum, about [0.09, 0.24, 0.67]"),
-    backward(2, hint="with s the output and g the upstream gradient, each element gets s "
-             "times (g minus the s-weighted sum of g along the axis); no loop over a Jacobian"),
-    Check("stable", 2, "both", inputs=huge_logits,
-          hint="exp(1000) overflows to inf and inf / inf is nan: subtract the maximum along "
-          "the axis first (softmax(x) = softmax(x - c) for any c)"))
-fn("log_softmax", LOG_SOFTMAX, operands(x=(3, 5)),
-    forward(2, hint="the log-sum-exp trick: shift x by its maximum m along the axis, then "
-            "subtract the log of the sum of the exponentials of the shifted values"),
-    backward(2, hint="the gradient is g minus softmax(x) times the sum of g along the axis; "
-             "softmax(x) is the exponential of the output, so no second softmax is needed"),
-    Check("stable", 2, "both", inputs=huge_logits,
-          hint="log(softmax(x)) is log(0) = -inf for logits of ±1000: never take the log of "
-          "a softmax; use the shifted form of the forward check"))
+along_axis("softmax", SOFTMAX,
+    "subtract the maximum along the axis (kept as a size-1 axis), exponentiate, divide by the "
+    "sum along the same axis; e.g. [1, 2, 3] gives exp([-2, -1, 0]) / its sum, about "
+    "[0.09, 0.24, 0.67]",
+    "with s the output and g the upstream gradient, each element gets s times (g minus the "
+    "s-weighted sum of g along the axis); no loop over a Jacobian",
+    "exp(1000) overflows to inf and inf / inf is nan: subtract the maximum along the axis first "
+    "(softmax(x) = softmax(x - c) for any c)")
+along_axis("log_softmax", LOG_SOFTMAX,
+    "the log-sum-exp trick: shift x by its maximum m along the axis, then subtract the log of "
+    "the sum of the exponentials of the shifted values",
+    "the gradient is g minus softmax(x) times the sum of g along the axis; softmax(x) is the "
+    "exponential of the output, so no second softmax is needed",
+    "log(softmax(x)) is log(0) = -inf for logits of ±1000: never take the log of a softmax; use "
+    "the shifted form of the forward check")
 composed("cross_entropy", CROSS_ENTROPY,
          with_cross_entropy_parts(with_ints(operands(x=(4, 5)), **CE_TARGETS)),
          cross_entropy_parts,
