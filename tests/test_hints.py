@@ -198,6 +198,14 @@ def test_a_second_failing_run_climbs_the_ladder() -> None:
     assert third == second  # the top rung stays
 
 
+def test_outside_a_kernel_the_note_points_to_hint_2() -> None:
+    """Where a second run does not climb (validate, a terminal), does the first rung point to
+    check(..., hint=2) in the notebook instead of "run it again"?"""
+    text = failing("lab2.relu.backward").report(rerun=False)
+    assert 'in the notebook, check("lab2.relu.backward", hint=2) shows more' in text
+    assert "run it again" not in text
+
+
 def test_hint_2_shows_the_second_rung_at_once() -> None:
     """Does hint=2 show the second rung on the first failing run?"""
     outcome = failing("lab4.adam.bias_correction")

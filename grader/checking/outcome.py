@@ -54,21 +54,23 @@ class Outcome:
         """Whether :meth:`report` gives a hint: a failure whose error does not name its cause."""
         return not self.passed and self.show_hint and bool(self.spec.hints)
 
-    def hint_text(self, level: int = 1) -> str:
+    def hint_text(self, level: int = 1, rerun: bool = True) -> str:
         """The hint ladder up to rung ``level``: ``hint:`` then ``more:`` lines, and how to
-        climb further while a rung is left (a second failing run, or ``hint=``)."""
+        climb further while a rung is left: a second failing run (``rerun``: in the same
+        kernel) or ``hint=``."""
         rungs = self.spec.hints
         level = max(1, min(level, len(rungs)))
         lines = [f"{'hint' if i == 0 else 'more'}: {text}" for i, text in enumerate(rungs[:level])]
         if level < len(rungs):
             call = f'check("{self.spec.id}", hint={level + 1})'
-            lines.append(f"(hint {level} of {len(rungs)}: run it again, or {call}, for more)")
+            how = f"run it again, or {call}, for" if rerun else f"in the notebook, {call} shows"
+            lines.append(f"(hint {level} of {len(rungs)}: {how} more)")
         return "\n".join(lines)
 
-    def report(self, verbose: bool = False, level: int = 1) -> str:
+    def report(self, verbose: bool = False, level: int = 1, rerun: bool = True) -> str:
         """The text of this outcome, assembled here only: one line for a pass (the table too
         when ``verbose``); for a failure the error, the table and the hint ladder up to rung
-        ``level``."""
+        ``level`` (``rerun=False`` where a second run does not climb it: ``validate``)."""
         parts = [self.headline()]
         if self.passed and not verbose:
             return parts[0]
@@ -77,7 +79,7 @@ class Outcome:
         if self.rows:
             parts.append(format_table(self.rows))
         if self.shows_hint:
-            parts.append(self.hint_text(level))
+            parts.append(self.hint_text(level, rerun))
         if not self.passed and self.diagnosis is not None:
             parts.append(self.diagnosis.text())
         return "\n".join(parts)
