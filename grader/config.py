@@ -94,6 +94,7 @@ LEARNER_GRADER_MODULES = (
     "checking/__init__",
     "checking/check",
     "checking/compare",
+    "checking/lessons",
     "checking/numpy_side",
     "checking/outcome",
     "checking/rerun",

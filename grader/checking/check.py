@@ -5,7 +5,9 @@ cells nbgrader runs, and the project's own tests. (The trusted autograder uses
 the same specs, split across two processes: see :mod:`grader.sandbox`.)
 
 A passing check prints one line; a failing one prints its table, the learner's
-own line that raised (with the failing case's label) and the hint. Inside
+own line that raised (with the failing case's label) and a rung of its hint ladder: the
+first names the concept and the lab's section, a second failing run (or ``hint=2``)
+adds the next. Inside
 ``with checks():`` every check of a cell runs and reports, and the cell fails
 once at the end.
 """
@@ -208,20 +210,39 @@ _shown: dict[str, str] = {}
 """check id -> the report last printed for its failure, so that a graded cell repeating the
 self-check just above it prints one line instead of the same table."""
 
+_rung: dict[str, int] = {}
+"""check id -> the highest rung of its hint ladder shown in this kernel: the next failing
+run of the same self-check climbs one rung."""
 
-def _failure_text(outcome: Outcome, verbose: bool, quiet: bool) -> str:
+
+def hint_level(check_id: str, asked: int | None, quiet: bool) -> int:
+    """The rung of the hint ladder a failing run shows: ``asked`` (``hint=``) when given, the
+    rung last shown for a graded cell (``quiet``: it repeats the self-check above it), else
+    the rung after the last one shown."""
+    if asked is not None:
+        return max(1, asked)
+    return max(1, _rung.get(check_id, 0) + (0 if quiet else 1))
+
+
+def _failure_text(outcome: Outcome, verbose: bool, quiet: bool, hint: int | None = None) -> str:
     """What a failing check prints in a notebook: each mistake's message once.
 
     A recognised misconception replaces the table and the generic hint (``verbose=True``
     shows them); inside ``with checks():`` a diagnosis or an error shared by several checks
     is printed once, at the block's end, with the checks it explains; a graded cell
-    (``quiet=True``) whose failure was just reported in full gives a one-line verdict.
+    (``quiet=True``) whose failure was just reported in full gives a one-line verdict. A
+    hint shows the rung of :func:`hint_level`; showing it moves the check up its ladder.
     """
-    full = outcome.report(verbose)
+    check_id = outcome.spec.id
+    level = hint_level(check_id, hint, quiet)
+    full = outcome.report(verbose, level)
     headline = outcome.headline()
-    if quiet and not verbose and _shown.get(outcome.spec.id) == full:
+    if quiet and not verbose and _shown.get(check_id) == full:
         return f"{headline}: the same failure as its self-check reported above"
-    _shown[outcome.spec.id] = full
+    _shown[check_id] = full
+    shows_hint = outcome.shows_hint and (verbose or outcome.diagnosis is None)
+    if shows_hint and not quiet:
+        _rung[check_id] = max(_rung.get(check_id, 0), min(level, len(outcome.spec.hints)))
     if verbose:
         return full
     cause = outcome.diagnosis.text() if outcome.diagnosis is not None else ""
@@ -301,6 +322,7 @@ def check(
     seed: int = DEFAULT_SEED,
     quiet: bool = False,
     verbose: bool = False,
+    hint: int | None = None,
 ) -> float:
     """Check your code against PyTorch.
 
@@ -311,6 +333,9 @@ def check(
         seed: seed of the random inputs.
         quiet: print nothing when the check passes.
         verbose: print the expected-vs-got table of a passing check too.
+        hint: the rung of the hint ladder a failure shows: 1 names the concept and the
+            section of the lab to read, 2 says more (the rule in words). Left out, the
+            first failing run shows rung 1 and each further failing run the next one.
 
     Returns:
         The points earned.
@@ -327,7 +352,7 @@ def check(
     namespace = caller.f_back.f_globals if caller and caller.f_back else {}
     outcome = evaluate(spec, objs, namespace, seed)
     if not outcome.passed:
-        print(_failure_text(outcome, verbose, quiet))
+        print(_failure_text(outcome, verbose, quiet, hint))
         if _deferred:
             _deferred[-1].append(spec.id)
             return 0.0

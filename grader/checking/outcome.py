@@ -49,9 +49,28 @@ class Outcome:
         mark, word = ("\u2713", "passed") if self.passed else ("\u2717", "FAILED")
         return f"{mark} {self.spec.id}: {word} ({self.score:g}/{self.spec.points:g} points)"
 
-    def report(self, verbose: bool = False) -> str:
+    @property
+    def shows_hint(self) -> bool:
+        """Whether :meth:`report` gives a hint: a failure whose error does not name its cause."""
+        return not self.passed and self.show_hint and bool(self.spec.hints)
+
+    def hint_text(self, level: int = 1, rerun: bool = True) -> str:
+        """The hint ladder up to rung ``level``: ``hint:`` then ``more:`` lines, and how to
+        climb further while a rung is left: a second failing run (``rerun``: in the same
+        kernel) or ``hint=``."""
+        rungs = self.spec.hints
+        level = max(1, min(level, len(rungs)))
+        lines = [f"{'hint' if i == 0 else 'more'}: {text}" for i, text in enumerate(rungs[:level])]
+        if level < len(rungs):
+            call = f'check("{self.spec.id}", hint={level + 1})'
+            how = f"run it again, or {call}, for" if rerun else f"in the notebook, {call} shows"
+            lines.append(f"(hint {level} of {len(rungs)}: {how} more)")
+        return "\n".join(lines)
+
+    def report(self, verbose: bool = False, level: int = 1, rerun: bool = True) -> str:
         """The text of this outcome, assembled here only: one line for a pass (the table too
-        when ``verbose``); for a failure the error, the table and the hint."""
+        when ``verbose``); for a failure the error, the table and the hint ladder up to rung
+        ``level`` (``rerun=False`` where a second run does not climb it: ``validate``)."""
         parts = [self.headline()]
         if self.passed and not verbose:
             return parts[0]
@@ -59,8 +78,8 @@ class Outcome:
             parts.append(f"  {self.error}")
         if self.rows:
             parts.append(format_table(self.rows))
-        if not self.passed and self.spec.hint and self.show_hint:
-            parts.append(f"hint: {self.spec.hint}")
+        if self.shows_hint:
+            parts.append(self.hint_text(level, rerun))
         if not self.passed and self.diagnosis is not None:
             parts.append(self.diagnosis.text())
         return "\n".join(parts)

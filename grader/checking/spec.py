@@ -18,9 +18,12 @@ from typing import Any
 import numpy as np
 
 from grader.checking.compare import Row
+from grader.checking.lessons import first_rung
 from grader.labs import LABS, lab_of
 
 Inputs = dict[str, np.ndarray]
+Hint = str | tuple[str, str]
+"""A spec's hint: the text of the second rung, or ``(first rung's concept, second rung)``."""
 Outputs = Mapping[str, Any]
 
 
@@ -37,7 +40,9 @@ class Spec:
         learner: ``(inputs, *symbols) -> {name: array}``; numpy only.
         reference: ``inputs -> {name: array}``; the oracle (torch allowed).
         rtol, atol: tolerances of the default element-wise comparison.
-        hint: what usually causes a failure, shown with the table.
+        hint: what usually causes a failure, the rungs of its hint ladder after the first:
+            one text, or ``(concept, more)`` where ``concept`` replaces the lesson's
+            concept on the first rung (see :attr:`hints`). Never the solution line.
         hidden: a hidden-test spec (left out of the learner bundle).
         compare: ``(got, expected, inputs) -> rows`` replacing the default
             element-wise comparison (statistical checks, accuracy floors).
@@ -51,13 +56,20 @@ class Spec:
     reference: Callable[[Inputs], Outputs]
     rtol: float = 1e-6
     atol: float = 1e-8
-    hint: str = ""
+    hint: Hint = ""
     hidden: bool = False
     compare: Callable[[Outputs, Outputs, Inputs], list[Row]] | None = None
 
     @property
     def lab(self) -> str:
         return lab_of(self.id)
+
+    @property
+    def hints(self) -> tuple[str, ...]:
+        """The hint ladder, one text per rung: the first names the concept and the section of
+        the lab that teaches it (:mod:`grader.checking.lessons`), the next says more."""
+        concept, more = self.hint if isinstance(self.hint, tuple) else ("", self.hint)
+        return tuple(text for text in (first_rung(self.id, concept), more) if text)
 
     def rng(self, seed: int) -> np.random.Generator:
         """The generator for this spec at ``seed``: independent across specs, stable across runs."""

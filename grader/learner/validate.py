@@ -96,7 +96,7 @@ def validate(
         if outcome is None:
             print(f"  ✗ {check_id}: not run")
         else:
-            print("  " + outcome.report(verbose).replace("\n", "\n    "))
+            print("  " + outcome.report(verbose, rerun=False).replace("\n", "\n    "))
     for flag in result.flags:
         print(f"  note: {flag}")
     print(summary(result.score, key.max_score, lab_total(source if source.exists() else notebook)))

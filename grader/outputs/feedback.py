@@ -158,11 +158,11 @@ def check_report(outcome: Outcome | None, check_id: str, hidden: bool) -> str:
         return f'<p class="fail">{html.escape(check_id)}: not run</p>'
     css = "pass" if outcome.passed else "fail"
     if not hidden:
-        return _pre(outcome.report(), css)
+        return _pre(outcome.report(level=len(outcome.spec.hints)), css)
     line = f"hidden check {check_id}: {'passed' if outcome.passed else 'FAILED'}"
     line += f" ({outcome.score:g}/{outcome.spec.points:g} points)"
-    if not outcome.passed and outcome.spec.hint:
-        line += f"\nhint: {outcome.spec.hint}"
+    if outcome.shows_hint:
+        line += "\n" + outcome.hint_text(len(outcome.spec.hints))
     if not outcome.passed and outcome.diagnosis is not None:
         line += f"\n{outcome.diagnosis.text()}"  # names the mistake, never the inputs
     return _pre(line, css)

@@ -210,10 +210,10 @@ def _check_output(result: LabResult, check_id: str, hidden: bool) -> str:
     if result.status != "graded" or outcome is None:
         return f"{check_id}: not run ({result.status})"
     if not hidden:
-        return outcome.report()
+        return outcome.report(level=len(outcome.spec.hints))
     line = f"hidden check {check_id}: {'passed' if outcome.passed else 'FAILED'}"
-    if not outcome.passed and outcome.spec.hint:
-        line += f"\nhint: {outcome.spec.hint}"
+    if outcome.shows_hint:
+        line += "\n" + outcome.hint_text(len(outcome.spec.hints))
     return line
 
 

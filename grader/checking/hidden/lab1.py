@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from grader.checking.specs.lab1 import (
+    ACCUMULATE,
     draw,
     dtype_check,
     op,
@@ -156,9 +157,11 @@ op("sum", {"x.sum(axis=-1)": lambda x: x.sum(axis=-1),
     hidden=True)
 
 programs("pow",
-    program("reuse", 1, pow_reuse, operands(x=(3, 4)), hint=REUSE_HINT.format(op="**")),
+    program("reuse", 1, pow_reuse, operands(x=(3, 4)),
+            hint=(ACCUMULATE, REUSE_HINT.format(op="**"))),
     hidden=True)
 programs("sum",
-    program("reuse", 1, sum_reuse, operands(x=(3, 4)), hint=REUSE_HINT.format(op="sum")),
+    program("reuse", 1, sum_reuse, operands(x=(3, 4)),
+            hint=(ACCUMULATE, REUSE_HINT.format(op="sum"))),
     hidden=True)
 # fmt: on

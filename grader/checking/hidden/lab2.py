@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from grader.checking.specs.lab1 import ACCUMULATE
 from grader.checking.specs.lab2 import (
     CE_TARGETS,
     CROSS_ENTROPY,
@@ -33,7 +34,7 @@ def reuse(topic: str, cases: Cases, inputs: Draw, symbol: str = "") -> None:
         topic,
         cases,
         inputs,
-        Check("reuse", 1, "grad", hint=REUSE_HINT.format(op=symbol)),
+        Check("reuse", 1, "grad", hint=(ACCUMULATE, REUSE_HINT.format(op=symbol))),
         symbols=(symbol,),
         hidden=True,
     )
@@ -74,8 +75,9 @@ fn("reshape", {"reshape(x, -1, 2)": lambda F, x: F.reshape(x, -1, 2),
 fn("transpose", {"transpose(x, 1, 2, 0)": lambda F, x: F.transpose(x, 1, 2, 0),
                  "transpose(x, (2, 0, 1))": lambda F, x: F.transpose(x, (2, 0, 1)),
                  "transpose(x)": lambda F, x: F.transpose(x)}, operands(x=(2, 3, 4)),
-    Check("axes", 2, "both", hint="the gradient needs the INVERSE permutation, "
-          "np.argsort(axes), which differs from axes itself for (1, 2, 0)"),
+    Check("axes", 2, "both", hint="the gradient needs the INVERSE permutation, which differs "
+          "from axes itself for (1, 2, 0): each axis goes back where it came from; for "
+          "(1, 2, 0) that is (2, 0, 1)"),
     hidden=True)
 
 fn("mean", {"mean(x, axis=-1)": lambda F, x: F.mean(x, axis=-1),
@@ -96,8 +98,9 @@ fn("max", {"amax(x)": lambda F, x: F.amax(x),
                                       lambda F, x: F.amax(x, axis=(0, 2), keepdims=True),
                                   "amax(s)": lambda F, s: F.amax(s)},
           operands(x=(2, 3, 4), s=()),
-          hint="negative axes, tuples of axes and 0-d tensors: keep the max with keepdims=True "
-          "for the mask and expand out.grad with np.expand_dims(g, axis) when keepdims is False"),
+          hint="negative axes, tuples of axes and 0-d tensors: build the mask against the max "
+          "kept with keepdims=True, and give out.grad its reduced axes back as size-1 axes "
+          "(numpy's expand_dims takes a tuple) when keepdims is False"),
     symbols=("amax",), hidden=True)
 
 fn("getitem", {"x[idx]": lambda F, x, idx: F.getitem(x, idx),
@@ -107,8 +110,8 @@ fn("getitem", {"x[idx]": lambda F, x, idx: F.getitem(x, idx),
               rows=lambda rng: rng.integers(0, 2, 5),
               cols=lambda rng: rng.integers(0, 2, 5)),
     Check("repeated", 3, "both", hint="an index that appears twice must get both gradients: "
-          "x.grad[idx] += g keeps only one (numpy buffers the write); use "
-          "np.add.at(x.grad, idx, g)"),
+          "`+=` through an index array keeps only one (numpy buffers the write); numpy's "
+          "ufuncs have an unbuffered method for this (see ufunc.at)"),
     hidden=True)
 
 fn("softmax", SOFTMAX, large_logits,
@@ -122,7 +125,7 @@ fn("softmax", SOFTMAX, large_logits,
     hidden=True)
 fn("log_softmax", LOG_SOFTMAX, large_logits,
     Check("large", 1, "both", hint="log(softmax(x)) gives log(0) = -inf for large logits: "
-          "compute (x - m) - log(sum(exp(x - m))) directly"),
+          "compute it directly with the log-sum-exp trick (shift by the maximum first)"),
     hidden=True)
 composed("cross_entropy", CROSS_ENTROPY,
          with_cross_entropy_parts(with_ints(large_logits, **CE_TARGETS)), cross_entropy_parts,

@@ -103,7 +103,7 @@ add_check(
     D.dropout_inputs((20, 50, 50)),
     D.rates_sides(RATES),
     "drop with probability p (any p in [0, 1)), on inputs of any shape, scaling by 1/(1-p): "
-    f"{D.DROPOUT_RULE} from the notebook's rng, whatever p",
+    "the mask drawn from the notebook's rng as Task 7 states, whatever p",
     hidden=True,
 )
 add_check(

@@ -17,7 +17,8 @@ HINTS = {
     ),
     "sgd.momentum_shapes": "one momentum buffer per parameter, of that parameter's shape",
     "sgd.nesterov_weight_decay": (
-        "Nesterov with weight decay: g = p.grad + wd * p first, then the buffer, then g + mu * buf"
+        "Nesterov with weight decay: decay the gradient first, then update the buffer, then "
+        "step along the decayed gradient plus momentum times the buffer"
     ),
     "adam.shapes": f"{ADAM_HINT}; t counts optimizer steps, not parameters",
     "adamw.custom": (

@@ -160,8 +160,8 @@ add_check(
     TRAIN_EPOCH,
     _with_seed(net_inputs((6, 8, 3), 10)),
     (_train_mode_step, _train_mode_reference),
-    "call model.train() at the start of train_epoch: evaluate() left the model in eval "
-    "mode, and Dropout must be on while training",
+    "switch the model to training mode at the start of train_epoch (train()): evaluate() "
+    "left it in evaluation mode, and Dropout must be on while training",
     hidden=True,
 )
 add_check(

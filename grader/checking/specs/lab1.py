@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from grader.checking.numpy_side import data_of, learner_cases
-from grader.checking.spec import Inputs, Outputs, Spec, spec
+from grader.checking.spec import Hint, Inputs, Outputs, Spec, spec
 from grader.checking.specs.sides import LearnerSide as LearnerSide  # re-exported, with
 from grader.checking.specs.sides import TorchSide as TorchSide  # the misconceptions' patches
-from grader.checking.specs.table import POOL as POOL  # re-exported, with draw and operands
 from grader.checking.specs.table import (
+    FORWARD,
     Cases,
     Check,
     Draw,
@@ -35,6 +35,7 @@ from grader.checking.specs.table import (
     operands,
     torch_reference,
 )
+from grader.checking.specs.table import POOL as POOL  # re-exported, with draw and operands
 
 Program = Callable[[Any], Mapping[str, Any]]
 
@@ -56,7 +57,7 @@ def op(
 
 # ------------------------------------------------------------ unbroadcast
 def unbroadcast_check(
-    id: str, points: float, pairs: list[tuple[Shape, Shape]], hint: str, hidden: bool = False
+    id: str, points: float, pairs: list[tuple[Shape, Shape]], hint: Hint, hidden: bool = False
 ) -> Spec:
     """Register a check of ``unbroadcast(g, shape)`` for each ``(g's shape, shape)`` pair;
     the reference is torch's gradient of ``broadcast_to``."""
@@ -112,7 +113,7 @@ def programs(topic: str, *checks: Check, hidden: bool = False) -> list[Spec]:
     )
 
 
-def program(name: str, points: float, program: Program, inputs: Draw, *, hint: str) -> Check:
+def program(name: str, points: float, program: Program, inputs: Draw, *, hint: Hint) -> Check:
     """A check of ``program(side)``, which builds a graph, backpropagates and returns the
     leaves to compare, ``{name: leaf}`` (named ``""``, the check takes its row's id)."""
     return Check(name, points, "grad", {name or "program": program}, inputs, hint=hint)
@@ -247,7 +248,16 @@ def dtype_check(
 
 
 # ============================================================== the table
+RESULT = (
+    "{what} in a new Tensor whose children are the two operands (self, other) and whose label "
+    "is '{op}', so that backward() can walk back through it"
+)
 BINARY_HINT = "d(a {op} b)/da = {da}, d(a {op} b)/db = {db}; add (+=) into .grad, never assign"
+ACCUMULATE = (
+    "gradient accumulation: a tensor used twice collects one contribution per use, so look at "
+    "where `+=` belongs in your _backward"
+)
+"""The first rung of every reuse check: the concept, the same for every operation."""
 REUSE_HINT = (
     "{case} uses a on both sides, so a.grad must collect two contributions ({want}); getting "
     "one of them means a `self.grad = ...` (or `other.grad = ...`) where `+=` belongs"
@@ -261,34 +271,37 @@ spec(id="lab1.init.attrs", points=4, symbols=("Tensor",),
      "passed in, _op = the label, and _backward = a function that does nothing (lambda: None)")
 dtype_check("lab1.init.dtype", 4, dtype_cases,
             hint="numpy float arrays keep their dtype (float64 stays float64); Python numbers "
-            "and lists become float32; grad has the same dtype as data (np.zeros_like(data))")
+            "and lists become float32; grad is zeros with data's shape AND dtype (numpy has a "
+            "function that copies both from an array)")
 
 unbroadcast_check("lab1.unbroadcast.leading", 3, [((2, 3, 4), (3, 4)), ((5, 3), (3,))],
-                  hint="broadcasting added leading axes: sum them away (grad.sum(axis=0) while "
-                  "grad has more dimensions than shape)")
+                  hint="broadcasting added leading axes: sum the gradient over its first axis "
+                  "until it has as many axes as shape; e.g. (2, 3, 4) for shape (3, 4): once")
 unbroadcast_check("lab1.unbroadcast.ones", 3,
                   [((2, 3, 4), (2, 1, 4)), ((3, 4), (3, 1)), ((3, 4), (1, 4))],
                   hint="an axis of size 1 in shape was stretched: sum the gradient over it with "
                   "keepdims=True")
 
 op("add", {"a + b": lambda a, b: a + b}, operands(a=(3, 4), b=(3, 4)),
-    forward(3, hint="out = Tensor(self.data + other.data, (self, other), '+')"),
+    forward(3, hint=(FORWARD, RESULT.format(what="the sum of the two arrays", op="+"))),
     backward(4, hint=BINARY_HINT.format(op="+", da="1", db="1") + ": both get out.grad"),
     Check("broadcast", 4, "both", {"a + r": lambda a, r: a + r, "r + a": lambda a, r: r + a},
           operands(a=(2, 3), r=(3,)),
-          hint="r (shape (3,)) was broadcast to (2, 3): its gradient is unbroadcast(out.grad, "
-          "r.shape)"),
+          hint="r (shape (3,)) was broadcast to (2, 3): its gradient arrives with shape "
+          "(2, 3) and must be summed back to r's shape, which Task 2's helper does"),
     Check("reuse", 2, "grad", {"a + a": lambda a: a + a}, operands(a=(2, 3)),
-          hint=REUSE_HINT.format(case="a + a", want="2 * out.grad")))
+          hint=(ACCUMULATE, REUSE_HINT.format(case="a + a", want="2 * out.grad"))))
 op("mul", {"a * b": lambda a, b: a * b}, operands(a=(3, 4), b=(3, 4)),
-    forward(3, hint="out = Tensor(self.data * other.data, (self, other), '*')"),
+    forward(3, hint=(FORWARD, RESULT.format(what="the element-wise product", op="*"))),
     backward(4, hint=BINARY_HINT.format(op="*", da="b", db="a")
-             + ": self.grad += other.data * out.grad"),
+             + ": each operand's gradient is the OTHER operand's values times out.grad"),
     Check("broadcast", 4, "both", {"a * r": lambda a, r: a * r, "r * a": lambda a, r: r * a},
           operands(a=(2, 3), r=(3,)),
-          hint="multiply first, then reduce: unbroadcast(out.grad * self.data, other.shape)"),
+          hint="multiply out.grad by the other operand first, then sum the product back to "
+          "this operand's shape (reducing first loses which values belong together)"),
     Check("reuse", 2, "grad", {"a * a": lambda a: a * a}, operands(a=(2, 3)),
-          hint=REUSE_HINT.format(case="a * a", want="2 * a * out.grad")))
+          hint=(ACCUMULATE,
+                                REUSE_HINT.format(case="a * a", want="2 * a * out.grad"))))
 
 programs("backward",
     program("chain", 5, chain, operands(a=(), b=(), x=(2, 3), w=(3,)),
@@ -309,7 +322,8 @@ programs("backward",
             "backward()"))
 
 op("pow", {"x ** 3": lambda x: x**3, "x ** 2": lambda x: x**2}, operands(x=(3, 4)),
-    forward(2, hint="out = Tensor(self.data ** k, (self,), f'**{k}') for a number k"),
+    forward(2, hint=(FORWARD, "raise the data to the number k element-wise; the new Tensor's "
+                     "only child is self, and its label names the power (**2, **-1)")),
     backward(2, hint="d(x**k)/dx = k * x**(k - 1): one power less"))
 op("sub_div", {"a - b": lambda a, b: a - b, "a / b": lambda a, b: a / b, "-a": lambda a: -a},
     operands(a=(3, 4), b=((3, 4), "nonzero")),
@@ -325,14 +339,16 @@ op("sum", {"x.sum()": lambda x: x.sum()}, operands(x=(3, 4)),
     forward(2, {"x.sum()": lambda x: x.sum(),
                 "x.sum(axis=0)": lambda x: x.sum(axis=0),
                 "x.sum(axis=1, keepdims=True)": lambda x: x.sum(axis=1, keepdims=True)},
-            hint="out = Tensor(self.data.sum(axis=axis, keepdims=keepdims), (self,), 'sum')"),
-    backward(1, hint="every element contributed once: x.grad += out.grad broadcast to x's "
-             "shape"),
+            hint=(FORWARD, "numpy's sum of the data, with axis and keepdims passed through "
+                  "unchanged; the new Tensor's only child is self")),
+    backward(1, hint="every element contributed once, so each receives out.grad: broadcast "
+             "out.grad to x's shape and add it"),
     Check("axis", 3, "grad",
           {"x.sum(axis=1)": lambda x: x.sum(axis=1),
            "x.sum(axis=0, keepdims=True)": lambda x: x.sum(axis=0, keepdims=True)},
-          hint="without keepdims the summed axis is gone: put it back with "
-          "np.expand_dims(out.grad, axis) before broadcasting to x's shape"))
+          hint="without keepdims the summed axis is gone: put it back as a size-1 axis "
+          "before broadcasting; e.g. x (3, 4) summed over axis 1 gives (3,), made (3, 1), "
+          "then broadcast to (3, 4)"))
 
 programs("zero_grad",
     program("", 2, zero_grad, operands(a=(3,), b=(3,)),

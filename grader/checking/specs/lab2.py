@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 
 from grader.checking.numpy_side import learner_cases
-from grader.checking.spec import Inputs, Outputs, Spec
+from grader.checking.spec import Hint, Inputs, Outputs, Spec
 from grader.checking.specs.parts import (
     cross_entropy_parts,
     stand_ins,
     with_cross_entropy_parts,
 )
 from grader.checking.specs.table import (
+    FORWARD,
     POOL,
     Cases,
     Check,
@@ -159,7 +160,7 @@ def reduction(
     axes: tuple[str, ...],
     backward_points: float,
     *,
-    forward_hint: str,
+    forward_hint: Hint,
     backward_hint: str,
     axis_hint: str,
     more: tuple[Check, ...] = (),
@@ -219,7 +220,7 @@ def huge_logits(rng: np.random.Generator) -> Inputs:
 
 
 def along_axis(
-    topic: str, cases: Cases, forward_hint: str, backward_hint: str, stable_hint: str
+    topic: str, cases: Cases, forward_hint: Hint, backward_hint: Hint, stable_hint: Hint
 ) -> list[Spec]:
     """Register the row of a function along an axis of (3, 5) logits (softmax, log_softmax):
     its values, its gradient, and both on logits of ±1000, where the textbook formula
@@ -236,6 +237,7 @@ def along_axis(
 
 # ================================================================ the table
 MATMUL = {"matmul(a, b)": lambda F, a, b: F.matmul(a, b)}
+UNARY = "numpy's {f} of x's data in a new Tensor whose only child is x, labelled '{f}'"
 MATMUL_HINT = "d(a @ b)/da = g @ b^T and d(a @ b)/db = a^T @ g (transpose the OTHER operand)"
 SOFTMAX = {"softmax(x)": lambda F, x: F.softmax(x)}
 LOG_SOFTMAX = {"log_softmax(x)": lambda F, x: F.log_softmax(x)}
@@ -245,11 +247,12 @@ CE_TARGETS = {"t": lambda rng: rng.integers(0, 5, 4)}
 # fmt: off
 fn("matmul", MATMUL, operands(a=(3, 4), b=(4, 5)),
     forward(3, MATMUL | {"a @ b": lambda F, a, b: a @ b},
-            hint="out = Tensor(a.data @ b.data, (a, b), '@'), and Tensor.__matmul__ = matmul "
-            "for @"),
+            hint=(FORWARD, "the product of the two arrays in a new Tensor whose children are a "
+                  "and b; attach the function to Tensor as __matmul__ so that a @ b calls it")),
     backward(2, hint=MATMUL_HINT),
     Check("batched", 3, "both", inputs=operands(a=(2, 3, 4), b=(2, 4, 5)),
-          hint="for stacks of matrices transpose the last two axes only: np.swapaxes(b, -1, -2)"),
+          hint="for stacks of matrices transpose only the last two axes (numpy's swapaxes); "
+          ".T reverses ALL the axes of a 3-D array"),
     Check("vector", 3, "both", {"matmul(v, m)": lambda F, v, m: F.matmul(v, m),
                                 "matmul(n, v)": lambda F, n, v: F.matmul(n, v),
                                 "matmul(v, u)": lambda F, v, u: F.matmul(v, u)},
@@ -260,16 +263,20 @@ fn("matmul", MATMUL, operands(a=(3, 4), b=(4, 5)),
           "(expanding g alone breaks for vector @ vector)"))
 
 fn("exp", {"exp(x)": lambda F, x: F.exp(x)}, operands(x=(3, 4)),
-    forward(1, hint="out = Tensor(np.exp(x.data), (x,), 'exp')"),
-    backward(1, hint="d exp(x)/dx = exp(x), which is out.data: x.grad += out.data * out.grad"))
+    forward(1, hint=(FORWARD, UNARY.format(f="exp"))),
+    backward(1, hint="d exp(x)/dx = exp(x), which the forward pass already stored in out.data: "
+             "multiply it by out.grad and add the product into x's gradient"))
 fn("log", {"log(x)": lambda F, x: F.log(x)}, operands(x=((3, 4), "positive")),
-    forward(1, hint="out = Tensor(np.log(x.data), (x,), 'log')"),
-    backward(1, hint="d log(x)/dx = 1 / x: x.grad += out.grad / x.data"))
+    forward(1, hint=(FORWARD, UNARY.format(f="log"))),
+    backward(1, hint="d log(x)/dx = 1 / x: x's gradient grows by out.grad divided by x's "
+             "values; e.g. x = 2, out.grad = 3 adds 1.5"))
 fn("relu", {"relu(x)": lambda F, x: F.relu(x)}, operands(x=((3, 4), "nonzero")),
-    forward(2, hint="out = Tensor(np.maximum(x.data, 0), (x,), 'relu')"),
-    backward(1, hint="the gradient passes only where x > 0: x.grad += out.grad * (x.data > 0)"))
+    forward(2, hint=(FORWARD, "max(x, 0) element-wise: numpy's maximum of the data and 0 (not "
+                     "Python's max), in a new Tensor whose only child is x")),
+    backward(1, hint="the gradient passes only where x > 0 and is 0 elsewhere: a 0/1 mask of "
+             "the positive inputs; e.g. x = [-1, 2], out.grad = [5, 5] gives [0, 5]"))
 fn("tanh", {"tanh(x)": lambda F, x: F.tanh(x)}, operands(x=(3, 4)),
-    forward(1, hint="out = Tensor(np.tanh(x.data), (x,), 'tanh')"),
+    forward(1, hint=(FORWARD, UNARY.format(f="tanh"))),
     backward(1, hint="d tanh(x)/dx = 1 - tanh(x)^2 = 1 - out.data**2"))
 fn("sigmoid", {"sigmoid(x)": lambda F, x: F.sigmoid(x)}, operands(x=(3, 4)),
     forward(1, hint="sigmoid(x) = 1 / (1 + exp(-x))"),
@@ -282,7 +289,8 @@ fn("transpose", {"transpose(x)": lambda F, x: F.transpose(x)}, operands(x=(3, 4)
     Check("default", 1, "both", hint="with no axes, reverse them (numpy's default); the "
           "gradient is out.grad transposed back"),
     Check("T", 2, "both", {"x.T": lambda F, x: x.T},
-          hint="attach the property: Tensor.T = property(transpose)"))
+          hint="x.T is read without parentheses: attach transpose to Tensor as a property, "
+          "not as a method"))
 
 reduction("mean", "mean", ("axis=0", "axis=1, keepdims=True"), 1,
           forward_hint="mean = sum over the axes / the number of elements summed (not x's whole "
@@ -292,7 +300,8 @@ reduction("mean", "mean", ("axis=0", "axis=1, keepdims=True"), 1,
           axis_hint="n is the number of elements along the averaged axes: x.size // out.size")
 
 reduction("max", "amax", ("axis=1", "axis=0, keepdims=True"), 1,
-          forward_hint="out = Tensor(x.data.max(axis=axis, keepdims=keepdims), (x,), 'max')",
+          forward_hint=(FORWARD, "numpy's max of the data over axis, keepdims passed through, "
+                        "in a new Tensor whose only child is x"),
           backward_hint="only the maximum element gets the gradient: a mask x.data == max (with "
           "keepdims)",
           axis_hint="compare x with the maximum kept as a size-1 axis (keepdims=True), and "
@@ -306,11 +315,12 @@ fn("getitem", {"x[1]": lambda F, x: F.getitem(x, 1),
                "x[1:3]": lambda F, x: F.getitem(x, slice(1, 3)),
                "x[:, 2]": lambda F, x: F.getitem(x, (slice(None), 2)),
                "x[-1, 1:4]": lambda F, x: F.getitem(x, (-1, slice(1, 4)))}, operands(x=(4, 5)),
-    Check("basic", 2, "both", hint="out = Tensor(x.data[idx], ...); the gradient goes back to "
-          "the same positions: a zero array with out.grad written at [idx]"),
+    Check("basic", 2, "both", hint="index the data with idx unchanged; the gradient goes back "
+          "to the same positions: zeros of x's shape, with out.grad placed where idx points"),
     Check("array", 2, "both", {"x[idx]": lambda F, x, idx: F.getitem(x, idx)},
           with_ints(operands(x=(4, 5)), idx=lambda rng: rng.permutation(4)[:3]),
-          hint="an integer array picks rows: x.data[idx]; its gradient goes back to those rows"),
+          hint="an integer array picks rows (numpy does it for you); the gradient of each "
+          "picked row goes back to the row it came from"),
     Check("pairs", 2, "both",
           {"x[rows, cols]": lambda F, x, rows, cols: F.getitem(x, (rows, cols))},
           with_ints(operands(x=(4, 5)), rows=lambda rng: np.arange(4),
@@ -319,20 +329,26 @@ fn("getitem", {"x[1]": lambda F, x: F.getitem(x, 1),
           "(cross_entropy uses it); pass the tuple through to numpy unchanged"))
 
 along_axis("softmax", SOFTMAX,
-    "e = exp(x - max(x)) along the axis (keepdims=True), then e / e.sum(axis, keepdims=True)",
-    "dx = s * (g - sum(g * s, axis, keepdims=True)) with s = out.data, g = out.grad",
+    "subtract the maximum along the axis (kept as a size-1 axis), exponentiate, divide by the "
+    "sum along the same axis; e.g. [1, 2, 3] gives exp([-2, -1, 0]) / its sum, about "
+    "[0.09, 0.24, 0.67]",
+    "with s the output and g the upstream gradient, each element gets s times (g minus the "
+    "s-weighted sum of g along the axis); no loop over a Jacobian",
     "exp(1000) overflows to inf and inf / inf is nan: subtract the maximum along the axis first "
     "(softmax(x) = softmax(x - c) for any c)")
 along_axis("log_softmax", LOG_SOFTMAX,
-    "(x - m) - log(sum(exp(x - m))) with m = max(x) along the axis (keepdims=True)",
-    "dx = g - softmax(x) * sum(g, axis, keepdims=True); softmax(x) = exp(out.data)",
-    "log(softmax(x)) is log(0) = -inf for logits of ±1000: compute (x - m) - "
-    "log(sum(exp(x - m))) with m = max(x) directly")
+    "the log-sum-exp trick: shift x by its maximum m along the axis, then subtract the log of "
+    "the sum of the exponentials of the shifted values",
+    "the gradient is g minus softmax(x) times the sum of g along the axis; softmax(x) is the "
+    "exponential of the output, so no second softmax is needed",
+    "log(softmax(x)) is log(0) = -inf for logits of ±1000: never take the log of a softmax; use "
+    "the shifted form of the forward check")
 composed("cross_entropy", CROSS_ENTROPY,
          with_cross_entropy_parts(with_ints(operands(x=(4, 5)), **CE_TARGETS)),
          cross_entropy_parts,
-    forward(4, hint="the mean over rows of -log_softmax(x)[i, t[i]]: pick with "
-            "x[np.arange(n), t]"),
+    forward(4, hint="the mean over rows of minus the log-probability of each row's target: "
+            "pick one entry per row with a pair of integer arrays (row numbers, targets), "
+            "the indexing of Task 7"),
     backward(4, hint="built from log_softmax, indexing and mean, its gradient is "
              "(softmax(x) - onehot(t)) / n; this check runs your cross_entropy on correct "
              "log_softmax, getitem and mean, so a failure here is in how you combine them"))

@@ -27,7 +27,7 @@ import grader.checking.specs.draws as D
 import grader.checking.specs.layers as L
 import grader.checking.specs.trees as T
 from grader.checking.numpy_side import data_of, learner_op
-from grader.checking.spec import Inputs
+from grader.checking.spec import Hint, Inputs
 from grader.checking.specs.shared import Side, add_check
 from grader.checking.torch_side import torch_op
 from micrograd_plus.tensor import Tensor
@@ -57,7 +57,7 @@ def tree_sides(tree: Any, method: str) -> tuple[Side, Side]:
     return T.search_sides(tree, method)
 
 
-def tree_checks(rows: Sequence[TreeRow], hints: Mapping[str, str], hidden: bool = False) -> None:
+def tree_checks(rows: Sequence[TreeRow], hints: Mapping[str, Hint], hidden: bool = False) -> None:
     """One check of ``Module`` per row: ``method`` on the tree, against torch.nn."""
     for name, points, tree, method in rows:
         inputs, sides = T.tree_inputs(tree), tree_sides(tree, method)
@@ -65,7 +65,7 @@ def tree_checks(rows: Sequence[TreeRow], hints: Mapping[str, str], hidden: bool 
 
 
 def linear_checks(
-    rows: Sequence[LinearRow], hints: Mapping[str, str], hidden: bool = False
+    rows: Sequence[LinearRow], hints: Mapping[str, Hint], hidden: bool = False
 ) -> None:
     """One check of ``Linear.forward`` per row, with the check's weights: its output, or the
     gradients of x, weight and bias."""
@@ -75,7 +75,7 @@ def linear_checks(
 
 
 def dropout_checks(
-    rows: Sequence[DropoutRow], hints: Mapping[str, str], hidden: bool = False
+    rows: Sequence[DropoutRow], hints: Mapping[str, Hint], hidden: bool = False
 ) -> None:
     """One check of ``Dropout(DROPOUT_P)`` per row: in training the lab's masks from a seed
     drawn at grading time; in evaluation the identity, exactly."""
@@ -91,8 +91,8 @@ def dropout_checks(
 # ------------------------------------------------- hints of the table rows
 
 ZERO_GRAD_HINT = (
-    "zero_grad() sets p.grad to zeros for every p in self.parameters(): an array of the "
-    "parameter's shape (np.zeros_like(p.data)), not None or 0, since backward adds into it"
+    "zero_grad() gives every parameter of self.parameters() a gradient of zeros: an array of "
+    "the parameter's shape and dtype, not None or 0, since backward adds into it"
 )
 TRAIN_EVAL_HINT = (
     "train(mode=True) sets m.training = mode for every m in self.modules(), not only self; "
@@ -100,9 +100,9 @@ TRAIN_EVAL_HINT = (
 )
 LAYOUT = "weight has shape (out_features, in_features), like torch.nn.Linear: y = x @ W.T + b"
 INIT_HINT = (
-    "like torch.nn.Linear: weight (out, in) and bias (out,) from U(-k, k), k = "
-    "1/sqrt(in_features), drawn from the notebook's rng in this order: "
-    f"{D.LINEAR_RULE} (the check reseeds rng and expects exactly these numbers)"
+    "like torch.nn.Linear: weight (out, in) and bias (out,), both drawn uniformly from "
+    "(-k, k) with k = 1/sqrt(in_features), from the notebook's rng in the order Task 5 states "
+    "(the check reseeds rng and expects exactly those numbers)"
 )
 HINTS = {
     "module.modules": (
@@ -132,13 +132,15 @@ HINTS = {
         "that backward reaches all three; wrapping numpy results in a new Tensor cuts the graph"
     ),
     "dropout.train": (
-        f"in training: {D.DROPOUT_RULE} from the notebook's rng, a new mask at every call, and "
-        "return x * (keep / (1 - p)) (inverted dropout: every element keeps its expected value); "
-        "the check reseeds rng and expects exactly this mask"
+        "in training, each element is kept with probability 1 - p (a uniform draw at least p) "
+        "and the kept ones are scaled by 1/(1 - p), so that every element keeps its expected "
+        "value; e.g. p = 0.5 turns [2, 2, 2, 2] into something like [4, 0, 4, 0]; draw the "
+        "mask from the notebook's rng exactly as Task 7 states: the check reseeds rng and "
+        "expects that mask"
     ),
     "dropout.backward": (
-        "multiply x by the scaled mask with a Tensor operation (x * (keep / (1 - p))): the "
-        "gradient then flows through kept elements only, times 1/(1-p)"
+        "apply the scaled mask with a Tensor operation on x, not on x.data: the gradient then "
+        "flows through the kept elements only, times 1/(1 - p)"
     ),
     "dropout.eval": "when self.training is False, Dropout is the identity: return x itself",
 }
@@ -233,7 +235,7 @@ add_check(
     ("ReLU",),
     _relu_inputs,
     (_relu_learner, _relu_reference),
-    "ReLU.forward(x) returns x.relu(), the operation of lab 1.7.2",
+    "ReLU.forward applies the relu operation of lab 1.7.2 to its input and returns the result",
 )
 
 # ---------------------------------------------------------------- Dropout
@@ -255,8 +257,8 @@ add_check(
     ("Sequential",),
     L.net_inputs((5, 7, 3), batch=4),
     L.chain_sides(),
-    "Sequential(*layers) keeps the layers in order; forward feeds each output to the next "
-    "layer: for layer in self.layers: x = layer(x)",
+    "Sequential(*layers) keeps the layers in order; forward feeds the input to the first "
+    "layer, its output to the second, and so on, and returns the last output",
 )
 
 HALVES = [("M", {"w": 0, "b": 1}), ("M", {"w": 2, "b": 3})]
@@ -291,8 +293,8 @@ add_check(
     MLP,
     L.net_inputs((6, 16, 4)),
     L.mlp_sides(nested=False),
-    "Sequential(Linear, ReLU, Dropout, Linear) in eval mode against torch.nn: model.eval() "
-    "must reach the Dropout inside Sequential's list, and model(x) must call forward",
+    "Sequential(Linear, ReLU, Dropout, Linear) in eval mode against torch.nn: eval() on the "
+    "model must reach the Dropout inside Sequential's list, and calling it must run forward",
 )
 
 # ------------------------------------------- what each task attaches to Module (in order)

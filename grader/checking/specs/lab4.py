@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checking.spec import Inputs
+from grader.checking.spec import Hint, Inputs
 from grader.checking.specs.shared import Side, add_check, torch_grad
 from micrograd_plus.tensor import Tensor
 
@@ -129,7 +129,7 @@ class Run:
             raise ValueError(f"{self.name}: {len(self.lrs)} learning rates for {self.steps} steps")
 
 
-def optimizer_checks(runs: Sequence[Run], hints: Mapping[str, str], hidden: bool = False) -> None:
+def optimizer_checks(runs: Sequence[Run], hints: Mapping[str, Hint], hidden: bool = False) -> None:
     """One step-by-step comparison with ``torch.optim`` per row of the table ``runs``."""
     for run in runs:
         add_check(
@@ -181,38 +181,43 @@ add_check(
     trajectory_inputs(SHAPES, 2),
     (_zero_grad_learner, _zero_grad_reference),
     "zero_grad() resets the gradient of every parameter in self.params to zeros of the "
-    "parameter's shape (np.zeros_like(p.data)); it leaves p.data alone",
+    "parameter's shape and dtype (an array, not None); it leaves the values alone",
 )
 
 # ------------------------------------------------------- SGD, Adam, AdamW
 
 ADAM_HINT = (
-    "m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2 (elementwise, one m and v per parameter); "
-    "t counts steps from 1; p -= lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), "
-    "v_hat = v / (1 - b2^t)"
+    "one m and one v per parameter, kept between steps: m a running average of the gradient "
+    "(weight b1), v of its element-wise square (weight b2); both divided by their bias "
+    "corrections, then each element moves by lr times m over (the root of v plus eps); the "
+    "step count t starts at 1"
 )
 HINTS = {
     "sgd.plain": (
-        "plain SGD: p.data -= lr * p.grad for every parameter, at every step (update p.data in "
-        "place or assign a new array; never replace the Tensor itself)"
+        "plain SGD: every step moves each parameter's data against its gradient by lr times "
+        "the gradient (change the data, in place or as a new array; never replace the Tensor)"
     ),
     "sgd.momentum": (
-        "one buffer per parameter, kept between steps: buf = g at the first step, then "
-        "buf = momentum * buf + g; the update is p -= lr * buf"
+        "one buffer per parameter, kept between steps: at the first step it is the gradient "
+        "itself, after that momentum times the old buffer plus the new gradient; the parameter "
+        "moves by lr times the buffer"
     ),
     "sgd.dampening": (
-        "with dampening d: buf = momentum * buf + (1 - d) * g, except at the FIRST step, where "
-        "torch sets buf = g (no dampening): a buffer started at zeros gets that step wrong"
+        "with dampening d the new gradient enters the buffer scaled by (1 - d), except at the "
+        "FIRST step, where torch starts the buffer as the gradient itself (no dampening): a "
+        "buffer started at zeros gets that step wrong"
     ),
     "sgd.nesterov": (
-        "Nesterov: update the buffer as usual, then step along g + momentum * buf (not buf)"
+        "Nesterov: update the buffer as usual, then step along the gradient plus momentum "
+        "times the buffer (not along the buffer alone)"
     ),
     "sgd.weight_decay": (
-        "weight decay adds wd * p to the gradient before anything else: g = p.grad + wd * p.data"
+        "weight decay adds wd times the parameter's values to its gradient, before anything "
+        "else uses the gradient"
     ),
     "sgd.weight_decay_momentum": (
-        "the decayed gradient g = p.grad + wd * p.data goes INTO the momentum buffer; "
-        "adding wd * p after the momentum gives a different optimizer"
+        "the decayed gradient (gradient plus wd times the values) goes INTO the momentum "
+        "buffer; adding the decay after the momentum gives a different optimizer"
     ),
     "adam.default": ADAM_HINT,
     "adam.bias_correction": (
@@ -225,12 +230,12 @@ HINTS = {
         "root: sqrt(v_hat) + eps"
     ),
     "adam.weight_decay": (
-        "Adam's weight_decay is L2, as in torch.optim.Adam: g = p.grad + wd * p.data, "
-        "before m and v"
+        "Adam's weight_decay is L2, as in torch.optim.Adam: wd times the values is added to "
+        "the gradient before m and v see it"
     ),
     "adamw": (
-        "AdamW decouples the decay: first p.data *= 1 - lr * wd, then a plain Adam step with the "
-        "raw gradient (the decay never enters m or v)"
+        "AdamW decouples the decay: first shrink the values by the factor (1 - lr * wd), then "
+        "a plain Adam step with the raw gradient (the decay never enters m or v)"
     ),
 }
 """The hints of the optimizer checks, by name."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from grader.checking.compare import Row
 from grader.checking.numpy_side import data_of
-from grader.checking.spec import Inputs
+from grader.checking.spec import Hint, Inputs
 from grader.checking.specs.orders import ORDERS, order_inputs
 from grader.checking.specs.shared import Compare, Side, add_check, no_inputs, stat_row
 from grader.checking.specs.training import (
@@ -44,7 +44,7 @@ TrainRow = tuple[str, float, tuple[int, ...], tuple[int, ...], str, dict[str, An
 """(name, points, layer sizes of the MLP, batch sizes, optimizer, its options)."""
 
 
-def order_checks(rows: Sequence[OrderRow], hints: Mapping[str, str]) -> None:
+def order_checks(rows: Sequence[OrderRow], hints: Mapping[str, Hint]) -> None:
     """One check of the learner's ``DataLoader`` per row: its epochs' orders, row by row, against
     those of the lab's generator for seeds and sizes drawn at grading time."""
     for name, points in rows:
@@ -52,7 +52,7 @@ def order_checks(rows: Sequence[OrderRow], hints: Mapping[str, str]) -> None:
         add_check(f"lab5.{name}", points, LOADER, order_inputs, sides, hints[name], rtol=0, atol=0)
 
 
-def train_checks(rows: Sequence[TrainRow], hints: Mapping[str, str], hidden: bool = False) -> None:
+def train_checks(rows: Sequence[TrainRow], hints: Mapping[str, Hint], hidden: bool = False) -> None:
     """One check of ``train_epoch`` per row: one epoch of an MLP of ``sizes`` on batches of
     ``batch sizes``, with ``optimizer(**options)``, against the same steps in torch."""
     for name, points, sizes, batch_sizes, optimizer, options in rows:
@@ -95,19 +95,18 @@ def model_sides(judge: Callable[[np.ndarray, np.ndarray], list[Row]]) -> tuple[S
 # ------------------------------------------------- hints of the table rows
 
 LOOP_HINT = (
-    "for each batch: optimizer.zero_grad(), loss = ops.cross_entropy(model(xb), yb), "
-    "loss.backward(), optimizer.step(), in this order"
+    "for each batch, in this order: clear the old gradients, compute the loss of the model's "
+    "output against the labels, backpropagate it, let the optimizer step"
 )
 HINTS = {
     "dataloader.seeded": (
-        "make ONE generator in __init__, self.rng = np.random.default_rng(seed), and draw each "
-        "epoch's order from it with self.rng.permutation(n) (np.random.permutation ignores your "
-        "seed); the check compares every epoch's order with that generator's"
+        "make ONE generator from the seed in __init__ (numpy's default_rng) and draw each "
+        "epoch's order from it with its permutation method (np.random.permutation ignores "
+        "your seed); the check compares every epoch's order with that generator's"
     ),
     "dataloader.reshuffle": (
-        "draw a new permutation at the start of every epoch (in __iter__), "
-        "self.rng.permutation(n), from the generator made once in __init__; with shuffle=False "
-        "visit the rows in order"
+        "draw a new permutation at the start of every epoch (in __iter__) from the generator "
+        "made once in __init__; with shuffle=False visit the rows in order"
     ),
     "train_epoch.one_step": (
         LOOP_HINT + "; return the mean loss (here: the loss of the one batch, before the step)"
@@ -170,8 +169,8 @@ add_check(
     ("accuracy",),
     accuracy_inputs(50, 10),
     (_accuracy_learner, _accuracy_reference),
-    "predicted class = logits.argmax(axis=1) (one per row); accuracy = the mean of "
-    "(predicted == y), a number between 0 and 1",
+    "the predicted class of a row is the index of its largest logit (one per row); accuracy "
+    "is the fraction of rows where it equals y, a number between 0 and 1",
     rtol=1e-12,
 )
 
@@ -210,8 +209,8 @@ train_checks([
 # fmt: on
 
 EVALUATE_HINT = (
-    "switch the model to evaluation mode first (model.eval(): Dropout off), then "
-    "loss = cross-entropy of model(X) against y (a float) and accuracy(logits, y)"
+    "switch the model to evaluation mode first (eval(), so Dropout is off), then the "
+    "cross-entropy of its output against y (as a float) and the accuracy of the same logits"
 )
 add_check(
     "lab5.evaluate",

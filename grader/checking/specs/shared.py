@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from grader.checking.compare import Row
-from grader.checking.spec import Inputs, Spec, spec
+from grader.checking.spec import Hint, Inputs, Spec, spec
 
 Side = Callable[..., dict[str, Any]]
 """A learner side ``(inputs, *symbols) -> outputs`` or a reference side ``inputs -> outputs``."""
@@ -32,7 +32,7 @@ def add_check(
     symbols: tuple[str, ...],
     inputs: MakeInputs,
     sides: tuple[Side, Side] | tuple[Side, Side, Compare],
-    hint: str,
+    hint: Hint,
     *,
     hidden: bool = False,
     **tolerances: float,

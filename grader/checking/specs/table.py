@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checking.spec import Inputs, Outputs, Spec, spec
+from grader.checking.spec import Hint, Inputs, Outputs, Spec, spec
 from grader.checking.torch_side import torch_cases
 
 Cases = Mapping[str, Callable[..., Any]]
@@ -45,6 +45,10 @@ POOL = 512
 """Size of the flat pool of upstream-gradient values each spec draws."""
 
 
+FORWARD = "the forward pass: a new Tensor holding the result and remembering its inputs"
+"""The first rung of the hint of a check of an operation's forward values."""
+
+
 # ------------------------------------------------------------------ checks
 @dataclass(frozen=True)
 class Check:
@@ -59,15 +63,15 @@ class Check:
     want: str
     cases: Cases = field(default_factory=dict)
     inputs: Draw | None = None
-    hint: str = field(kw_only=True)
+    hint: Hint = field(kw_only=True)
 
 
-def forward(points: float, cases: Cases | None = None, *, hint: str) -> Check:
+def forward(points: float, cases: Cases | None = None, *, hint: Hint) -> Check:
     """The ``forward`` check: the values of the row's cases (or of ``cases``)."""
     return Check("forward", points, "out", cases or {}, hint=hint)
 
 
-def backward(points: float, cases: Cases | None = None, *, hint: str) -> Check:
+def backward(points: float, cases: Cases | None = None, *, hint: Hint) -> Check:
     """The ``backward`` check: the gradients of the row's cases (or of ``cases``)."""
     return Check("backward", points, "grad", cases or {}, hint=hint)
 
