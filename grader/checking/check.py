@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
 import sysconfig
 import traceback
@@ -64,39 +65,54 @@ _REFERENCE_DIR = _reference_dir()
 
 
 def _is_learner_frame(filename: str) -> bool:
-    """A frame of the learner's code: not the grader's, the reference engine's, numpy's or
-    the standard library's (an error inside ``micrograd_plus`` names the learner's call)."""
+    """A frame of the learner's code: not the grader's (its hidden checks included), the
+    reference engine's, numpy's or the standard library's (an error inside ``micrograd_plus``
+    names the learner's call)."""
     path = filename.replace("\\", "/")
-    if "/grader/" in path or path.startswith("<frozen"):
+    if "/grader/" in path or path.startswith(("<frozen", "<hidden checks")):
         return False
     if _REFERENCE_DIR and path.startswith(_REFERENCE_DIR):
         return False
     return not any(path.startswith(d) for d in _LIBRARY_DIRS) and "site-packages" not in path
 
 
-def _where(filename: str) -> str:
-    """``cell In[12]`` for a notebook cell, else the file's name."""
+_SANDBOX_CELL = re.compile(r"<cell (\d+)>")
+"""The name the sandbox compiles notebook cell N under (:mod:`grader.sandbox.runner`)."""
+
+
+def _cell_name(filename: str) -> str:
+    """``cell In[12]`` for a cell of this notebook, ``cell 12`` for one the sandbox ran, else ""."""
     shell = _ipython()
     if shell is not None:
         named = shell.compile.format_code_name(filename)
         if named:
             return f"cell {named[1]}"
-    return filename.replace("\\", "/").rsplit("/", 1)[-1]
+    match = _SANDBOX_CELL.fullmatch(filename)
+    return f"cell {match[1]}" if match else ""
+
+
+def _where(filename: str) -> str:
+    """``your cell In[12]`` for a notebook cell, else the file's name."""
+    cell = _cell_name(filename)
+    return f"your {cell}" if cell else filename.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def learner_error(exc: BaseException) -> str:
     """One readable line for an exception raised by the learner's code.
 
-    It names the innermost line of the learner's own code (a notebook cell, not numpy's
-    internals) and, when the check labels its cases, the case that raised.
+    It names the learner's own line: the innermost frame in a notebook cell (an error raised
+    inside ``micrograd_plus`` or numpy by ``x @ self.weight`` names that line of the cell),
+    else the innermost frame of the learner's other code (a file the learner wrote); and,
+    when the check labels its cases, the case that raised.
     """
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if _is_learner_frame(f.filename)]
+    cells = [f for f in mine if _cell_name(f.filename)]
     where = ""
     if mine:
-        frame = mine[-1]
+        frame = (cells or mine)[-1]
         where = f" (in {frame.name}, {_where(frame.filename)}, line {frame.lineno}: "
-        where += f"{(frame.line or '').strip()})"
+        where += f"`{(frame.line or '').strip()}`)"
     case = getattr(exc, "check_case", "")
     case = f" in case `{case}`" if case else ""
     if isinstance(exc, NotImplementedError):

@@ -45,6 +45,15 @@ BUGS = lab_bugs(
         "zero_grad assigns zeros to a local name, so the gradients are never reset",
     ),
     (
+        "zero-grad-float64",
+        "optimizer_class",
+        "p.grad = np.zeros_like(p.data)",
+        "p.grad = np.zeros(p.data.shape)",
+        {"lab4.optimizer.zero_grad"},
+        "zero_grad makes float64 zeros whatever the parameter's dtype: a float32 model's "
+        "gradients (and its updates) silently become float64",
+    ),
+    (
         "momentum-buffer-not-kept",
         "sgd_class",
         "                self.buffers[i] = buf\n",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from grader.checking.misconceptions import Misconception
 from grader.checking.misconceptions.rules import attribute, rerun
 
@@ -138,6 +140,13 @@ def _step_per_parameter(original: Any) -> Any:
     return Overcounted
 
 
+def _float64_zeros(spec: Any, inputs: Any, got: Any) -> bool:
+    """The float32 parameter's gradient came out of zero_grad as float64 zeros."""
+    return int(got["p1.grad after zero_grad bits"]) == 64 and not np.any(
+        got["p1.grad after zero_grad"]
+    )
+
+
 def _zero_grad_does_nothing(original: Any) -> Any:
     def zero_grad(self: Any, set_to_none: bool = True) -> None:
         return None
@@ -156,6 +165,16 @@ MISCONCEPTIONS = [
             lambda: [(__import__("torch").optim.SGD, "zero_grad", _zero_grad_does_nothing(None))]
         ),
         planted=("zero-grad-rebinds-local",),
+    ),
+    Misconception(
+        "lab4.zero_grad.float64_zeros",
+        ("lab4.optimizer.zero_grad",),
+        "Your zero_grad makes float64 zeros for a float32 parameter: numpy's zeros default to "
+        "float64 whatever the parameter holds. The gradient then stays float64 through every "
+        "backward and step, doubling the memory and time of a float32 model. Think about which "
+        "numpy function makes zeros shaped and typed like another array.",
+        observed=_float64_zeros,
+        planted=("zero-grad-float64",),
     ),
     Misconception(
         "lab4.sgd.momentum_buffer_reset",

@@ -224,7 +224,12 @@ fn("transpose", {"transpose(x)": lambda F, x: F.transpose(x)}, operands(x=(3, 4)
     Check("default", 1, "both", hint="with no axes, reverse them (numpy's default); the "
           "gradient is out.grad transposed back"),
     Check("T", 2, "both", {"x.T": lambda F, x: x.T},
-          hint="attach the property: Tensor.T = property(transpose)"))
+          hint="attach the property: Tensor.T = property(transpose)"),
+    Check("axes", 2, "both", {"transpose(x, 1, 2, 0)": lambda F, x: F.transpose(x, 1, 2, 0),
+                              "transpose(x, (2, 0, 1))": lambda F, x: F.transpose(x, (2, 0, 1)),
+                              "transpose(x)": lambda F, x: F.transpose(x)}, operands(x=(2, 3, 4)),
+          hint="the gradient needs the INVERSE permutation, np.argsort(axes), which differs "
+          "from axes itself for (1, 2, 0)"))
 
 fn("mean", {"mean(x)": lambda F, x: F.mean(x)}, operands(x=(3, 4)),
     forward(2, {"mean(x)": lambda F, x: F.mean(x),
@@ -263,7 +268,7 @@ fn("getitem", {"x[1]": lambda F, x: F.getitem(x, 1),
     Check("basic", 2, "both", hint="out = Tensor(x.data[idx], ...); the gradient goes back to "
           "the same positions: a zero array with out.grad written at [idx]"),
     Check("array", 2, "both", {"x[idx]": lambda F, x, idx: F.getitem(x, idx)},
-          with_ints(operands(x=(4, 5)), idx=lambda rng: rng.permutation(4)[:3]),
+          with_ints(operands(x=(4, 5)), idx=lambda rng: rng.integers(0, 4, 5)),  # repeats
           hint="an integer array picks rows: x.data[idx]; its gradient goes back to those rows"),
     Check("pairs", 2, "both",
           {"x[rows, cols]": lambda F, x, rows, cols: F.getitem(x, (rows, cols))},
