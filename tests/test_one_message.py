@@ -103,3 +103,39 @@ def test_an_error_inside_the_reference_engine_names_the_learners_line() -> None:
     text = learner_error(raised.value)
     assert "in forward" in text and "return x @ weight" in text
     assert "ops.py" not in text and "in matmul" not in text
+
+
+def test_the_learners_cell_is_named_over_deeper_frames() -> None:
+    """When a cell calls code in another file of the learner's and the error surfaces inside
+    the reference engine, is the cell's line named ("your cell 7, line 2")?"""
+    import linecache
+
+    import micrograd_plus.ops  # noqa: F401  (attaches @)
+    from grader.checking.check import learner_error
+    from micrograd_plus.tensor import Tensor
+
+    helper: dict[str, object] = {}
+    exec(compile("def product(x, w):\n    return x @ w\n", "/work/mine/helpers.py", "exec"), helper)
+    cell = {"product": helper["product"], "Tensor": Tensor, "np": np}
+    source = "def forward(x, weight):\n    return product(x, weight)  # weight stored (in, out)\n"
+    linecache.cache["<cell 7>"] = (len(source), None, source.splitlines(True), "<cell 7>")
+    exec(compile(source, "<cell 7>", "exec"), cell)  # as the sandbox runs cell 7
+    with pytest.raises(ValueError) as raised:
+        cell["forward"](Tensor(np.ones((2, 3))), Tensor(np.ones((2, 3))))  # type: ignore[operator]
+    text = learner_error(raised.value)
+    assert "(in forward, your cell 7, line 2: `return product(x, weight)" in text, text
+    assert "helpers.py" not in text and "ops.py" not in text
+
+
+def test_a_hidden_checks_frame_is_never_named() -> None:
+    """Is a frame of the hidden checks (compiled in the sandbox as `<hidden checks of …>`)
+    left out of the learner's line?"""
+    from grader.checking.check import learner_error
+
+    hidden: dict[str, object] = {"np": np}
+    source = "def side():\n    return np.broadcast_to(np.ones(3), (2,))\n"
+    exec(compile(source, "<hidden checks of lab3>", "exec"), hidden)
+    with pytest.raises(ValueError) as raised:
+        hidden["side"]()  # type: ignore[operator]
+    text = learner_error(raised.value)
+    assert "in side" not in text and "<hidden" not in text, text

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from grader.checking.compare import as_numeric
+from grader.checking.numpy_side import InputChanged
 from grader.checking.outcome import Outcome, judge
 from grader.checking.rerun import missing_methods, stale_bases
 from grader.checking.spec import Inputs, Outputs, Spec, get_spec
@@ -115,6 +116,8 @@ def learner_error(exc: BaseException) -> str:
         where += f"`{(frame.line or '').strip()}`)"
     case = getattr(exc, "check_case", "")
     case = f" in case `{case}`" if case else ""
+    if isinstance(exc, InputChanged):  # the check found it, after the learner's code returned
+        return f"{case.strip()}: {exc}"
     if isinstance(exc, NotImplementedError):
         return (
             f"your code raised NotImplementedError{case}{where}: "
@@ -220,6 +223,10 @@ _causes: list[dict[str, list[str]]] = []
 """One dict per open ``checks()`` block: a cause printed once (a diagnosis, an error) -> the
 ids of the failing checks it explains."""
 
+_details: list[dict[str, str]] = []
+"""One dict per open ``checks()`` block: check id -> the table and hint of a failure no
+diagnosis explained, printed at the block's end only when no diagnosis was printed there."""
+
 _shown: dict[str, str] = {}
 """check id -> the report last printed for its failure, so that a graded cell repeating the
 self-check just above it prints one line instead of the same table."""
@@ -249,17 +256,30 @@ def _failure_text(outcome: Outcome, verbose: bool, quiet: bool) -> str:
         seen.append(outcome.spec.id)
         if len(seen) > 1:
             return f"{headline}\n  the same error as {seen[0]} above"
+    if _causes and not cause:  # its table and hint wait for the block's end
+        if outcome.details():
+            _details[-1][outcome.spec.id] = outcome.details()
+        return "\n".join([headline, *([f"  {outcome.error}"] if outcome.error else [])])
     if cause:
         lines = [headline, *([f"  {outcome.error}"] if outcome.error else []), cause]
         return "\n".join([*lines, "(check(..., verbose=True) shows the table)"])
     return full
 
 
-def _print_causes(causes: dict[str, list[str]]) -> None:
-    """Each cause of a ``checks()`` block once, with the checks it explains."""
-    for text, ids in causes.items():
-        if not text.startswith("error: "):  # errors were printed where they first occurred
-            print(f"{text}\n  (this explains {', '.join(ids)}; verbose=True shows the tables)")
+def _print_causes(causes: dict[str, list[str]], details: dict[str, str]) -> None:
+    """Each cause of a ``checks()`` block once, with the checks it explains; when no
+    diagnosis was found, the tables and hints of the failures instead (one mistake often
+    fails several checks: a diagnosis of one explains the others better than their hints)."""
+    diagnoses = {t: ids for t, ids in causes.items() if not t.startswith("error: ")}
+    for text, ids in diagnoses.items():  # errors were printed where they first occurred
+        print(f"{text}\n  (this explains {', '.join(ids)}; verbose=True shows the tables)")
+    if diagnoses and details:
+        print(f"  ({', '.join(details)} failed too: check(..., verbose=True) shows each table)")
+    elif details:  # the first failure's table and hint; one mistake often fails them all
+        (first, text), *others = details.items()
+        print(f"{first}:\n{text}" if others else text)
+        if others:
+            print(f"  ({', '.join(i for i, _ in others)}: verbose=True shows their tables)")
 
 
 @contextmanager
@@ -274,11 +294,12 @@ def checks() -> Iterator[None]:
     failed: list[str] = []
     _deferred.append(failed)
     _causes.append({})
+    _details.append({})
     try:
         yield
     finally:
         _deferred.pop()
-        _print_causes(_causes.pop())
+        _print_causes(_causes.pop(), _details.pop())
     if failed:
         raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}; see above")
 

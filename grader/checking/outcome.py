@@ -57,12 +57,18 @@ class Outcome:
             return parts[0]
         if self.error:
             parts.append(f"  {self.error}")
-        if self.rows:
-            parts.append(format_table(self.rows))
-        if not self.passed and self.spec.hint and self.show_hint:
-            parts.append(f"hint: {self.spec.hint}")
+        if self.details():
+            parts.append(self.details())
         if not self.passed and self.diagnosis is not None:
             parts.append(self.diagnosis.text())
+        return "\n".join(parts)
+
+    def details(self) -> str:
+        """The table of a report and, for a failure, the hint: what follows the headline and
+        the error."""
+        parts = [format_table(self.rows)] if self.rows else []
+        if not self.passed and self.spec.hint and self.show_hint:
+            parts.append(f"hint: {self.spec.hint}")
         return "\n".join(parts)
 
 

@@ -147,6 +147,15 @@ def _float64_zeros(spec: Any, inputs: Any, got: Any) -> bool:
     )
 
 
+def _parameters_unchanged(spec: Any, inputs: Any, got: Any) -> bool:
+    """Every parameter after every step is still its initial value."""
+    keys = [k for k in got if k.endswith("after each step (index: step, element)")]
+    return bool(keys) and all(
+        np.array_equal(got[k], np.broadcast_to(inputs[k.split()[0]], np.shape(got[k])))
+        for k in keys
+    )
+
+
 def _zero_grad_does_nothing(original: Any) -> Any:
     def zero_grad(self: Any, set_to_none: bool = True) -> None:
         return None
@@ -165,6 +174,16 @@ MISCONCEPTIONS = [
             lambda: [(__import__("torch").optim.SGD, "zero_grad", _zero_grad_does_nothing(None))]
         ),
         planted=("zero-grad-rebinds-local",),
+    ),
+    Misconception(
+        "lab4.step.parameters_unchanged",
+        ("lab4.sgd.plain", "lab4.sgd.weight_decay", "lab4.sgd.shapes", *SGD_MOMENTUM, *ADAM),
+        "Your step() computes new values but the parameters stay exactly as they were: the "
+        "result is bound to a local name (p = p - ...) or to a copy, not stored in the "
+        "parameter the model holds. Think about which object the model reads its weights from "
+        "and which of its attributes must change.",
+        observed=_parameters_unchanged,
+        planted=("sgd-step-rebinds-local",),
     ),
     Misconception(
         "lab4.zero_grad.float64_zeros",
