@@ -50,6 +50,34 @@ def test_one_diagnosis_per_block_with_the_checks_it_explains(
     assert len(out.splitlines()) <= 12, out
 
 
+def test_undiagnosed_failures_print_the_first_table_and_hint_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Inside `with checks():`, do two failures no diagnosis explains print their headlines,
+    then the first one's table and hint once at the block's end, the second named only?"""
+    with pytest.raises(CheckFailed), checks():
+        for check_id in ("lab1.add.reuse", "lab1.mul.reuse"):
+            print(check_module._failure_text(failing(check_id), False, False))
+            check_module._deferred[-1].append(check_id)
+    out = capsys.readouterr().out
+    assert out.count("hint:") == 1 and out.count("max abs err") == 1, out
+    assert out.index("lab1.mul.reuse: FAILED") < out.index("lab1.add.reuse:\n")
+    assert "(lab1.mul.reuse: verbose=True shows its table)" in out
+
+
+def test_a_diagnosis_in_a_block_stands_for_its_undiagnosed_failures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """When one failure of a block is diagnosed, is another one's generic hint left out?"""
+    with pytest.raises(CheckFailed), checks():
+        for check_id, diagnosis in (("lab1.add.reuse", MISTAKE), ("lab1.mul.reuse", None)):
+            print(check_module._failure_text(failing(check_id, diagnosis), False, False))
+            check_module._deferred[-1].append(check_id)
+    out = capsys.readouterr().out
+    assert out.count("This looks like") == 1 and "hint:" not in out, out
+    assert "lab1.mul.reuse failed too" in out and len(out.splitlines()) <= 12
+
+
 def test_the_same_error_is_printed_once_per_block(capsys: pytest.CaptureFixture[str]) -> None:
     """Does a second check failing with the same error point to the first instead of repeating?"""
     error = "your Tensor has no relu (attached in Task 3): the `class Tensor` cell ran again"

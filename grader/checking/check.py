@@ -279,7 +279,8 @@ def _print_causes(causes: dict[str, list[str]], details: dict[str, str]) -> None
         (first, text), *others = details.items()
         print(f"{first}:\n{text}" if others else text)
         if others:
-            print(f"  ({', '.join(i for i, _ in others)}: verbose=True shows their tables)")
+            tables = "its table" if len(others) == 1 else "their tables"
+            print(f"  ({', '.join(i for i, _ in others)}: verbose=True shows {tables})")
 
 
 @contextmanager
