@@ -75,7 +75,12 @@ def execute(sources: list[str], cwd: Path, timeout: int = 600) -> list[dict[str,
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", allow_errors=True, resources={"metadata": {}}
+        nb,
+        timeout=timeout,
+        startup_timeout=300,  # a kernel starts slowly on a busy machine
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {}},
     )
     client.execute(cwd=str(cwd))
     seen = []
