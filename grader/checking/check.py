@@ -6,8 +6,9 @@ the same specs, split across two processes: see :mod:`grader.sandbox`.)
 
 A passing check prints one line; a failing one prints its table, the learner's
 own line that raised (with the failing case's label) and the hint. Inside
-``with checks():`` every check of a cell runs and reports, and the cell fails
-once at the end.
+``with checks():`` every check of a cell runs and reports its verdict, and the cell fails
+once at the end, after one message: the diagnosis of a known mistake, or else the first
+failure's table and hint.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def unchanged(tensors: Mapping[str, Any], before: Mapping[str, np.ndarray]) -> N
     for name, tensor in tensors.items():
         now, was = data_of(tensor), before[name]
         if now.shape != was.shape:
-            what = f"its shape is {now.shape}, was {was.shape}"
+            what = f"shape {now.shape} instead of {was.shape}"
         elif np.array_equal(now, was, equal_nan=now.dtype.kind == "f"):
             continue
         else:
