@@ -26,13 +26,20 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHON=python3 \
     MGP_HOME=/opt/microgradplus \
+    MGP_IMAGE=/opt/microgradplus-image \
     MGP_STATE=/home/learner/.microgradplus \
     MGP_PORT=8888 \
     MGP_PIP_CONSTRAINT=/etc/pip/constraint-microgradplus.txt
-# graphviz's `dot` draws the computation graphs; bubblewrap is the grader's sandbox (the
-# learner's `validate` and the instructor's `autograde`; in Docker it needs
-# `--security-opt seccomp=unconfined`, see docs/instructor-guide.md). Package versions follow
-# the base image's Ubuntu release, which changes with NGC_TAG, so they are not pinned here.
+# graphviz's `dot` draws the computation graphs; bubblewrap is the grader's sandbox
+# (`python -m grader validate` and `autograde`, which need the grading pipeline: the
+# instructor image; the learner's tree leaves it out). A container that runs it needs no
+# seccomp filter and an unmasked /proc (bubblewrap mounts a fresh /proc, which the kernel
+# refuses while parts of the container's /proc are masked): Docker `--security-opt
+# seccomp=unconfined --security-opt systempaths=unconfined` (Podman: `--security-opt
+# unmask=ALL`); Kubernetes `seccompProfile: Unconfined` and `procMount: Unmasked`, which needs
+# `hostUsers: false` (deploy/k8s/grading-job.yaml; README.md, "In the NGC container").
+# Package versions follow the base image's Ubuntu release, which changes with NGC_TAG, so
+# they are not pinned here.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends graphviz bubblewrap \
@@ -41,16 +48,19 @@ RUN apt-get update \
 ARG NB_UID=1000
 ENV NB_UID=${NB_UID}
 RUN useradd --create-home --non-unique --uid "${NB_UID}" --shell /bin/bash learner
-# What the install step reads, alone in its own layer so that editing a lab keeps the cache.
-COPY pyproject.toml ${MGP_HOME}/
-COPY scripts/keep_installed.py ${MGP_HOME}/scripts/
-COPY docker/ ${MGP_HOME}/docker/
-RUN ${MGP_HOME}/docker/install.sh deps
+# The image's own files, in MGP_IMAGE, never in the learner's tree (MGP_HOME): what the
+# install step reads (pyproject.toml, the scripts), the entrypoint, the health check and
+# JupyterLab's settings. Alone in their own layer so that editing a lab keeps the cache.
+COPY pyproject.toml ${MGP_IMAGE}/
+COPY scripts/keep_installed.py ${MGP_IMAGE}/scripts/
+COPY docker/ ${MGP_IMAGE}/docker/
+RUN ${MGP_IMAGE}/docker/install.sh deps
 # The image's constraints with the lifted pins replaced by what the install put in.
 ENV PIP_CONSTRAINT=${MGP_PIP_CONSTRAINT}
 
-# The learner's files only (see docker/learner_tree.sh), in a stage of their own so that
-# no layer of the learner image ever held the solutions or the hidden checks.
+# What a learner gets (grader/assign/learner_tree.py, the definition the lab bundles and the
+# hub share; docker/learner_tree.sh writes it), in a stage of its own so that no layer of
+# the learner image ever held the solutions or the hidden checks.
 FROM base AS learner-tree
 COPY . /src
 RUN /src/docker/learner_tree.sh /src /tree
@@ -59,8 +69,8 @@ FROM base AS learner
 ENV MGP_ROLE=learner \
     MGP_WORK=/workspace/microgradplus
 COPY --from=learner-tree /tree ${MGP_HOME}
-RUN ${MGP_HOME}/docker/install.sh project \
-    && ${MGP_HOME}/docker/install.sh role learner \
+RUN ${MGP_IMAGE}/docker/install.sh project "${MGP_HOME}" \
+    && ${MGP_IMAGE}/docker/install.sh role learner \
     && mkdir -p "${MGP_WORK}" \
     && chown learner "${MGP_WORK}"
 USER ${NB_UID}
@@ -68,8 +78,8 @@ WORKDIR ${MGP_WORK}
 VOLUME ["/workspace/microgradplus"]
 EXPOSE 8888
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python3", "/opt/microgradplus/docker/healthcheck.py"]
-ENTRYPOINT ["/opt/microgradplus/docker/entrypoint.sh"]
+    CMD ["python3", "/opt/microgradplus-image/docker/healthcheck.py"]
+ENTRYPOINT ["/opt/microgradplus-image/docker/entrypoint.sh"]
 
 # Everything: solutions/, the hidden checks, the tests and the grader's tools, with
 # nbgrader's formgrader. The course folder is the work folder (a volume).
@@ -86,5 +96,5 @@ WORKDIR ${MGP_HOME}
 VOLUME ["/opt/microgradplus"]
 EXPOSE 8888
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python3", "/opt/microgradplus/docker/healthcheck.py"]
-ENTRYPOINT ["/opt/microgradplus/docker/entrypoint.sh"]
+    CMD ["python3", "/opt/microgradplus-image/docker/healthcheck.py"]
+ENTRYPOINT ["/opt/microgradplus-image/docker/entrypoint.sh"]

@@ -7,6 +7,9 @@
 #   prints the URL to open, and keeps it where docker/healthcheck.py finds it.
 # - Hands over to the NGC image's own entrypoint (its banner and GPU checks) when present.
 set -euo pipefail
+# The image's own files (this script, JupyterLab's settings) sit beside each other, apart
+# from the learner's tree in MGP_HOME.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MGP_HOME=${MGP_HOME:-/opt/microgradplus}
 MGP_WORK=${MGP_WORK:-/workspace/microgradplus}
 MGP_STATE=${MGP_STATE:-$HOME/.microgradplus}
@@ -52,7 +55,7 @@ export JUPYTER_TOKEN
 (umask 077 && printf '%s\n' "$JUPYTER_TOKEN" > "$MGP_STATE/jupyter-token")
 
 if [ "$#" -eq 0 ]; then
-    set -- "$PYTHON" -m jupyter lab --config="$MGP_HOME/docker/jupyter_server_config.py"
+    set -- "$PYTHON" -m jupyter lab --config="$HERE/jupyter_server_config.py"
     port=${MGP_PORT:-8888}
     if [ -n "$generated" ]; then
         echo "MicroGrad+ JupyterLab: open http://127.0.0.1:${port}/lab?token=${JUPYTER_TOKEN}"

@@ -5,6 +5,7 @@
 #
 #   docker/install.sh deps                      # what the image lacks (from pyproject.toml)
 #   docker/install.sh project                   # MicroGrad+ itself, editable
+#   docker/install.sh project TREE              # the learner's tree put on the path as it is
 #   docker/install.sh role learner|instructor   # nbgrader's extensions for that role
 #
 # PYTHON picks the interpreter (default: python3). Constraints are generated from
@@ -74,14 +75,24 @@ deps() {
 }
 
 project() {
-    local work
+    local work tree=${1:-}
     work=$(mktemp -d)
     trap 'rm -rf "$work"' RETURN
     "$PYTHON" "$ROOT/scripts/keep_installed.py" > "$work/constraints.txt"
-    # Under the constraints `deps` wrote, when it wrote them here.
-    if [ -f "$EDITED" ]; then export PIP_CONSTRAINT="$EDITED"; fi
-    # Editable, so that the package finds data/ beside it; `deps` installed its dependencies.
-    "$PYTHON" -m pip install --quiet --no-deps -c "$work/constraints.txt" -e "$ROOT"
+    if [ -n "$tree" ]; then
+        # The learner image: its tree is exactly what a learner gets
+        # (grader/assign/learner_tree.py), with no pyproject.toml to install from. A .pth
+        # file in the site folder puts it on the path, as the hub's learner environment does.
+        local site
+        site=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+        mkdir -p "$site"
+        printf '%s\n' "$(cd "$tree" && pwd)" > "$site/microgradplus-learner.pth"
+    else
+        # Under the constraints `deps` wrote, when it wrote them here.
+        if [ -f "$EDITED" ]; then export PIP_CONSTRAINT="$EDITED"; fi
+        # Editable, so that the package finds data/ beside it; `deps` installed its dependencies.
+        "$PYTHON" -m pip install --quiet --no-deps -c "$work/constraints.txt" -e "$ROOT"
+    fi
     unchanged "$work/constraints.txt"
     "$PYTHON" -c "import micrograd_plus, grader; print('MicroGrad+', micrograd_plus.__version__, 'installed')"
 }
@@ -139,7 +150,7 @@ toggle() {
 
 case "${1:-}" in
     deps) deps ;;
-    project) project ;;
+    project) shift; project "$@" ;;
     role) shift; role "$@" ;;
-    *) echo "usage: docker/install.sh deps | project | role learner|instructor" >&2; exit 2 ;;
+    *) echo "usage: docker/install.sh deps | project [TREE] | role learner|instructor" >&2; exit 2 ;;
 esac

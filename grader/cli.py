@@ -60,7 +60,7 @@ def cmd_exchange_init(args: argparse.Namespace) -> int:
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
-    from grader.pipeline import autograde
+    from grader.runs import autograde
 
     if args.shard is not None and args.seed is None:
         raise CommandError("--shard needs --seed: every shard of a batch grades with one seed")
@@ -89,7 +89,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from grader.pipeline import merge
+    from grader.runs import merge
 
     out = merge.merge(shards=args.shards, out=args.out, solutions=args.solutions)
     print(f"merged {len(args.shards)} shards into {out}")
@@ -97,7 +97,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
-    from grader.outputs import gradescope
+    from grader.runs import gradescope
 
     zip_path = gradescope.build(
         lab=args.lab,
@@ -111,7 +111,7 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
 
 
 def _shard(text: str) -> Any:
-    from grader.pipeline import shard
+    from grader.runs import shard
 
     try:
         return shard.Shard.parse(text)

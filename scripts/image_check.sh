@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Build the Dockerfile's two targets with buildah (no Docker engine) on a stand-in NGC
 # base (scripts/fake_ngc_base.sh), then check each image from inside and from outside:
-#   1. the learner image: its /opt/microgradplus is exactly docker/learner_tree.sh's tree
-#      (which follows grader/assign/bundle.py's INSTRUCTOR_ONLY), every file of every
-#      lab's learner bundle is in it unchanged, nothing of solutions/, the hidden checks,
-#      the grading set or the grading tools is anywhere in the image, and its torch and
-#      numpy are the base's, file for file;
+#   1. the learner image: its /opt/microgradplus is exactly what a learner gets
+#      (grader/assign/learner_tree.py's learner_files(), which the lab bundles and the
+#      hub's learner tree use too), file for file and byte for byte; nothing of
+#      solutions/, the hidden checks, the grading set or the grading tools is anywhere in
+#      the image, and its torch and numpy are the base's, file for file;
 #   2. the instructor image grades a small batch with bubblewrap (isolation: full);
 #   3. JupyterLab started through each image's entrypoint answers the image's own health
 #      check, wants the token, serves the labs (nbgrader's Validate for learners,
@@ -110,46 +110,47 @@ step "buildah bud --target instructor"
 build instructor "$INSTRUCTOR"
 
 # --- 1. the learner image's files, torch and numpy ------------------------------------
-step "the learner image holds the learner tree, every lab's bundle, nothing of the instructor's"
+step "the learner image's tree is the definition of what a learner gets, no more, no less"
 open_image "$LEARNER"; lctr=$CTR lmnt=$MNT
 open_image "$BASE"; bmnt=$MNT
-bash docker/learner_tree.sh "$ROOT" "$work/tree" >/dev/null
-PYTHONPATH="$ROOT" "$PY" - "$lmnt" "$work/tree" "$ROOT" <<'PY' || fail "the learner image's files"
-"""Compare the image's /opt/microgradplus with the learner tree and the lab bundles."""
+PYTHONPATH="$ROOT" "$PY" - "$lmnt" "$ROOT" <<'PY' || fail "the learner image's files"
+"""Compare the image's /opt/microgradplus with grader/assign/learner_tree.py's definition."""
 import hashlib, sys
 from pathlib import Path
-from grader.assign.bundle import INSTRUCTOR_ONLY, bundle_files
+from grader.assign.bundle import bundle_files
+from grader.assign.learner_tree import INSTRUCTOR_ONLY, learner_files
 from grader.labs import LABS
 
-image, tree, repo = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+image, repo = Path(sys.argv[1]), Path(sys.argv[2])
 home = image / "opt" / "microgradplus"
-GENERATED = ("micrograd_plus.egg-info/", "build/")  # what the editable install writes there
+expected = learner_files(repo)
+found = {p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file() or p.is_symlink()}
+extra, missing = sorted(found - set(expected)), sorted(set(expected) - found)
+for f in extra: print("  in the image, not in the definition (learner_files):", f)
+for f in missing: print("  in the definition (learner_files), not in the image:", f)
+changed = sorted(f for f in found & set(expected) if (home / f).read_bytes() != expected[f].read_bytes())
+for f in changed: print("  differs from the project's file:", f)
+assert not (extra or missing or changed), "the learner image's tree is not learner_files()"
+print(f"/opt/microgradplus: {len(found)} files, exactly grader/assign/learner_tree.py's "
+      "learner_files(), byte for byte")
 
-def files(root):
-    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
-
-found = {f for f in files(home) if not f.startswith(GENERATED)}
-expected = files(tree)
-extra, missing = sorted(found - expected), sorted(expected - found)
-for f in extra: print("  in the image, not in docker/learner_tree.sh's tree:", f)
-for f in missing: print("  in docker/learner_tree.sh's tree, not in the image:", f)
-changed = [f for f in found & expected if (home / f).read_bytes() != (tree / f).read_bytes()]
-for f in changed: print("  differs from the tree:", f)
-assert not (extra or missing or changed), "the image is not the learner tree"
-print(f"/opt/microgradplus: {len(found)} files, exactly docker/learner_tree.sh's tree")
-
-# Every lab's learner bundle (grader/assign/bundle.py) is in the image, byte for byte.
+# The lab bundles (grader/assign/bundle.py) are that definition, lab by lab.
 union = {}
 for lab in LABS.values():
-    if (repo / "labs" / lab.notebook).is_file():
-        for name, source in bundle_files(lab.id, repo / "labs", repo).items():
-            union[f"labs/{name}" if name == lab.notebook else name] = source
-absent = sorted(n for n in union if n not in found or (home / n).read_bytes() != union[n].read_bytes())
-assert not absent, f"bundle files missing or changed in the image: {absent}"
-beyond = sorted(found - set(union))
-print(f"every lab bundle's {len(union)} files are in the image unchanged; "
-      f"{len(beyond)} more files beyond the bundles:")
-for f in beyond: print("   ", f)
+    for name, source in bundle_files(lab.id, repo / "labs", repo).items():
+        union[f"labs/{name}" if name == lab.notebook else name] = source
+assert union == expected, sorted(set(union) ^ set(expected))
+print(f"the union of the {len(LABS)} lab bundles is the same {len(union)} files")
+
+# The image's own files (MGP_IMAGE): the Dockerfile's COPY of the install step's inputs and
+# docker/, and nothing of the learner's tree.
+own = image / "opt" / "microgradplus-image"
+held = {p.relative_to(own).as_posix() for p in own.rglob("*") if p.is_file()}
+wanted = {"pyproject.toml", "scripts/keep_installed.py"} | {
+    p.relative_to(repo).as_posix() for p in (repo / "docker").iterdir() if p.is_file()}
+assert held == wanted, (sorted(held - wanted), sorted(wanted - held))
+print(f"/opt/microgradplus-image: the image's own {len(held)} files (install inputs, "
+      "entrypoint, health check, JupyterLab's settings)")
 
 # Nothing an instructor keeps, anywhere a learner can read: by name and by content.
 modules = {f[:-3].replace("/", ".").removesuffix(".__init__") for f in found if f.endswith(".py")}
@@ -174,7 +175,7 @@ for top in ("opt", "workspace", "home", "root", "tmp", "src", "srv"):
 hidden = [f for f in found if f.startswith("grader/checking/hidden/") and not f.endswith("__init__.py")]
 assert not (bad or hidden), f"instructor files in the learner image: {bad + hidden}"
 print(f"no solutions/, tests/, red team, hidden checks, grading set or gradebook; "
-      f"no instructor-only module ({len(INSTRUCTOR_ONLY)} names in grader/assign/bundle.py)")
+      f"no instructor-only module ({len(INSTRUCTOR_ONLY)} names in grader/assign/learner_tree.py)")
 PY
 
 "$PY" - "$bmnt" "$lmnt" <<'PY' || fail "the learner image's torch or numpy is not the base's"

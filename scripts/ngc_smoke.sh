@@ -4,8 +4,9 @@
 # Each simulated image is a fresh virtual environment built the way the NGC PyTorch image
 # is: the packages it ships, and a pip constraints file (PIP_CONSTRAINT, as NGC images set
 # it since 25.03) pinning them. The learner image's steps then run on it exactly as the
-# Dockerfile runs them (docker/learner_tree.sh, docker/install.sh deps / project / role
-# learner, then PIP_CONSTRAINT pointed at the edited copy) and show:
+# Dockerfile runs them (docker/install.sh deps from the image's own folder, PIP_CONSTRAINT
+# pointed at the edited copy, docker/learner_tree.sh, docker/install.sh project TREE and
+# role learner) and show:
 #   1. torch and numpy were not replaced (same version, same files), nor the Jupyter stack
 #      when it can host nbgrader; one that cannot is replaced by pyproject.toml's pins, and
 #      only the pins it must replace are lifted from the constraints (torch's never);
@@ -77,23 +78,28 @@ smoke() {
     before=$(fingerprint "$keeps")
     echo "$before"
 
-    step "the learner image's files (docker/learner_tree.sh)"
-    tree="$dir/opt/microgradplus"
+    step "the Dockerfile's install steps (docker/install.sh) and the learner's tree"
+    # As the Dockerfile lays them out: the image's own files in MGP_IMAGE, the learner's
+    # tree (docker/learner_tree.sh, after the dependencies) in MGP_HOME.
+    own="$dir/opt/microgradplus-image" tree="$dir/opt/microgradplus"
+    mkdir -p "$own/scripts"
+    cp "$ROOT/pyproject.toml" "$own/"
+    cp "$ROOT/scripts/keep_installed.py" "$own/scripts/"
+    cp -R "$ROOT/docker" "$own/docker"
+    export PYTHON="$V" MGP_PIP_CONSTRAINT="$dir/etc/pip/constraint-microgradplus.txt"
+    grep -E '^\s*(RUN|&&) .*docker/(install|learner_tree).sh' "$ROOT/Dockerfile" \
+        | sed 's/^/  Dockerfile: /'
+    bash "$own/docker/install.sh" deps 2>&1 | quiet
+    # The Dockerfile's `ENV PIP_CONSTRAINT=${MGP_PIP_CONSTRAINT}` after this step.
+    export PIP_CONSTRAINT="$MGP_PIP_CONSTRAINT"
     bash "$ROOT/docker/learner_tree.sh" "$ROOT" "$tree"
-    for leak in solutions grader/redteam tests; do
+    for leak in solutions grader/redteam tests docker pyproject.toml micrograd_plus/train.py; do
         [ ! -e "$tree/$leak" ] || fail "the learner tree holds $leak"
     done
     [ -z "$(find "$tree/grader/checking/hidden" -name '*.py' ! -name __init__.py)" ] \
         || fail "the learner tree holds hidden checks"
-
-    step "the Dockerfile's install steps (docker/install.sh)"
-    export PYTHON="$V" MGP_PIP_CONSTRAINT="$dir/etc/pip/constraint-microgradplus.txt"
-    grep -E '^\s*(RUN|&&) .*docker/install.sh' "$ROOT/Dockerfile" | sed 's/^/  Dockerfile: /'
-    bash "$tree/docker/install.sh" deps 2>&1 | quiet
-    # The Dockerfile's `ENV PIP_CONSTRAINT=${MGP_PIP_CONSTRAINT}` after this step.
-    export PIP_CONSTRAINT="$MGP_PIP_CONSTRAINT"
-    bash "$tree/docker/install.sh" project
-    bash "$tree/docker/install.sh" role learner
+    bash "$own/docker/install.sh" project "$tree"
+    bash "$own/docker/install.sh" role learner
 
     step "the kept packages untouched, the Jupyter stack able to host nbgrader"
     after=$(fingerprint "$keeps")
@@ -102,7 +108,7 @@ smoke() {
         fail "the image's own packages changed"
     fi
     echo "unchanged: same versions, same files ($keeps)"
-    [ -z "$("$V" "$tree/scripts/keep_installed.py" --replacing)" ] \
+    [ -z "$("$V" "$own/scripts/keep_installed.py" --replacing)" ] \
         || fail "the Jupyter stack still cannot host nbgrader"
     "$V" -m pip list 2>/dev/null | grep -iE '^(jupyterlab|notebook|jupyter.server|nbgrader) '
     check_constraints "$constraint" "$PIP_CONSTRAINT"
@@ -110,7 +116,7 @@ smoke() {
 
     step "the labs' smoke tests in the learner environment"
     (cd "$dir" && "$V" - <<'PY'
-import importlib
+import importlib, importlib.util
 import micrograd_plus, grader
 from grader import check
 from grader.checking.check import run_spec
@@ -130,8 +136,9 @@ match = (c.data, a.grad, b.grad) == (tc.item(), ta.grad.item(), tb.grad.item())
 print(f"quickstart: c = {c.data}, a.grad = {a.grad}, b.grad = {b.grad}; Match: {match}")
 assert match
 
-for name in ("tensor", "ops", "nn", "optim", "data", "train"):
+for name in ("tensor", "ops", "nn", "optim", "data"):
     importlib.import_module(f"micrograd_plus.{name}")
+assert importlib.util.find_spec("micrograd_plus.train") is None, "lab 1.7.5's answer shipped"
 print("micrograd_plus", micrograd_plus.__version__, "imports; torch", torch.__version__)
 
 ran = 0
@@ -142,6 +149,10 @@ for lab in LABS.values():
         print(f"{lab.id}: no visible checks in this tree ({exc.name})")
         continue
     assert not any(s.hidden for s in specs), f"{lab.id}: hidden checks in the learner tree"
+    if ran:  # every lab's checks load; one lab's run is enough for a smoke test
+        print(f"{lab.id}: {len(specs)} visible check(s) load, none hidden")
+        continue
+    # The first lab's checks on its reference (a learner's tree holds every lab's but the last's).
     modules = [importlib.import_module(f"micrograd_plus.{m}")
                for other in LABS.values() if other.number <= lab.number for m in other.modules]
     modules.append(importlib.import_module("micrograd_plus.data"))
@@ -150,9 +161,6 @@ for lab in LABS.values():
             if hasattr(module, symbol):
                 return getattr(module, symbol)
         raise LookupError(symbol)
-    if ran:  # every lab's checks load; one lab's run is enough for a smoke test
-        print(f"{lab.id}: {len(specs)} visible check(s) load, none hidden")
-        continue
     for s in specs:
         outcome = run_spec(s, tuple(find(symbol) for symbol in s.symbols))
         assert outcome.passed, outcome.report()
@@ -168,11 +176,11 @@ PY
            HOME="$dir/home" MGP_ROLE=learner
     mkdir -p "$HOME"
     serve
-    "$V" "$tree/docker/healthcheck.py"
+    "$V" "$own/docker/healthcheck.py"
     grep -m1 "MicroGrad+ JupyterLab: open" "$dir/jupyter.log" | sed 's/token=.*/token=<generated>/'
     token=$(cat "$MGP_STATE/jupyter-token")
     [ "${#token}" -ge 32 ] || fail "the generated token is too short: ${#token} characters"
-    if JUPYTER_TOKEN=wrong "$V" "$tree/docker/healthcheck.py" >/dev/null; then
+    if JUPYTER_TOKEN=wrong "$V" "$own/docker/healthcheck.py" >/dev/null; then
         fail "the server answered a wrong token"
     fi
     echo "a wrong token is refused"
@@ -184,7 +192,7 @@ PY
     stop
 
     step "nbgrader's formgrader: off for learners (above), on for instructors"
-    bash "$tree/docker/install.sh" role instructor
+    bash "$own/docker/install.sh" role instructor
     (cd "$dir" && "$V" - <<'PY') || fail "nbgrader does not read the instructor's course folder"
 from nbgrader.apps.baseapp import NbGrader
 app = NbGrader()
@@ -233,12 +241,12 @@ PY
 serve() {
     MGP_PORT=$("$V" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     export MGP_PORT
-    PATH="$venv/bin:$PATH" setsid bash "$tree/docker/entrypoint.sh" > "$dir/jupyter.log" 2>&1 &
+    PATH="$venv/bin:$PATH" setsid bash "$own/docker/entrypoint.sh" > "$dir/jupyter.log" 2>&1 &
     server=$!
     trap 'kill -TERM -- "-$server" 2>/dev/null || true' EXIT
     local _
     for _ in $(seq 1 90); do
-        if "$V" "$tree/docker/healthcheck.py" >/dev/null 2>&1; then return 0; fi
+        if "$V" "$own/docker/healthcheck.py" >/dev/null 2>&1; then return 0; fi
         kill -0 "$server" 2>/dev/null || break
         sleep 1
     done

@@ -90,8 +90,8 @@ def test_learner_and_instructor_targets_serve_jupyterlab(dockerfile: str) -> Non
         words = dict(by_stage[name])
         assert words["USER"] == "${NB_UID}", name
         assert words["EXPOSE"] == "8888", name
-        assert "healthcheck.py" in words["HEALTHCHECK"], name
-        assert words["ENTRYPOINT"] == '["/opt/microgradplus/docker/entrypoint.sh"]', name
+        assert "/opt/microgradplus-image/docker/healthcheck.py" in words["HEALTHCHECK"], name
+        assert words["ENTRYPOINT"] == '["/opt/microgradplus-image/docker/entrypoint.sh"]', name
         assert "VOLUME" in words, name
         work = re.search(r"MGP_WORK=(\S+)", words["ENV"])
         assert work and work.group(1) in words["VOLUME"], name
@@ -117,6 +117,21 @@ def test_learner_image_holds_only_the_learner_tree(dockerfile: str) -> None:
     assert copies == ["--from=learner-tree /tree ${MGP_HOME}"]
     tree = stages(dockerfile)["learner-tree"]
     assert ("RUN", "/src/docker/learner_tree.sh /src /tree") in tree
+    runs = " ".join(args for word, args in learner if word == "RUN")
+    assert 'docker/install.sh project "${MGP_HOME}"' in runs  # on the path as it is, no pip
+
+
+def test_image_files_stay_out_of_the_learner_tree(dockerfile: str) -> None:
+    """Do the install step's inputs, the entrypoint and the health check go to MGP_IMAGE, a
+    folder of their own, and never into MGP_HOME, where the learner's tree lands?"""
+    base = stages(dockerfile)["base"]
+    env = " ".join(args for word, args in base if word == "ENV")
+    assert "MGP_HOME=/opt/microgradplus " in env and "MGP_IMAGE=/opt/microgradplus-image" in env
+    copies = [args for word, args in base if word == "COPY"]
+    assert copies and all(args.split()[-1].startswith("${MGP_IMAGE}/") for args in copies)
+    assert "pyproject.toml ${MGP_IMAGE}/" in copies
+    runs = [args for word, args in base if word == "RUN" and "install.sh" in args]
+    assert runs == ["${MGP_IMAGE}/docker/install.sh deps"]
 
 
 def test_every_package_install_goes_through_the_shared_script(dockerfile: str) -> None:
@@ -172,18 +187,19 @@ def test_learner_tree_leaves_out_solutions_and_hidden_checks(tmp_path: Path) -> 
     tree = tmp_path / "tree"
     subprocess.run(
         ["bash", str(ROOT / "docker" / "learner_tree.sh"), str(ROOT), str(tree)],
+        env={**os.environ, "PYTHON": sys.executable},
         check=True,
         capture_output=True,
-        timeout=60,
+        timeout=120,
     )
     assert (tree / "micrograd_plus" / "tensor.py").is_file()
     assert (tree / "grader" / "checking" / "check.py").is_file()
     assert (tree / "data" / "mnist_sample.npz").is_file()
-    assert (tree / "docker" / "entrypoint.sh").is_file()
-    for absent in ("solutions", "tests", "grader/redteam", ".git", "benchmarks"):
+    for absent in ("solutions", "tests", "grader/redteam", ".git", "benchmarks", "docker"):
         assert not (tree / absent).exists(), absent
     assert [p.name for p in (tree / "grader" / "checking" / "hidden").iterdir()] == ["__init__.py"]
-    for tool in ("cli.py", "pipeline", "outputs", "assign", "sandbox"):
+    tools = ("cli.py", "pipeline", "outputs", "runs", "batch.py", "course.py", "assign", "sandbox")
+    for tool in tools:
         assert (ROOT / "grader" / tool).exists(), tool
         assert not (tree / "grader" / tool).exists(), tool
     assert (tree / "grader" / "checking" / "specs" / "lab1.py").is_file()

@@ -73,6 +73,9 @@ def test_grading_job_is_indexed_with_the_sandbox_rights() -> None:
     security = container["securityContext"]
     assert security["capabilities"]["add"] == ["SYS_ADMIN"]
     assert security["seccompProfile"]["type"] == "Unconfined"
+    # bubblewrap mounts a fresh /proc: unmasked, which Kubernetes allows only in a user namespace
+    assert security["procMount"] == "Unmasked"
+    assert spec["template"]["spec"]["hostUsers"] is False
 
 
 def _script(doc: dict[str, Any]) -> str:

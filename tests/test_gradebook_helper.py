@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from grader.batch import LabKey
 from grader.checking.specs import fixture
 from grader.outputs import gradebook
-from grader.pipeline.grading import LabKey, load_key
+from grader.pipeline.grading import load_key
 
 
 @pytest.fixture(scope="module")

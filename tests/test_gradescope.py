@@ -243,7 +243,7 @@ def test_hidden_checks_are_not_shown_before_publishing(
 
 def test_a_submission_without_a_notebook_scores_zero(autograder_zip: Path, tmp_path: Path) -> None:
     """Does an upload without one notebook get 0 and say what to upload, in valid results?"""
-    from grader.outputs.gradescope import find_notebook
+    from grader.runs.gradescope import find_notebook
 
     (tmp_path / "a.ipynb").write_text("{}")
     (tmp_path / "b.ipynb").write_text("{}")

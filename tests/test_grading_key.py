@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 
 from grader import config, sandbox
+from grader.batch import LabKey
 from grader.checking import misconceptions
 from grader.checking.spec import _REGISTRY, get_spec
 from grader.checking.specs import fixture
 from grader.labs import get_lab
-from grader.pipeline import autograde
-from grader.pipeline.grading import LabKey, ReferenceFailed, judge_run, load_key
+from grader.pipeline.grading import ReferenceFailed, judge_run, load_key
+from grader.runs import autograde
 
 CHECK = "lab2.relu.forward"
 

@@ -9,7 +9,9 @@ checked for it, by name and by content.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -61,6 +63,7 @@ def test_learner_tree_holds_no_grading_set(grading_sha256: str, tmp_path: Path) 
     tree = tmp_path / "tree"
     subprocess.run(
         ["bash", str(REPO / "docker" / "learner_tree.sh"), str(REPO), str(tree)],
+        env={**os.environ, "PYTHON": sys.executable},
         check=True,
         capture_output=True,
         timeout=120,

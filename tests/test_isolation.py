@@ -28,9 +28,9 @@ from typing import Any
 import pytest
 
 from grader import config, sandbox
-from grader.pipeline import autograde
 from grader.redteam.corpus import build, differences
 from grader.redteam.tamper import CASES, ISOLATION_CASES
+from grader.runs import autograde
 
 SEED = 4321
 LABS = ("lab1", "lab5")

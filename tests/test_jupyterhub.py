@@ -540,7 +540,7 @@ def read(path):
     with open(path, "rb") as handle:
         handle.read(1)
 attempt("import hidden checks", lambda: importlib.import_module("grader.checking.hidden.lab1"))
-attempt("import grading tools", lambda: importlib.import_module("grader.pipeline.autograde"))
+attempt("import grading tools", lambda: importlib.import_module("grader.runs.autograde"))
 attempt("list the repository", lambda: os.listdir(paths["repo"]))
 for key in ("repo file", "solution", "grading set", "gradebook", "course file", "ada file",
             "ada submission", "ada feedback", "ada feedback page"):

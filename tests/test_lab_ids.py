@@ -11,7 +11,7 @@ from grader import config
 from grader.assign import release
 from grader.labs import LABS, resolve_lab
 from grader.learner import validate
-from grader.pipeline import autograde
+from grader.runs import autograde
 
 
 def _forms(number: int) -> list[str]:

@@ -15,27 +15,20 @@ from typing import Any
 import pytest
 from traitlets.config import Config
 
-from grader.assign import bundle, learner_env
+from grader.assign import learner_env, learner_tree
+from grader.assign.release import ReleaseError
 from grader.config import REPO
 from grader.labs import LABS
 
 HUB_CONFIG = REPO / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 
 
-def test_learner_tree_is_the_bundles_definition_over_every_lab() -> None:
-    """Does the learner tree hold exactly every lab bundle's code (one rule for both), the
-    exchange client, the released labs and the sample, and nothing an instructor keeps?"""
-    files = learner_env.learner_files()
-    for lab_id in LABS:
-        for name in bundle.bundle_files(lab_id, REPO / "labs"):
-            if name.endswith(".py") or name.startswith("data/"):
-                assert name in files, (lab_id, name)
-    grader_files = {n for n in files if n.startswith("grader/")}
-    expected = {
-        bundle.module_file(REPO, m).relative_to(REPO).as_posix()  # type: ignore[union-attr]
-        for m in learner_env.learner_modules()
-    }
-    assert grader_files == expected
+def test_learner_tree_is_what_every_learner_gets_and_the_exchange_client() -> None:
+    """Does the hub's learner tree hold exactly the one definition of what a learner gets
+    (tests/test_learner_tree.py holds the bundles and the image to it) and the exchange files,
+    and nothing an instructor keeps?"""
+    files = learner_env.hub_files()
+    assert set(files) == set(learner_tree.learner_files()) | set(learner_env.HUB_ONLY)
     assert "grader/exchange.py" in files and "jupyter/nbgrader_config.py" in files
     assert {f"labs/{lab.notebook}" for lab in LABS.values()} <= set(files)
     for name in files:
@@ -53,8 +46,8 @@ def test_learner_tree_refuses_a_notebook_with_solutions(tmp_path: Path) -> None:
         (labs / lab.notebook).write_bytes((REPO / "labs" / lab.notebook).read_bytes())
     first = labs / next(iter(LABS.values())).notebook
     first.write_text(first.read_text() + "\n### BEGIN SOLUTION\n")
-    with pytest.raises(learner_env.ReleaseError, match="solution"):
-        learner_env.learner_files(labs=labs)
+    with pytest.raises(ReleaseError, match="solution"):
+        learner_env.hub_files(labs=labs)
 
 
 def test_learner_requirements_hold_no_sandbox_or_grader_tools() -> None:

@@ -15,9 +15,9 @@ import nbformat
 import pytest
 
 from grader.checking.specs import fixture
+from grader.course import load_course, load_roster
 from grader.outputs import feedback
 from grader.pipeline import layouts
-from grader.pipeline.course import load_course, load_roster
 from grader.pipeline.discover import Discovery, discover
 from tests import lms_fixtures
 

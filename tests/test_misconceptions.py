@@ -2,7 +2,7 @@
 
 The fast tests check the catalogue against the checks and the red-team declarations, feed each
 wrong reference back as a learner's outputs, and feed random outputs of the right shape; the
-slow one measures the red-team corpus with ``python -m grader.checking.misconceptions.measure``.
+slow one measures the red-team corpus with ``python -m grader.redteam.measure``.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def test_the_summary_lists_the_cohorts_misconceptions_by_frequency(tmp_path: Pat
 def test_planted_bugs_are_diagnosed_and_nothing_else_is() -> None:
     """Are 90%+ of catalogued planted bugs named exactly, with no name on solutions or stubs?"""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "grader.checking.misconceptions.measure", "--seed", str(SEED)]
+    command = [sys.executable, "-m", "grader.redteam.measure", "--seed", str(SEED)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)

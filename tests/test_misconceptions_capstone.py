@@ -382,7 +382,7 @@ def test_the_realistic_corpus_is_named_without_false_diagnoses() -> None:
     """On mistakes written apart from the catalogue, are 80%+ of those a misconception describes
     named exactly, with no name on solutions, stubs or the other mistakes?"""
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    module = "grader.checking.misconceptions.measure"
+    module = "grader.redteam.measure"
     command = [sys.executable, "-m", module, "--realistic", "--seed", "0"]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -25,8 +25,8 @@ import pytest
 from grader.checking.specs import fixture
 from grader.outputs.course_report import timeless
 from grader.outputs.results import MergeError
-from grader.pipeline.merge import merge
-from grader.pipeline.shard import Shard, shard_of
+from grader.runs.merge import merge
+from grader.runs.shard import Shard, shard_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SBATCH = ROOT / "deploy" / "slurm" / "grade.sbatch"

@@ -45,7 +45,7 @@ import pytest
 from grader import sandbox
 from grader.checking.specs import fixture
 from grader.outputs.course_report import timeless
-from grader.pipeline.shard import shard_of
+from grader.runs.shard import shard_of
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "scripts" / "slurm_cluster.sh"

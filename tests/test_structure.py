@@ -1,5 +1,5 @@
-"""The grader's shape: no import circles, short modules that say what they do, no repeated
-blocks in the check tables.
+"""The grader's shape: layers that import downward only, no import circles, short modules that
+say what they do, no repeated blocks in the check tables.
 
 These read the source as text and syntax trees; nothing is imported or run.
 """
@@ -29,10 +29,11 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def imported(path: Path, name: str, known: dict[str, Path]) -> set[str]:
-    """The grader modules that ``path`` imports anywhere (top level, functions, type checks)."""
+def import_lines(path: Path, name: str, known: dict[str, Path]) -> list[tuple[str, int]]:
+    """The grader modules that ``path`` imports anywhere (top level, functions, type checks),
+    each with the line of its import."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
+    found: list[tuple[str, int]] = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
@@ -51,8 +52,13 @@ def imported(path: Path, name: str, known: dict[str, Path]) -> set[str]:
             while target and target not in known:
                 target = target.rpartition(".")[0]
             if target and target != name and target.startswith("grader"):
-                found.add(target)
-    return found
+                found.append((target, node.lineno))
+    return sorted(set(found), key=lambda item: (item[1], item[0]))
+
+
+def imported(path: Path, name: str, known: dict[str, Path]) -> set[str]:
+    """The grader modules that ``path`` imports anywhere (top level, functions, type checks)."""
+    return {target for target, _ in import_lines(path, name, known)}
 
 
 def graph() -> dict[str, set[str]]:
@@ -172,3 +178,149 @@ def test_one_lab_table() -> None:
     """Is the lab table kept once: does ``micrograd_plus`` name no lab list of its own?"""
     source = (REPO / "micrograd_plus" / "__init__.py").read_text(encoding="utf-8")
     assert "LAB_MODULES" not in source
+
+
+def shown(path: Path) -> str:
+    """A file as a message names it: from the repository's root, else by its name."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else path.name
+
+
+def layers(doc: str) -> list[tuple[str, ...]]:
+    """The layer table of a docstring, bottom layer first: the indented lines after
+    ``Layers:``, each a layer's names (``|`` between names side by side) and a description
+    after two spaces; a line indented further continues the description above it."""
+    lines = doc.split("Layers:\n", 1)[1].splitlines()
+    found = []
+    for line in lines:
+        if not line.startswith("    "):
+            break
+        if line.startswith("     "):
+            continue  # a description's next line
+        names = line.strip().split("  ", 1)[0]
+        found.append(tuple(part.strip() for part in names.split("|")))
+    return found[::-1]
+
+
+LAYERS = layers(ast.get_docstring(ast.parse((GRADER / "__init__.py").read_text())) or "")
+
+
+def unit(module: str) -> str:
+    """The layer table's name for a module: its top-level module or package under ``grader``
+    (``grader.pipeline.discover`` -> ``pipeline``); ``grader`` for the package's own face."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def upward(table: list[tuple[str, ...]], known: dict[str, Path]) -> list[str]:
+    """Every import that goes to a layer above its module's or sideways to another name on
+    the same line, as ``file:line: a imports b (layer i -> layer j)``."""
+    level = {name: at for at, names in enumerate(table) for name in names}
+    found = []
+    for name, path in known.items():
+        for target, line in import_lines(path, name, known):
+            here, there = unit(name), unit(target)
+            if here == there or name.startswith(target + "."):
+                continue  # inside one package, or a package's face re-exporting its modules
+            if here not in level or there not in level:
+                found.append(f"{shown(path)}:{line}: {here} or {there} has no layer")
+            elif level[there] >= level[here]:
+                found.append(
+                    f"{shown(path)}:{line}: {name} imports {target} "
+                    f"({here}, layer {level[here]} -> {there}, layer {level[there]})"
+                )
+    return found
+
+
+def test_the_layer_check_sees_an_upward_import(tmp_path: Path) -> None:
+    """Does the layer check name the file, line and layers of an import that goes up or
+    sideways, and pass one that goes down?"""
+    doc = "Picture.\n\nLayers:\n    top  the top\n         more words\n    a | b  side\n    low\n"
+    table = layers(doc)
+    assert table == [("low",), ("a", "b"), ("top",)]
+    (tmp_path / "low.py").write_text("import os\n\nfrom grader.top import x\n")
+    (tmp_path / "a.py").write_text("from grader import low\nfrom grader.b import y\n")
+    (tmp_path / "b.py").write_text("y = 1\n")
+    (tmp_path / "top.py").write_text("def f():\n    from grader.a import z\n")
+    known = {f"grader.{path.stem}": path for path in tmp_path.glob("*.py")}
+    assert sorted(upward(table, known)) == [
+        "a.py:2: grader.a imports grader.b (a, layer 1 -> b, layer 1)",
+        "low.py:3: grader.low imports grader.top (low, layer 0 -> top, layer 2)",
+    ]
+
+
+def test_every_module_has_a_layer() -> None:
+    """Does the layer table in ``grader/__init__.py`` place every module and package of the
+    grader (and name nothing that is gone)?"""
+    placed = [name for names in LAYERS for name in names]
+    units = {unit(name) for name in modules()}
+    assert len(placed) == len(set(placed)), "a name stands twice in the layer table"
+    assert sorted(units - set(placed)) == [], "give these a layer in grader/__init__.py"
+    assert sorted(set(placed) - units) == [], "these are in the layer table but not in grader/"
+
+
+def test_imports_go_down_the_layers() -> None:
+    """Does every import of the grader go to a layer below its module's (never up, never
+    sideways to a package on the same line)?"""
+    assert upward(LAYERS, modules()) == []
+
+
+def test_no_two_packages_import_each_other() -> None:
+    """Are the grader's packages and top-level modules free of circles among themselves
+    (two that import each other, directly or through others)?"""
+    edges: dict[str, set[str]] = {}
+    for name, targets in graph().items():
+        edges.setdefault(unit(name), set()).update(
+            unit(t) for t in targets if unit(t) != unit(name)
+        )
+    assert list(cycles(edges)) == []
+
+
+def face_imports(path: Path, package: str, known: dict[str, Path]) -> list[str]:
+    """Where a module of ``package`` imports through the package's own face: in a subpackage
+    any ``from <package> import ...`` or ``import <package>``; in ``grader`` itself, a name
+    that is not one of its modules (``from grader import config`` names a module)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, *([base] if base else [])])
+            if base != package:
+                continue
+            names = [alias.name for alias in node.names]
+            if package != "grader" or any(f"{package}.{n}" not in known for n in names):
+                found.append(f"{shown(path)}:{node.lineno}: from {base} import "
+                             f"{', '.join(names)}")  # fmt: skip
+        elif isinstance(node, ast.Import) and package != "grader":
+            found += [f"{shown(path)}:{node.lineno}: import {alias.name}"
+                      for alias in node.names if alias.name == package]  # fmt: skip
+    return found
+
+
+def test_the_face_check_sees_a_face_import(tmp_path: Path) -> None:
+    """Is an import of a module's own package face found, and a sibling imported by module
+    not?"""
+    source = tmp_path / "m.py"
+    source.write_text(
+        "from grader.sandbox import bwrap\nimport grader.sandbox.bwrap as b\n"
+        "import grader.sandbox\nfrom grader.sandbox.bwrap import x\nfrom . import site\n"
+    )
+    found = [line.split(": ", 1)[1] for line in face_imports(source, "grader.sandbox", {})]
+    assert found == [
+        "from grader.sandbox import bwrap",
+        "import grader.sandbox",
+        "from grader.sandbox import site",
+    ]
+
+
+def test_no_module_imports_its_own_package_face() -> None:
+    """Does every module of a package import its siblings by module
+    (``from grader.sandbox.bwrap import ...``), never through its own package's
+    ``__init__``?"""
+    known = modules()
+    found = []
+    for name, path in known.items():
+        if path.name != "__init__.py":
+            found += face_imports(path, name.rpartition(".")[0], known)
+    assert found == []

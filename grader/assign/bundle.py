@@ -10,25 +10,27 @@ byte-identical.
 
 from __future__ import annotations
 
-import ast
 import zipfile
 from pathlib import Path
 
-from grader.assign.release import ReleaseError
+from grader.assign.learner_tree import (
+    INSTRUCTOR_ONLY,
+    grader_closure,
+    imported_modules,
+    lab_files,
+    module_file,
+)
 from grader.config import REPO
 from grader.labs import blocked_modules, get_lab, resolve_lab
 
-INSTRUCTOR_ONLY = (
-    "grader.__main__",
-    "grader.cli",
-    "grader.checking.hidden.",
-    "grader.pipeline",
-    "grader.outputs",
-    "grader.assign",
-    "grader.redteam",
-    "grader.sandbox",
-)
-"""Modules (and prefixes) a learner bundle must never contain."""
+__all__ = [
+    "INSTRUCTOR_ONLY",
+    "bundle_files",
+    "grader_closure",
+    "imported_modules",
+    "module_file",
+    "write_bundle",
+]
 
 README = """# {title} ({assignment})
 
@@ -58,84 +60,14 @@ named `{notebook}`.
 """
 
 
-def module_file(root: Path, module: str) -> Path | None:
-    """The source file of ``module`` under ``root`` (a package's ``__init__.py``), or None."""
-    base = root.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def imported_modules(path: Path, module: str) -> set[str]:
-    """Absolute names of the modules a source file imports (anywhere in it)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, base] if base else parts)
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
-
-
-def grader_closure(root: Path, lab_id: str) -> set[str]:
-    """The ``grader`` modules that ``from grader import check`` and the lab's visible specs need."""
-    wanted = [
-        "grader",
-        "grader.checking",
-        "grader.checking.specs",
-        "grader.checking.hidden",
-        f"grader.checking.specs.{lab_id}",
-    ]
-    seen: set[str] = set()
-    while wanted:
-        module = wanted.pop()
-        path = module_file(root, module)
-        if module in seen or path is None:
-            continue
-        seen.add(module)
-        parent = module.rpartition(".")[0]
-        if parent:
-            wanted.append(parent)
-        if module == "grader.checking.hidden":
-            continue  # the package only, so that load_lab finds no hidden specs
-        wanted += [m for m in imported_modules(path, module) if m.split(".")[0] == "grader"]
-    bad = sorted(m for m in seen if m.startswith(INSTRUCTOR_ONLY) and m != "grader.checking.hidden")
-    if bad:
-        raise ReleaseError(f"the learner's grader for {lab_id} would need {', '.join(bad)}")
-    return seen
-
-
 def bundle_files(lab_id: str, labs: Path, root: Path = REPO) -> dict[str, Path]:
-    """``{path inside the bundle: source file}`` for one lab."""
-    lab = get_lab(lab_id)
-    notebook = labs / lab.notebook
-    if not notebook.is_file():
-        raise ReleaseError(f"{notebook}: not released yet (run `python -m grader release`)")
-    blocked = set(blocked_modules(lab_id))
-    files = {lab.notebook: notebook, "data/mnist_sample.npz": root / "data" / "mnist_sample.npz"}
-    for path in sorted((root / "micrograd_plus").glob("*.py")):
-        module = f"micrograd_plus.{path.stem}".removesuffix(".__init__")
-        if module in blocked:
-            continue
-        uses = imported_modules(path, module) & blocked
-        if uses:
-            raise ReleaseError(f"{module} imports {', '.join(sorted(uses))}, left out of {lab_id}")
-        files[f"micrograd_plus/{path.name}"] = path
-    if (root / "micrograd_plus" / "py.typed").is_file():
-        files["micrograd_plus/py.typed"] = root / "micrograd_plus" / "py.typed"
-    for module in grader_closure(root, lab_id):
-        source = module_file(root, module)
-        if source is not None:
-            files[source.relative_to(root).as_posix()] = source
-    return files
+    """``{path inside the bundle: source file}`` for one lab: what a learner of that lab gets
+    (:func:`grader.assign.learner_tree.lab_files`), the notebook at the top."""
+    notebook = f"labs/{get_lab(lab_id).notebook}"
+    return {
+        name.removeprefix("labs/") if name == notebook else name: source
+        for name, source in lab_files(lab_id, root, labs).items()
+    }
 
 
 def write_bundle(*, lab: str, out: Path, labs: Path | None = None) -> Path:

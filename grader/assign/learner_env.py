@@ -2,16 +2,16 @@
 
 Two parts in one folder ``OUT``:
 
-- ``OUT/course``: the learner tree. ``micrograd_plus``, the part of ``grader`` that the
-  labs' visible checks import (the learner bundle's own rule, :func:`bundle.grader_closure`,
-  taken over every lab), :mod:`grader.exchange` (the exchange client's permissions), the
-  MNIST sample, the released labs and nbgrader's exchange settings
-  (``course/jupyter/nbgrader_config.py``). Never ``solutions/``, the hidden checks, the red
-  team's planted bugs, the grading set, a gradebook or the instructor's tools.
+- ``OUT/course``: the learner tree: what a learner gets
+  (:func:`grader.assign.learner_tree.learner_files`, the one definition the lab bundles and
+  the learner image share), the exchange client the hub alone needs (:data:`HUB_ONLY`) and
+  nbgrader's exchange settings (``course/jupyter/nbgrader_config.py``). Never
+  ``solutions/``, the hidden checks, the red team's planted bugs, the grading set, a
+  gradebook or the instructor's tools.
 - ``OUT/venv``: a virtual environment with the learner's packages (the project's
   dependencies, its ``lab`` and ``torch`` extras, nbgrader and JupyterHub's
   ``jupyterhub-singleuser``) whose site folder points at ``OUT/course`` through a ``.pth``
-  file, as the learner image's editable install points at its tree.
+  file, as the learner image's site folder points at its tree (``docker/install.sh project``).
 
 ``OUT/venv/bin/jupyterhub-singleuser`` is the command a hub starts for a learner
 (``MGP_LEARNER_ENV=OUT`` in ``deploy/jupyterhub/jupyterhub_config.py``). The venv is rebuilt
@@ -28,10 +28,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.assign.bundle import INSTRUCTOR_ONLY, grader_closure, module_file
-from grader.assign.release import ReleaseError
+from grader.assign.learner_tree import learner_files, write_tree
 from grader.config import REPO
-from grader.labs import LABS
 
 EXTRAS = ("lab", "torch")
 """The ``pyproject.toml`` extras a learner's environment installs."""
@@ -40,13 +38,15 @@ ALSO = ("nbgrader", "nbformat", "nbconvert", "nbclient", "mistune", "jupyterhub"
 """Single pins taken from other extras: nbgrader (the Assignments panel: fetch, submit) and
 the hub's single-user server; not the grader's sandbox."""
 
-LEARNER_EXTRA_MODULES = ("grader.exchange",)
-"""Learner-side modules outside the checks' import closure (nbgrader_config.py names them)."""
+HUB_ONLY = {
+    "grader/exchange.py": "grader/exchange.py",
+    "jupyter/nbgrader_config.py": "deploy/jupyterhub/nbgrader_config.py",
+}
+"""``{path in the learner tree: path in the project}`` beyond what every learner gets: the
+exchange client (its submit class, which ``nbgrader_config.py`` names) and nbgrader's exchange
+settings, at ``course/jupyter/`` (the learner's JUPYTER_CONFIG_PATH). Only a hub has an
+exchange; a bundle or the learner image would hold them unused."""
 
-DATA_FILES = ("data/mnist_sample.npz", "data/README.md")
-NBGRADER_CONFIG = "deploy/jupyterhub/nbgrader_config.py"
-"""nbgrader's exchange settings, at ``course/jupyter/`` (the learner's JUPYTER_CONFIG_PATH)."""
-FORBIDDEN_TEXT = re.compile(rb"### (BEGIN|END) (SOLUTION|HIDDEN TESTS)")
 STAMP = ".microgradplus-requirements"
 ROLE_STAMP = ".microgradplus-learner-role"
 INSTRUCTOR_EXTENSIONS = ("formgrader", "course_list", "create_assignment")
@@ -54,62 +54,16 @@ INSTRUCTOR_EXTENSIONS = ("formgrader", "course_list", "create_assignment")
 in the learner image too); the Assignments panel (``assignment_list``) stays on."""
 
 
-def learner_modules(root: Path = REPO) -> set[str]:
-    """The ``grader`` modules a learner gets: every lab's bundle closure and the exchange client."""
-    modules: set[str] = set(LEARNER_EXTRA_MODULES)
-    for lab_id in LABS:
-        modules |= grader_closure(root, lab_id)
-    hidden = "grader.checking.hidden"  # the empty package only
-    bad = sorted(m for m in modules if m.startswith(INSTRUCTOR_ONLY) and m != hidden)
-    if bad:
-        raise ReleaseError(f"the learner environment would hold {', '.join(bad)}")
-    return modules
-
-
-def learner_files(root: Path = REPO, labs: Path | None = None) -> dict[str, Path]:
-    """``{path inside the learner tree: source file}``.
+def hub_files(root: Path = REPO, labs: Path | None = None) -> dict[str, Path]:
+    """``{path inside the hub's learner tree: source file}``: what every learner gets and
+    :data:`HUB_ONLY`.
 
     Raises:
         ReleaseError: a lab is not released, or a released notebook holds solution or
             hidden-test text.
     """
-    labs = Path(labs) if labs else root / "labs"
-    files: dict[str, Path] = {}
-    for path in sorted((root / "micrograd_plus").glob("*.py")):
-        files[f"micrograd_plus/{path.name}"] = path
-    if (root / "micrograd_plus" / "py.typed").is_file():
-        files["micrograd_plus/py.typed"] = root / "micrograd_plus" / "py.typed"
-    for module in sorted(learner_modules(root)):
-        source = module_file(root, module)
-        if source is not None:
-            files[source.relative_to(root).as_posix()] = source
-    for name in DATA_FILES:
-        if (root / name).is_file():
-            files[name] = root / name
-    files["jupyter/nbgrader_config.py"] = root / NBGRADER_CONFIG
-    for lab in LABS.values():
-        notebook = labs / lab.notebook
-        if not notebook.is_file():
-            raise ReleaseError(f"{notebook}: not released yet (run `python -m grader release`)")
-        if FORBIDDEN_TEXT.search(notebook.read_bytes()):
-            raise ReleaseError(f"{notebook}: holds solution or hidden-test text")
-        files[f"labs/{lab.notebook}"] = notebook
-    return files
-
-
-def write_tree(out: Path, *, root: Path = REPO, labs: Path | None = None) -> Path:
-    """Write the learner tree afresh into ``out`` (files 0644, folders 0755); returns ``out``."""
-    files = learner_files(root, labs)
-    if out.exists():
-        shutil.rmtree(out)
-    for name, source in sorted(files.items()):
-        target = out / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        target.chmod(0o644)
-    for folder in (out, *(p for p in out.rglob("*") if p.is_dir())):
-        folder.chmod(0o755)
-    return out
+    extra = {name: root / source for name, source in HUB_ONLY.items()}
+    return dict(sorted({**learner_files(root, labs), **extra}.items()))
 
 
 def requirements(root: Path = REPO) -> list[str]:
@@ -195,7 +149,7 @@ def build_learner_env(
     out = Path(out).absolute()
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o755)
-    tree = write_tree(out / "course")
+    tree = write_tree(out / "course", hub_files())
     if not tree_only:
         build_venv(
             Path(venv).absolute() if venv else out / "venv",

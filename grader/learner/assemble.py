@@ -223,8 +223,8 @@ def check_part(part: Part, code: str, seed: int = 0) -> str:
     every visible check of the lab, as the self-check cells run them.
     """
     from grader.checking.check import run_spec
+    from grader.checking.restore import tensor_methods_restored
     from grader.checking.spec import load_lab
-    from grader.redteam import tensor_methods_restored
 
     namespace: dict[str, object] = {"__name__": f"{PACKAGE}_check_{part.module}"}
     failed: list[str] = []

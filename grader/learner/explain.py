@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import grader.learner.assemble as assemble
 from grader.labs import get_lab
-from grader.learner import assemble
 
 _watching: list[Callable[[Any], None]] = []
 """The callback registered with IPython, so that re-running the assembling cell replaces it."""

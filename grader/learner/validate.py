@@ -13,10 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from grader import config
+from grader.batch import LabResult
 from grader.checking.check import TORCH_MISSING
 from grader.labs import resolve_lab
 from grader.notebook import NotebookError, read
-from grader.pipeline.grading import LabResult, grade_notebook, load_key
+from grader.pipeline.grading import grade_notebook, load_key
 
 
 class TorchNotInstalled(RuntimeError):

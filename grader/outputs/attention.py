@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from grader.outputs import overrides
+import grader.outputs.overrides as overrides
 from grader.safetext import neutralise
 
 

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grader.outputs.feedback as feedback
 from grader import config
 from grader.checking.misconceptions import get as get_misconception
 from grader.checking.misconceptions import parse_cell
 from grader.labs import get_lab, lab_of
-from grader.outputs import feedback
 from grader.outputs.attention import attention
 
 SCHEMA = "micrograd-plus/course-report/1"
@@ -369,7 +369,8 @@ def build(out: Path, *, solutions: Path = config.SOLUTIONS) -> dict[str, Any]:
 def write(out: Path, *, solutions: Path = config.SOLUTIONS) -> Path:
     """Write ``report.json``, ``report.html`` and ``report/*.svg`` into ``out``; returns the
     page's path."""
-    from grader.outputs import course_page, course_plots
+    import grader.outputs.course_page as course_page
+    import grader.outputs.course_plots as course_plots
 
     data = build(out, solutions=solutions)
     (out / REPORT_JSON).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

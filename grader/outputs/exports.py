@@ -28,17 +28,17 @@ import json
 import shutil
 from pathlib import Path
 
-from grader.labs import get_lab
-from grader.outputs import overrides
-from grader.pipeline.course import (
+import grader.outputs.overrides as overrides
+from grader.course import (
     PARTICIPANT,
     Course,
     Person,
     load_course,
     load_roster,
+    parse_time,
     roster_kind,
 )
-from grader.pipeline.layouts import parse_time
+from grader.labs import get_lab
 from grader.safetext import neutralise, write_csv
 
 COURSE, ROSTER = "course.toml", "roster.csv"

@@ -27,9 +27,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from grader.batch import LabKey, LabResult, TestCell
 from grader.checking.outcome import Outcome
-from grader.pipeline.grading import LabKey, LabResult
-from grader.pipeline.scoring import TestCell
 
 
 class _Failed:

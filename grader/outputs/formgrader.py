@@ -19,8 +19,8 @@ import logging
 import sqlite3
 from pathlib import Path
 
+import grader.outputs.overrides as overrides
 from grader.labs import get_lab
-from grader.outputs import overrides
 
 log = logging.getLogger("grader")
 

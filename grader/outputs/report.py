@@ -21,7 +21,7 @@ from grader import config
 from grader.checking.misconceptions import get, parse_cell
 
 if TYPE_CHECKING:
-    from grader.pipeline.grading import LabKey
+    from grader.batch import LabKey
 
 FEEDBACK_TARGETS = ("canvas", "moodle", "nbgrader")
 
@@ -258,7 +258,9 @@ def refresh(out: Path) -> list[Path]:
     imports (``lms.csv``, ``canvas.csv``, ``moodle.csv``), the head of every feedback page, the
     summary, the histogram and the course report (``report.html``, ``report.json``); returns
     the imports' paths."""
-    from grader.outputs import course_report, exports, feedback
+    import grader.outputs.course_report as course_report
+    import grader.outputs.exports as exports
+    import grader.outputs.feedback as feedback
 
     paths = exports.write_all(out)
     feedback.refresh_heads(out)
@@ -279,7 +281,9 @@ def report(
     lay the feedback pages out for that system's bulk upload
     (:func:`grader.outputs.feedback.bundle`).
     """
-    from grader.outputs import exports, feedback, formgrader
+    import grader.outputs.exports as exports
+    import grader.outputs.feedback as feedback
+    import grader.outputs.formgrader as formgrader
 
     exports.keep_course_files(out, course=course, roster=roster)
     for decision in formgrader.import_manual_scores(out):

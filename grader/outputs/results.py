@@ -19,12 +19,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grader.outputs.exports as exports
+import grader.outputs.feedback as feedback
+import grader.outputs.formgrader as formgrader
+import grader.outputs.gradebook as gradebook
+import grader.outputs.report as report
 from grader import config
+from grader.batch import Handin, LabKey, LabResult
 from grader.checking import misconceptions
-from grader.outputs import exports, feedback, formgrader, gradebook, report
-from grader.pipeline.course import load_course
-from grader.pipeline.discovery import Handin
-from grader.pipeline.grading import LabKey, LabResult
+from grader.course import load_course
 from grader.safetext import escape, neutralise, write_csv
 from grader.sandbox import sandbox_binary
 

@@ -37,10 +37,10 @@ import stat
 import zipfile
 from pathlib import Path
 
-from grader.pipeline import layouts
+import grader.pipeline.layouts as layouts
+from grader.batch import Handin
 from grader.pipeline.discovery import (
     Discovery,
-    Handin,
     lone_notebooks,
     one_learner_each,
     reason_for,
@@ -160,7 +160,7 @@ def _download(
     for entry in entries:
         path = root / entry
         info = os.lstat(path)
-        who = _parse(layout, entry, zone, users)
+        who = layouts.owner(layout, entry, zone, users)
         if isinstance(who, str):
             found.notes.append(f"ignored {path}: {who}")
             continue
@@ -216,24 +216,6 @@ def _flat_file(found: Discovery, path: Path, info: os.stat_result, notebooks: di
     handin = Handin(escape(entry), order=(number[1] if number else 0,))
     regular = stat.S_ISREG(info.st_mode)
     found.add(student, flat[1], path if regular else "ungradable:unreadable", handin)
-
-
-def _parse(layout: str, entry: str, zone: dt.tzinfo, users: dict[str, str]) -> Name | str | None:
-    """Who an entry of an LMS download belongs to; a string says why it is ignored; None
-    for the ``folders`` layout (or a name that follows no rule of the layout)."""
-    if layout == "canvas":
-        return layouts.parse_canvas(entry)
-    if layout == "blackboard":
-        return layouts.parse_blackboard(entry, zone, users)
-    if layout == "moodle":
-        parsed = layouts.parse_moodle(entry)
-        if parsed is None:
-            return None
-        who, plugin = parsed
-        if plugin != "file":
-            return f"a Moodle {plugin} submission, not a file submission"
-        return who
-    return None
 
 
 def _lms_file(

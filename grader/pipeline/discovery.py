@@ -8,13 +8,13 @@ read as one learner, a lone notebook under another name).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grader.pipeline.layouts as layouts
+from grader.batch import Handin
 from grader.labs import LABS
-from grader.pipeline import layouts
 from grader.pipeline.layouts import AmbiguousLayout
 from grader.pipeline.unpack import Unpacked, unpack
 from grader.safetext import escape
@@ -136,14 +136,9 @@ class Discovery(Unpacked):
 
     def lms_user(self, student: str, filename: str) -> None:
         """Note the LMS user a file's own name carries (for :func:`_one_learner_each`)."""
-        for parse in (layouts.parse_blackboard, layouts.parse_canvas):
-            who = parse(filename)
-            if who is not None:
-                self.submitters.setdefault(student, set()).add(who.student)
-                return
-        moodle = layouts.parse_moodle(filename)
-        if moodle is not None:
-            self.submitters.setdefault(student, set()).add(moodle[0].student)
+        user = layouts.submitter(filename)
+        if user is not None:
+            self.submitters.setdefault(student, set()).add(user)
 
     def symlink(self, student_id: str, path: Path, labs: list[str]) -> None:
         """A symbolic link: never followed; flagged, and the labs it could stand for are
@@ -164,21 +159,6 @@ class Ignored:
     reason: str
     path: Path | None = None
     handin: Handin | None = None
-
-
-@dataclass(frozen=True)
-class Handin:
-    """How one graded notebook was handed in: its file name (escaped), time and late flag."""
-
-    file: str = ""
-    submitted: dt.datetime | None = None
-    late: bool = False
-    order: tuple[int, ...] = ()
-
-    def rank(self) -> tuple[bool, dt.datetime, tuple[int, ...], str]:
-        """Later submissions rank higher: by time, then upload order or copy number, then name."""
-        when = self.submitted or dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-        return (self.submitted is not None, when, self.order, self.file)
 
 
 def reason_for(filename: str) -> str:

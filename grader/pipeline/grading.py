@@ -9,22 +9,22 @@ and points come from the source notebook's test cells (:mod:`grader.pipeline.sco
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grader.pipeline.scoring as scoring
 from grader import cellsource, config, sandbox
+from grader.batch import LabKey, LabResult
 from grader.checking import misconceptions
 from grader.checking.outcome import Outcome, judge
 from grader.checking.spec import Inputs, Outputs, Spec, get_spec, load_lab
-from grader.labs import Lab, get_lab
+from grader.labs import get_lab
 from grader.notebook import REASONS as READ_REASONS
-from grader.notebook import Notebook, NotebookError, read
-from grader.pipeline import scoring
+from grader.notebook import NotebookError, read
 from grader.sandbox.spares import Spares
 
 log = logging.getLogger("grader")
@@ -54,63 +54,6 @@ overlap the learners' code)."""
 def in_background(fn: Callable[..., Any], *args: Any) -> Future[Any]:
     """Run ``fn(*args)`` in the grader's background thread, after the work queued before it."""
     return _BACKGROUND.submit(fn, *args)
-
-
-@dataclass
-class LabKey:
-    """Everything trusted about one lab for one batch: test cells, checks, references.
-
-    The inputs are drawn when the key is made; the expected outputs are computed in the
-    background (:meth:`expected` waits for them), and a check's wrong references (its
-    misconceptions) only when a learner fails it (:meth:`wrong`).
-    """
-
-    lab: Lab
-    cells: list[scoring.TestCell]
-    seed: int
-    inputs: dict[str, Inputs]
-    """check id -> its inputs at ``seed``."""
-    hidden_ids: frozenset[str]
-    """The hidden checks (decided by :func:`grader.pipeline.scoring.test_cells`)."""
-    given: dict[str, str] = field(default_factory=dict)
-    """The source's locked code cells (setup, self-checks): not scanned when left untouched."""
-    hidden_source: str = ""
-    """The learner side of the lab's hidden checks, sent into the sandbox after the cells ran."""
-    imports: tuple[str, ...] = ()
-    """What the source's locked cells import: the sandbox imports it while it waits."""
-    _expected: Future[dict[str, Outputs]] | None = field(default=None, repr=False)
-    _wrong: dict[str, dict[str, Outputs]] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def spec_ids(self) -> list[str]:
-        return [call.id for cell in self.cells for call in cell.checks]
-
-    def hidden(self, check_id: str) -> bool:
-        """A hidden check (see :attr:`hidden_ids`)."""
-        return check_id in self.hidden_ids
-
-    @property
-    def max_score(self) -> float:
-        return sum(cell.points for cell in self.cells)
-
-    def expected(self, check_id: str) -> Outputs:
-        """The reference outputs of a check (waits for the background computation).
-
-        Raises:
-            ReferenceFailed: a reference raised.
-        """
-        assert self._expected is not None
-        return self._expected.result()[check_id]
-
-    def wrong(self, check_id: str) -> dict[str, Outputs]:
-        """The check's wrong references, misconception id -> outputs (computed on first use)."""
-        with self._lock:  # the wrong references redirect stdout: one at a time
-            if check_id not in self._wrong:
-                self._wrong[check_id] = misconceptions.wrong_references(
-                    get_spec(check_id), self.inputs[check_id], self.expected(check_id)
-                )
-            return self._wrong[check_id]
 
 
 def _references(inputs: dict[str, Inputs]) -> dict[str, Outputs]:
@@ -176,34 +119,6 @@ def load_key(
         key._expected = Future()
         key._expected.set_result(_references(inputs))
     return key
-
-
-@dataclass
-class LabResult:
-    """One learner's result for one lab.
-
-    Attributes:
-        status: ``graded``, ``missing`` or ``ungradable:<reason>``.
-        score, max_score: points (0 unless graded).
-        checks: check id -> points earned (empty unless graded).
-        flags: what the notebook did to its test cells, and integrity findings.
-        outcomes: check id -> the judged outcome (for feedback).
-        detail: why it is ungradable.
-    """
-
-    lab: str
-    status: str
-    score: float = 0.0
-    max_score: float = 0.0
-    checks: dict[str, float] = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-    cells_score: dict[str, tuple[float, float]] = field(default_factory=dict)
-    run: sandbox.RunResult | None = None
-    notebook: Notebook | None = None
-    path: Path | None = None
-    detail: str = ""
-    seconds: float = 0.0
 
 
 class _NonNumeric:
@@ -273,7 +188,7 @@ def match_test_cells(g: Grading) -> None:
 
 def scan_integrity(g: Grading) -> None:
     """Flag what the learner's own cells reach for (:func:`grader.pipeline.integrity.scan`)."""
-    from grader.pipeline import integrity
+    import grader.pipeline.integrity as integrity
 
     assert g.result.notebook is not None and g.submission is not None
     sources = [""] * len(g.result.notebook.cells)

@@ -2,7 +2,10 @@
 
 Each ``parse_*`` function reads one name and returns who submitted it (a stable id and,
 where the name carries one, a display name), the file's own name, when it was submitted
-and whether the LMS marked it late; :func:`detect` chooses the layout of a folder.
+and whether the LMS marked it late; :func:`owner` applies the chosen layout's rule to an entry
+of a download and :func:`submitter` reads any LMS user off a file's name, so that who a name
+belongs to is decided here alone (:mod:`grader.pipeline.discover` walks the folders);
+:func:`detect` chooses the layout of a folder.
 
 * Canvas ("Download Submissions"): ``<name>[_late]_<user id>_<attachment id>_<file>``;
   the id is Canvas's numeric user id; a higher attachment id is a later upload.
@@ -27,6 +30,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from grader.course import parse_time
 
 LAYOUTS = ("canvas", "moodle", "blackboard", "nbgrader", "folders")
 
@@ -78,21 +83,6 @@ def lab_of(filename: str, notebooks: dict[str, str]) -> tuple[str, int] | None:
     return (lab, number) if lab is not None else None
 
 
-def parse_time(text: str, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime | None:
-    """A time as nbgrader (``2026-03-01 12:00:00.123456 UTC``), Blackboard
-    (``2026-03-01-12-00-00``) or ISO 8601 write it; in ``zone`` unless an offset is given."""
-    text = text.strip()
-    blackboard = re.fullmatch(r"(\d{4}-\d{2}-\d{2})-(\d{2})-(\d{2})-(\d{2})", text)
-    if blackboard:
-        text = f"{blackboard[1]} {blackboard[2]}:{blackboard[3]}:{blackboard[4]}"
-    text = re.sub(r"\s*(UTC|GMT|Z)$", "+00:00", text)
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=zone)
-
-
 def read_timestamp(folder: Path) -> dt.datetime | None:
     """The time in ``folder/timestamp.txt`` (nbgrader), if it is a regular file that parses."""
     path = folder / "timestamp.txt"
@@ -135,6 +125,36 @@ def parse_blackboard(
         return None
     user = (users or {}).get(match["head"], match["user"])
     return Name(user, match["file"] or "", submitted=parse_time(match["when"], zone))
+
+
+def owner(layout: str, entry: str, zone: dt.tzinfo, users: dict[str, str]) -> Name | str | None:
+    """Who an entry of an LMS download belongs to, by ``layout``'s naming rule; a string says
+    why it is ignored; None for the ``folders`` layout (or a name that follows no rule of the
+    layout)."""
+    if layout == "canvas":
+        return parse_canvas(entry)
+    if layout == "blackboard":
+        return parse_blackboard(entry, zone, users)
+    if layout == "moodle":
+        parsed = parse_moodle(entry)
+        if parsed is None:
+            return None
+        who, plugin = parsed
+        if plugin != "file":
+            return f"a Moodle {plugin} submission, not a file submission"
+        return who
+    return None
+
+
+def submitter(filename: str) -> str | None:
+    """The LMS user a file's own name carries (Blackboard, Canvas or Moodle naming), if any:
+    files of several users in one learner's folder mean the layout was misread."""
+    for parse in (parse_blackboard, parse_canvas):
+        who = parse(filename)
+        if who is not None:
+            return who.student
+    moodle = parse_moodle(filename)
+    return moodle[0].student if moodle is not None else None
 
 
 def blackboard_users(heads: list[str], known: dict[str, str] | None = None) -> dict[str, str]:

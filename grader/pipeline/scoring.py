@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from grader import cellsource, notebook
+from grader.batch import TestCell
 from grader.cellsource import CheckCall
 from grader.checking.spec import get_spec
 from grader.labs import lab_of
@@ -22,28 +23,6 @@ from grader.notebook import Notebook
 
 class ScoringError(ValueError):
     """A source notebook breaks the scoring contract (fix the notebook, not the submission)."""
-
-
-@dataclass(frozen=True)
-class TestCell:
-    """A graded test cell of the source notebook."""
-
-    grade_id: str
-    points: float
-    checks: tuple[CheckCall, ...]
-    source: str
-    declared: float = 0.0
-    """The cell's ``points`` metadata (equal to ``points`` except for visible-only validation)."""
-    check_points: Mapping[str, float] = field(default_factory=dict)
-    """Each check's points, read from its spec once, here."""
-    hidden: frozenset[str] = frozenset()
-    """The cell's hidden checks: called in its hidden-test block, or declared hidden (decided
-    here only)."""
-
-    @property
-    def visible_source(self) -> str:
-        """The source as released to learners (hidden block removed)."""
-        return cellsource.without_hidden(self.source)
 
 
 @dataclass

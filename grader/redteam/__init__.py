@@ -24,12 +24,11 @@ The package's modules, from the bottom up (none imports one listed after it):
 
 from __future__ import annotations
 
-import importlib
-
+from grader.checking.restore import tensor_methods_restored
 from grader.config import REPO
 from grader.redteam.cells import is_test_cell, program_source, stub_solutions
-from grader.redteam.inprocess import evaluate_in_process, run_program, tensor_methods_restored
-from grader.redteam.planted import PlantedBug, apply_bug
+from grader.redteam.inprocess import evaluate_in_process, run_program
+from grader.redteam.planted import PlantedBug, apply_bug, bugs_for
 
 __all__ = [
     "REPO",
@@ -43,8 +42,3 @@ __all__ = [
     "stub_solutions",
     "tensor_methods_restored",
 ]
-
-
-def bugs_for(lab_id: str) -> list[PlantedBug]:
-    """The planted bugs of one lab."""
-    return list(importlib.import_module(f"grader.redteam.{lab_id}").BUGS)

@@ -29,11 +29,10 @@ from grader.cellsource import regions
 from grader.config import REPO
 from grader.notebook import check_ids
 from grader.pipeline.integrity import KINDS as INTEGRITY_KINDS
-from grader.redteam import bugs_for
 from grader.redteam.cells import cell_model
 from grader.redteam.evaluate import failing
 from grader.redteam.learner import LabFiles, learner_notebook, load_labs
-from grader.redteam.planted import PlantedBug, apply_bug
+from grader.redteam.planted import PlantedBug, apply_bug, bugs_for
 from grader.redteam.tamper import CASES, NEEDS_REPO, TamperCase
 
 SIZE_CAP = 20 * 1024**2

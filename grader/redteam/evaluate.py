@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from grader.checking.check import run_spec
+from grader.checking.restore import tensor_methods_restored
 from grader.checking.spec import load_lab
 from grader.config import REPO
-from grader.redteam import bugs_for
-from grader.redteam.inprocess import run_program, tensor_methods_restored
+from grader.redteam.inprocess import run_program
 from grader.redteam.learner import learner_notebook, load_labs
-from grader.redteam.planted import apply_bug
+from grader.redteam.planted import apply_bug, bugs_for
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import warnings
 from typing import Any
 
 from grader.checking.check import Outcome, run_spec
+from grader.checking.restore import tensor_methods_restored
 from grader.checking.spec import load_lab
 from grader.redteam.cells import program_source
 
@@ -50,20 +51,3 @@ def evaluate_in_process(nb: Any, lab_id: str, seed: int = 0) -> dict[str, Outcom
             with contextlib.redirect_stdout(io.StringIO()):
                 outcomes[spec.id] = run_spec(spec, objs, seed)
     return outcomes
-
-
-@contextlib.contextmanager
-def tensor_methods_restored() -> Any:
-    """Undo what a notebook attaches to the reference Tensor (``Tensor.relu = relu``)."""
-    import micrograd_plus.ops  # noqa: F401  (its methods belong to the snapshot)
-    import micrograd_plus.tensor as reference
-
-    before = dict(vars(reference.Tensor))
-    try:
-        yield
-    finally:
-        for name in set(vars(reference.Tensor)) - set(before):
-            delattr(reference.Tensor, name)
-        for name, value in before.items():
-            if vars(reference.Tensor).get(name) is not value:
-                setattr(reference.Tensor, name, value)

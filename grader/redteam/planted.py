@@ -1,12 +1,13 @@
 """Planted bugs as data: one learner's mistake as a text substitution in a solution cell.
 
-A lab's bugs (``grader/redteam/<lab>.py``) are built with :func:`lab_bugs`;
-:func:`apply_bug` plants one in a notebook.
+A lab's bugs (``grader/redteam/<lab>.py``) are built with :func:`lab_bugs` and listed by
+:func:`bugs_for`; :func:`apply_bug` plants one in a notebook.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,3 +82,8 @@ def assigned_bugs(lab: str, *rules: tuple[str, str, str]) -> list[PlantedBug]:
         )
         for topic, grade_id, rule in rules
     ]
+
+
+def bugs_for(lab_id: str) -> list[PlantedBug]:
+    """The planted bugs of one lab."""
+    return list(importlib.import_module(f"grader.redteam.{lab_id}").BUGS)

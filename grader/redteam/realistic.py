@@ -8,7 +8,7 @@ learner edits alone, as a learner would get them wrong (several ways
 per idea, different code from the planted bugs), before the catalogue entries of lab 1.7.5, the
 optimizers' finer rules, dropout's rate and transpose were written. They are not required to fail
 given checks (no ``fails``): they measure diagnosis only
-(``python -m grader.checking.misconceptions.measure --realistic``). The corpus's first run
+(``python -m grader.redteam.measure --realistic``). The corpus's first run
 found one false diagnosis (``accuracy-flat-argmax`` named as comparing the largest logit);
 the accuracy checks now judge a case that tells the two apart. The keep-probability rule of
 Dropout was also widened to either scale (1/(1-p) or 1/p) once written, so the corpus is not

@@ -22,8 +22,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import grader.sandbox.bwrap as bwrap
 from grader import config
-from grader.sandbox import bwrap
 from grader.sandbox.results import SandboxSetupError
 from grader.sandbox.site import RUNNER, build_site
 

@@ -1,7 +1,7 @@
 """Known misconceptions: each failing check asks whether the learner implemented a known wrong rule.
 
-A :class:`Misconception` is data beside the checks it affects
-(``grader/checking/misconceptions/<lab>.py``):
+A :class:`~grader.checking.misconceptions.model.Misconception` is data beside the checks it
+affects (``grader/checking/misconceptions/<lab>.py``):
 an id such as ``lab2.softmax.diagonal_jacobian``, the checks where it shows, a learner-facing
 explanation, and either a *wrong reference* — the check's reference computed with the wrong rule
 (torch or numpy on the same inputs, usually the check's own reference rerun with one torch rule
@@ -13,7 +13,7 @@ side, of the learner's outputs for what only this wrong rule produces.
 A failing outcome is diagnosed when the learner's outputs match one misconception's wrong
 reference within the check's own tolerance (its ``judge``), and no other misconception's;
 otherwise nothing is claimed. The trusted grader computes the wrong references once per lab and
-seed (:func:`wrong_references`, kept in :class:`grader.pipeline.grading.LabKey`); ``check()`` in the
+seed (:func:`wrong_references`, kept in :class:`grader.batch.LabKey`); ``check()`` in the
 learner's kernel computes them for the failing check only.
 """
 
@@ -24,55 +24,11 @@ import importlib
 import io
 import re
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 
+from grader.checking.misconceptions.model import Misconception, Observation
 from grader.checking.outcome import Diagnosis, Outcome, judge
 from grader.checking.spec import Inputs, Outputs, Spec
 from grader.labs import LABS, lab_of
-
-WrongReference = Callable[[Spec, Inputs], Outputs]
-"""``(spec, inputs) -> outputs``: the wrong rule's outputs, keyed like the check's reference."""
-
-Observation = Callable[[Spec, Inputs, Outputs], bool]
-"""``(spec, inputs, got) -> bool``: do the learner's outputs of a failing check show this wrong
-rule (and no other known one)? Run on the trusted side, on the arrays the learner side returned."""
-
-
-@dataclass(frozen=True)
-class Misconception:
-    """One known wrong rule.
-
-    Attributes:
-        id: ``<lab>.<topic>.<mistake>``, e.g. ``lab2.softmax.diagonal_jacobian``.
-        checks: ids of the checks where it shows (visible or hidden).
-        explanation: two or three sentences for the learner: what the code does, why it is
-            wrong, what to think about (never the solution line).
-        wrong: the wrong reference, or None for a misconception recognised by its error.
-        error: a regular expression the learner's error message matches (for a wrong rule that
-            raises rather than returns wrong numbers); empty when ``wrong`` is given.
-        observed: a distinguishing observation, for checks where no wrong reference can be
-            compared (exactly one of ``wrong``, ``error`` and ``observed`` is given).
-        planted: names of the red-team planted bugs (``grader/redteam/<lab>.py``) that are
-            this misconception.
-    """
-
-    id: str
-    checks: tuple[str, ...]
-    explanation: str
-    wrong: WrongReference | None = None
-    error: str = ""
-    planted: tuple[str, ...] = ()
-    observed: Observation | None = None
-
-    @property
-    def lab(self) -> str:
-        return lab_of(self.id)
-
-    @property
-    def summary(self) -> str:
-        """The explanation's first sentence."""
-        return re.split(r"(?<=[.!?])\s", self.explanation.strip(), maxsplit=1)[0]
 
 
 def catalogue(lab_id: str | None = None) -> list[Misconception]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checking.misconceptions import Misconception
+from grader.checking.misconceptions.model import Misconception
 from grader.checking.misconceptions.rules import (
     assigned_method,
     class_attribute,

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checking.misconceptions import Misconception
+from grader.checking.misconceptions.model import Misconception
 from grader.checking.misconceptions.rules import attribute, class_attribute, rerun
 from grader.checking.spec import Inputs, Outputs, Spec
 

@@ -33,25 +33,26 @@ def _apply(name: str) -> Callable[[Inputs, Callable[..., object]], dict[str, np.
     return learner
 
 
-spec(
-    id="fixture.double.value",
-    points=2,
-    symbols=("double",),
-    inputs=_matrix,
-    learner=_apply("double"),
-    reference=lambda inputs: {"out": 2 * inputs["x"]},
-    hint="double(x) returns 2 * x, element-wise",
-)
+def _outputs(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[Inputs], dict[str, np.ndarray]]:
+    return lambda inputs: {"out": fn(inputs["x"])}
 
-spec(
-    id="fixture.square.value",
-    points=1,
-    symbols=("square",),
-    inputs=_matrix,
-    learner=_apply("square"),
-    reference=lambda inputs: {"out": inputs["x"] ** 2},
-    hint="square(x) returns x * x, element-wise",
+
+FUNCTIONS = (
+    ("double", 2, lambda x: 2 * x, "double(x) returns 2 * x, element-wise"),
+    ("square", 1, lambda x: x**2, "square(x) returns x * x, element-wise"),
 )
+"""The fixture lab's functions: name, points, the reference and the hint."""
+
+for _name, _points, _reference, _hint in FUNCTIONS:
+    spec(
+        id=f"fixture.{_name}.value",
+        points=_points,
+        symbols=(_name,),
+        inputs=_matrix,
+        learner=_apply(_name),
+        reference=_outputs(_reference),
+        hint=_hint,
+    )
 
 
 SOURCE = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "solutions" / LAB.notebook

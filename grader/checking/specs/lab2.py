@@ -11,6 +11,7 @@ operations are on trial.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from functools import partial
 from types import SimpleNamespace
@@ -137,6 +138,47 @@ def bind(cases: Cases, F: Any) -> Cases:
     return {label: partial(case, F) for label, case in cases.items()}
 
 
+def reduced(op: str, *arguments: str) -> Cases:
+    """The cases ``op(x)``, ``op(x, axis=0)``, ... of a reduction, one for each string of
+    keyword arguments (``""`` for none)."""
+
+    def case(keywords: dict[str, Any]) -> Callable[..., Any]:
+        return lambda F, x: getattr(F, op)(x, **keywords)
+
+    cases = {}
+    for text in arguments:
+        pairs = [part.split("=") for part in text.split(", ") if part]
+        label = f"{op}({', '.join(['x', *(f'{k}={v}' for k, v in pairs)])})"
+        cases[label] = case({k: ast.literal_eval(v) for k, v in pairs})
+    return cases
+
+
+def reduction(
+    topic: str,
+    op: str,
+    axes: tuple[str, ...],
+    backward_points: float,
+    *,
+    forward_hint: str,
+    backward_hint: str,
+    axis_hint: str,
+    more: tuple[Check, ...] = (),
+) -> list[Spec]:
+    """Register a reduction's row (``op(x)`` over a (3, 4) matrix): its forward values with
+    no axis and with ``axes``, its gradient, and its gradient along ``axes`` reversed
+    (``axis=1`` and ``axis=0, keepdims=True``), then ``more`` checks."""
+    return fn(
+        topic,
+        reduced(op, ""),
+        operands(x=(3, 4)),
+        forward(2, reduced(op, "", *axes), hint=forward_hint),
+        backward(backward_points, hint=backward_hint),
+        Check("axis", 2, "grad", reduced(op, "axis=1", "axis=0, keepdims=True"), hint=axis_hint),
+        *more,
+        symbols=(op,) if op != topic else (),
+    )
+
+
 def integers(inputs: Inputs) -> list[str]:
     """The inputs holding integer arrays."""
     return [name for name, a in inputs.items() if a.dtype.kind in "iu"]
@@ -174,6 +216,22 @@ def huge_logits(rng: np.random.Generator) -> Inputs:
     x[0, rng.integers(5)] = 1000.0
     x[1] = rng.uniform(-1000.0, -800.0, 5)
     return large_logits(rng, (3, 5)) | {"x": x}
+
+
+def along_axis(
+    topic: str, cases: Cases, forward_hint: str, backward_hint: str, stable_hint: str
+) -> list[Spec]:
+    """Register the row of a function along an axis of (3, 5) logits (softmax, log_softmax):
+    its values, its gradient, and both on logits of ±1000, where the textbook formula
+    overflows."""
+    return fn(
+        topic,
+        cases,
+        operands(x=(3, 5)),
+        forward(2, hint=forward_hint),
+        backward(2, hint=backward_hint),
+        Check("stable", 2, "both", inputs=huge_logits, hint=stable_hint),
+    )
 
 
 # ================================================================ the table
@@ -231,35 +289,23 @@ fn("transpose", {"transpose(x)": lambda F, x: F.transpose(x)}, operands(x=(3, 4)
           hint="the gradient needs the INVERSE permutation, np.argsort(axes), which differs "
           "from axes itself for (1, 2, 0)"))
 
-fn("mean", {"mean(x)": lambda F, x: F.mean(x)}, operands(x=(3, 4)),
-    forward(2, {"mean(x)": lambda F, x: F.mean(x),
-                "mean(x, axis=0)": lambda F, x: F.mean(x, axis=0),
-                "mean(x, axis=1, keepdims=True)": lambda F, x: F.mean(x, axis=1, keepdims=True)},
-            hint="mean = sum over the axes / the number of elements summed (not x's whole size)"),
-    backward(2, hint="each element gets out.grad / n, n the number of elements averaged; derive "
-             "mean from sum and * and the gradient comes for free"),
-    Check("axis", 2, "grad", {"mean(x, axis=1)": lambda F, x: F.mean(x, axis=1),
-                              "mean(x, axis=0, keepdims=True)":
-                                  lambda F, x: F.mean(x, axis=0, keepdims=True)},
-          hint="n is the number of elements along the averaged axes: x.size // out.size"))
+reduction("mean", "mean", ("axis=0", "axis=1, keepdims=True"), 2,
+          forward_hint="mean = sum over the axes / the number of elements summed (not x's whole "
+          "size)",
+          backward_hint="each element gets out.grad / n, n the number of elements averaged; "
+          "derive mean from sum and * and the gradient comes for free",
+          axis_hint="n is the number of elements along the averaged axes: x.size // out.size")
 
-fn("max", {"amax(x)": lambda F, x: F.amax(x)}, operands(x=(3, 4)),
-    forward(2, {"amax(x)": lambda F, x: F.amax(x),
-                "amax(x, axis=1)": lambda F, x: F.amax(x, axis=1),
-                "amax(x, axis=0, keepdims=True)": lambda F, x: F.amax(x, axis=0, keepdims=True)},
-            hint="out = Tensor(x.data.max(axis=axis, keepdims=keepdims), (x,), 'max')"),
-    backward(1, hint="only the maximum element gets the gradient: a mask x.data == max (with "
-             "keepdims)"),
-    Check("axis", 2, "grad", {"amax(x, axis=1)": lambda F, x: F.amax(x, axis=1),
-                              "amax(x, axis=0, keepdims=True)":
-                                  lambda F, x: F.amax(x, axis=0, keepdims=True)},
-          hint="compare x with the maximum kept as a size-1 axis (keepdims=True), and expand "
-          "out.grad the same way before multiplying by the mask"),
-    Check("tie", 2, "grad", {"amax(x)": lambda F, x: F.amax(x),
-                             "amax(x, axis=1)": lambda F, x: F.amax(x, axis=1)}, tied,
-          hint="when k elements tie for the maximum, each gets out.grad / k (like torch.amax), "
-          "not the whole of it: divide the mask by its count along the axis (keepdims=True)"),
-    symbols=("amax",))
+reduction("max", "amax", ("axis=1", "axis=0, keepdims=True"), 1,
+          forward_hint="out = Tensor(x.data.max(axis=axis, keepdims=keepdims), (x,), 'max')",
+          backward_hint="only the maximum element gets the gradient: a mask x.data == max (with "
+          "keepdims)",
+          axis_hint="compare x with the maximum kept as a size-1 axis (keepdims=True), and "
+          "expand out.grad the same way before multiplying by the mask",
+          more=(Check("tie", 2, "grad", reduced("amax", "", "axis=1"), tied,
+                      hint="when k elements tie for the maximum, each gets out.grad / k (like "
+                      "torch.amax), not the whole of it: divide the mask by its count along "
+                      "the axis (keepdims=True)"),))
 
 fn("getitem", {"x[1]": lambda F, x: F.getitem(x, 1),
                "x[1:3]": lambda F, x: F.getitem(x, slice(1, 3)),
@@ -277,22 +323,16 @@ fn("getitem", {"x[1]": lambda F, x: F.getitem(x, 1),
           hint="a tuple of integer arrays picks single elements x[rows[i], cols[i]] "
           "(cross_entropy uses it); pass the tuple through to numpy unchanged"))
 
-fn("softmax", SOFTMAX, operands(x=(3, 5)),
-    forward(2, hint="e = exp(x - max(x)) along the axis (keepdims=True), then e / e.sum(axis, "
-            "keepdims=True)"),
-    backward(2, hint="dx = s * (g - sum(g * s, axis, keepdims=True)) with s = out.data, "
-             "g = out.grad"),
-    Check("stable", 2, "both", inputs=huge_logits,
-          hint="exp(1000) overflows to inf and inf / inf is nan: subtract the maximum along "
-          "the axis first (softmax(x) = softmax(x - c) for any c)"))
-fn("log_softmax", LOG_SOFTMAX, operands(x=(3, 5)),
-    forward(2, hint="(x - m) - log(sum(exp(x - m))) with m = max(x) along the axis "
-            "(keepdims=True)"),
-    backward(2, hint="dx = g - softmax(x) * sum(g, axis, keepdims=True); softmax(x) = "
-             "exp(out.data)"),
-    Check("stable", 2, "both", inputs=huge_logits,
-          hint="log(softmax(x)) is log(0) = -inf for logits of ±1000: compute (x - m) - "
-          "log(sum(exp(x - m))) with m = max(x) directly"))
+along_axis("softmax", SOFTMAX,
+    "e = exp(x - max(x)) along the axis (keepdims=True), then e / e.sum(axis, keepdims=True)",
+    "dx = s * (g - sum(g * s, axis, keepdims=True)) with s = out.data, g = out.grad",
+    "exp(1000) overflows to inf and inf / inf is nan: subtract the maximum along the axis first "
+    "(softmax(x) = softmax(x - c) for any c)")
+along_axis("log_softmax", LOG_SOFTMAX,
+    "(x - m) - log(sum(exp(x - m))) with m = max(x) along the axis (keepdims=True)",
+    "dx = g - softmax(x) * sum(g, axis, keepdims=True); softmax(x) = exp(out.data)",
+    "log(softmax(x)) is log(0) = -inf for logits of ±1000: compute (x - m) - "
+    "log(sum(exp(x - m))) with m = max(x) directly")
 composed("cross_entropy", CROSS_ENTROPY,
          with_cross_entropy_parts(with_ints(operands(x=(4, 5)), **CE_TARGETS)),
          cross_entropy_parts,

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+import grader.checking.specs.layers as L
+import grader.checking.specs.trees as T
 from grader.checking.numpy_side import data_of, learner_op
 from grader.checking.spec import Inputs
-from grader.checking.specs import layers as L
-from grader.checking.specs import trees as T
 from grader.checking.specs.shared import Side, add_check, no_inputs
 from grader.checking.torch_side import torch_op
 from micrograd_plus.tensor import Tensor

@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from grader import config
+from grader.batch import LabKey, LabResult
 from grader.labs import get_lab, resolve_lab
-from grader.pipeline.grading import LabKey, LabResult, grade_notebook, load_key
+from grader.pipeline.grading import grade_notebook, load_key
 
 SETTINGS = "gradescope.json"
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -81,7 +82,7 @@ root=${AUTOGRADER_ROOT:-/autograder}
 python=${AUTOGRADER_PYTHON:-$root/venv/bin/python}
 cd "$root/source"
 export PYTHONPATH="$root/source" MPLBACKEND=Agg
-exec "$python" -m grader.outputs.gradescope --root "$root"
+exec "$python" -m grader.runs.gradescope --root "$root"
 """
 
 
@@ -265,7 +266,7 @@ def results_json(
 
 def run(*, root: Path) -> dict[str, Any]:
     """Grade ``root/submission`` and write ``root/results/results.json`` (returned as well)."""
-    from grader.pipeline.autograde import IsolationUnavailable, choose_isolation
+    from grader.runs.autograde import IsolationUnavailable, choose_isolation
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     settings = json.loads((config.REPO / SETTINGS).read_text(encoding="utf-8"))
@@ -303,7 +304,7 @@ def run(*, root: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m grader.outputs.gradescope --root /autograder``: what ``run_autograder`` runs."""
+    """``python -m grader.runs.gradescope --root /autograder``: what ``run_autograder`` runs."""
     parser = argparse.ArgumentParser(description=run.__doc__)
     parser.add_argument("--root", type=Path, default=Path("/autograder"))
     args = parser.parse_args(argv)

@@ -23,21 +23,20 @@ from dataclasses import replace
 from pathlib import Path
 
 from grader import config, sandbox
+from grader.batch import LabKey, LabResult
+from grader.course import load_course
 from grader.labs import LABS, get_lab, resolve_lab
 from grader.outputs import gradebook, results
 from grader.outputs.exports import keep_course_files
 from grader.outputs.results import Batch, MergeError, StudentRow, csv_header, fmt, previous_batch
-from grader.pipeline.course import load_course
 from grader.pipeline.discover import discover
 from grader.pipeline.grading import (
-    LabKey,
-    LabResult,
     ReferenceFailed,
     grade_notebook,
     in_background,
     load_key,
 )
-from grader.pipeline.shard import Shard, stale_shard_folder
+from grader.runs.shard import Shard, stale_shard_folder
 from grader.safetext import LogFormatter
 from grader.sandbox.bwrap import INSTALL_HINT
 from grader.sandbox.spares import Spares
@@ -209,7 +208,7 @@ def autograde(
         replace: start ``out`` afresh instead of merging into the batch it holds.
         allow_reduced_isolation: grade with resource limits only where bubblewrap cannot
             start a sandbox (stated in the log, ``grades.csv`` and the summary).
-        shard: grade only this shard's students (:mod:`grader.pipeline.shard`); recorded in
+        shard: grade only this shard's students (:mod:`grader.runs.shard`); recorded in
             ``grading.json`` so that ``python -m grader merge`` can combine the shards.
         layout: the submissions' layout (:data:`~grader.pipeline.layouts.LAYOUTS`); detected
             when None.

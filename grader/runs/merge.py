@@ -3,7 +3,7 @@
 The merged folder is what a single ``autograde`` of the whole batch with the same seed
 writes: the same ``grades.csv``, ``lms.csv``, summary, histogram, gradebook and feedback
 pages; only the timings in ``grading.json`` and the log differ. It reuses the regrade
-machinery of :mod:`grader.pipeline.autograde`: every shard's rows are read back as a previous
+machinery of :mod:`grader.runs.autograde`: every shard's rows are read back as a previous
 batch (:func:`grader.outputs.results.previous_batch`) and written as the rows kept by
 :func:`grader.outputs.results.write_outputs`, with nothing graded now; the feedback pages are
 copied as they are, and so are the learners' notebooks kept for formgrader
@@ -35,7 +35,7 @@ from grader.outputs.results import (
     write_outputs,
 )
 from grader.pipeline.grading import load_key
-from grader.pipeline.shard import Shard
+from grader.runs.shard import Shard
 from grader.safetext import LogFormatter
 
 log = logging.getLogger("grader")

@@ -1,6 +1,6 @@
 """How well failing checks name planted mistakes: the red-team corpus, diagnosed in process.
 
-``python -m grader.checking.misconceptions.measure [LAB ...] [--seed 0]`` runs, for each lab, the
+``python -m grader.redteam.measure [LAB ...] [--seed 0]`` runs, for each lab, the
 solution, the released stub and every planted bug (as :mod:`grader.redteam.evaluate` does,
 without torch while the learner's program runs) and prints, as JSON, the misconceptions each
 one's failing checks named. A planted bug that a catalogued misconception declares
@@ -24,9 +24,10 @@ from typing import Any
 from grader.checking.check import run_spec
 from grader.checking.misconceptions import catalogue
 from grader.checking.spec import load_lab
+from grader.config import REPO
 from grader.labs import LABS
-from grader.redteam import REPO, apply_bug, bugs_for
 from grader.redteam.evaluate import program_run
+from grader.redteam.planted import apply_bug, bugs_for
 
 
 def named(nb: Any, lab_id: str, seed: int) -> dict[str, str]:
@@ -138,8 +139,8 @@ def realistic_totals(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m grader.checking.misconceptions.measure [LAB ...]``: JSON on stdout."""
-    parser = argparse.ArgumentParser(prog="python -m grader.checking.misconceptions.measure")
+    """``python -m grader.redteam.measure [LAB ...]``: JSON on stdout."""
+    parser = argparse.ArgumentParser(prog="python -m grader.redteam.measure")
     parser.add_argument("labs", nargs="*", default=list(LABS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

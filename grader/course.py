@@ -37,6 +37,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,21 @@ class Course:
             return 0.0, ""
         percent = min(self.percent_per_day * days, self.cap_percent)
         return round(raw * percent / 100, 4), f"{days} day(s) late: -{percent:g}%"
+
+
+def parse_time(text: str, zone: dt.tzinfo = dt.timezone.utc) -> dt.datetime | None:
+    """A time as nbgrader (``2026-03-01 12:00:00.123456 UTC``), Blackboard
+    (``2026-03-01-12-00-00``) or ISO 8601 write it; in ``zone`` unless an offset is given."""
+    text = text.strip()
+    blackboard = re.fullmatch(r"(\d{4}-\d{2}-\d{2})-(\d{2})-(\d{2})-(\d{2})", text)
+    if blackboard:
+        text = f"{blackboard[1]} {blackboard[2]}:{blackboard[3]}:{blackboard[4]}"
+    text = re.sub(r"\s*(UTC|GMT|Z)$", "+00:00", text)
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=zone)
 
 
 def _when(value: Any, zone: dt.tzinfo, where: str) -> dt.datetime:
