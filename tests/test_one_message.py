@@ -50,6 +50,34 @@ def test_one_diagnosis_per_block_with_the_checks_it_explains(
     assert len(out.splitlines()) <= 12, out
 
 
+def test_undiagnosed_failures_print_the_first_table_and_hint_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Inside `with checks():`, do two failures no diagnosis explains print their headlines,
+    then the first one's table and hint once at the block's end, the second named only?"""
+    with pytest.raises(CheckFailed), checks():
+        for check_id in ("lab1.add.reuse", "lab1.mul.reuse"):
+            print(check_module._failure_text(failing(check_id), False, False))
+            check_module._deferred[-1].append(check_id)
+    out = capsys.readouterr().out
+    assert out.count("hint:") == 1 and out.count("max abs err") == 1, out
+    assert out.index("lab1.mul.reuse: FAILED") < out.index("lab1.add.reuse:\n")
+    assert "(lab1.mul.reuse: verbose=True shows its table)" in out
+
+
+def test_a_diagnosis_in_a_block_stands_for_its_undiagnosed_failures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """When one failure of a block is diagnosed, is another one's generic hint left out?"""
+    with pytest.raises(CheckFailed), checks():
+        for check_id, diagnosis in (("lab1.add.reuse", MISTAKE), ("lab1.mul.reuse", None)):
+            print(check_module._failure_text(failing(check_id, diagnosis), False, False))
+            check_module._deferred[-1].append(check_id)
+    out = capsys.readouterr().out
+    assert out.count("This looks like") == 1 and "hint:" not in out, out
+    assert "lab1.mul.reuse failed too" in out and len(out.splitlines()) <= 12
+
+
 def test_the_same_error_is_printed_once_per_block(capsys: pytest.CaptureFixture[str]) -> None:
     """Does a second check failing with the same error point to the first instead of repeating?"""
     error = "your Tensor has no relu (attached in Task 3): the `class Tensor` cell ran again"
@@ -103,3 +131,39 @@ def test_an_error_inside_the_reference_engine_names_the_learners_line() -> None:
     text = learner_error(raised.value)
     assert "in forward" in text and "return x @ weight" in text
     assert "ops.py" not in text and "in matmul" not in text
+
+
+def test_the_learners_cell_is_named_over_deeper_frames() -> None:
+    """When a cell calls code in another file of the learner's and the error surfaces inside
+    the reference engine, is the cell's line named ("your cell 7, line 2")?"""
+    import linecache
+
+    import micrograd_plus.ops  # noqa: F401  (attaches @)
+    from grader.checking.check import learner_error
+    from micrograd_plus.tensor import Tensor
+
+    helper: dict[str, object] = {}
+    exec(compile("def product(x, w):\n    return x @ w\n", "/work/mine/helpers.py", "exec"), helper)
+    cell = {"product": helper["product"], "Tensor": Tensor, "np": np}
+    source = "def forward(x, weight):\n    return product(x, weight)  # weight stored (in, out)\n"
+    linecache.cache["<cell 7>"] = (len(source), None, source.splitlines(True), "<cell 7>")
+    exec(compile(source, "<cell 7>", "exec"), cell)  # as the sandbox runs cell 7
+    with pytest.raises(ValueError) as raised:
+        cell["forward"](Tensor(np.ones((2, 3))), Tensor(np.ones((2, 3))))  # type: ignore[operator]
+    text = learner_error(raised.value)
+    assert "(in forward, your cell 7, line 2: `return product(x, weight)" in text, text
+    assert "helpers.py" not in text and "ops.py" not in text
+
+
+def test_a_hidden_checks_frame_is_never_named() -> None:
+    """Is a frame of the hidden checks (compiled in the sandbox as `<hidden checks of …>`)
+    left out of the learner's line?"""
+    from grader.checking.check import learner_error
+
+    hidden: dict[str, object] = {"np": np}
+    source = "def side():\n    return np.broadcast_to(np.ones(3), (2,))\n"
+    exec(compile(source, "<hidden checks of lab3>", "exec"), hidden)
+    with pytest.raises(ValueError) as raised:
+        hidden["side"]()  # type: ignore[operator]
+    text = learner_error(raised.value)
+    assert "in side" not in text and "<hidden" not in text, text

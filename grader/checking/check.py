@@ -5,11 +5,10 @@ cells nbgrader runs, and the project's own tests. (The trusted autograder uses
 the same specs, split across two processes: see :mod:`grader.sandbox`.)
 
 A passing check prints one line; a failing one prints its table, the learner's
-own line that raised (with the failing case's label) and a rung of its hint ladder: the
-first names the concept and the lab's section, a second failing run (or ``hint=2``)
-adds the next. Inside
-``with checks():`` every check of a cell runs and reports, and the cell fails
-once at the end.
+own line that raised (with the failing case's label) and a rung of its hint ladder (a
+second failing run, or ``hint=2``, climbs it). Inside ``with checks():`` every check of a
+cell reports its verdict and the cell fails once at the end, after one message: the
+diagnosis of a known mistake, or else the first failure's table and hint.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
 import sysconfig
 import traceback
@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from grader.checking.compare import as_numeric
+from grader.checking.numpy_side import InputChanged
 from grader.checking.outcome import Outcome, judge
 from grader.checking.rerun import missing_methods, stale_bases
 from grader.checking.spec import Inputs, Outputs, Spec, get_spec
@@ -66,41 +67,58 @@ _REFERENCE_DIR = _reference_dir()
 
 
 def _is_learner_frame(filename: str) -> bool:
-    """A frame of the learner's code: not the grader's, the reference engine's, numpy's or
-    the standard library's (an error inside ``micrograd_plus`` names the learner's call)."""
+    """A frame of the learner's code: not the grader's (its hidden checks included), the
+    reference engine's, numpy's or the standard library's (an error inside ``micrograd_plus``
+    names the learner's call)."""
     path = filename.replace("\\", "/")
-    if "/grader/" in path or path.startswith("<frozen"):
+    if "/grader/" in path or path.startswith(("<frozen", "<hidden checks")):
         return False
     if _REFERENCE_DIR and path.startswith(_REFERENCE_DIR):
         return False
     return not any(path.startswith(d) for d in _LIBRARY_DIRS) and "site-packages" not in path
 
 
-def _where(filename: str) -> str:
-    """``cell In[12]`` for a notebook cell, else the file's name."""
+_SANDBOX_CELL = re.compile(r"<cell (\d+)>")
+"""The name the sandbox compiles notebook cell N under (:mod:`grader.sandbox.runner`)."""
+
+
+def _cell_name(filename: str) -> str:
+    """``cell In[12]`` for a cell of this notebook, ``cell 12`` for one the sandbox ran, else ""."""
     shell = _ipython()
     if shell is not None:
         named = shell.compile.format_code_name(filename)
         if named:
             return f"cell {named[1]}"
-    return filename.replace("\\", "/").rsplit("/", 1)[-1]
+    match = _SANDBOX_CELL.fullmatch(filename)
+    return f"cell {match[1]}" if match else ""
+
+
+def _where(filename: str) -> str:
+    """``your cell In[12]`` for a notebook cell, else the file's name."""
+    cell = _cell_name(filename)
+    return f"your {cell}" if cell else filename.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def learner_error(exc: BaseException) -> str:
     """One readable line for an exception raised by the learner's code.
 
-    It names the innermost line of the learner's own code (a notebook cell, not numpy's
-    internals) and, when the check labels its cases, the case that raised.
+    It names the learner's own line: the innermost frame in a notebook cell (an error raised
+    inside ``micrograd_plus`` or numpy by ``x @ self.weight`` names that line of the cell),
+    else the innermost frame of the learner's other code (a file the learner wrote); and,
+    when the check labels its cases, the case that raised.
     """
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if _is_learner_frame(f.filename)]
+    cells = [f for f in mine if _cell_name(f.filename)]
     where = ""
     if mine:
-        frame = mine[-1]
+        frame = (cells or mine)[-1]
         where = f" (in {frame.name}, {_where(frame.filename)}, line {frame.lineno}: "
-        where += f"{(frame.line or '').strip()})"
+        where += f"`{(frame.line or '').strip()}`)"
     case = getattr(exc, "check_case", "")
     case = f" in case `{case}`" if case else ""
+    if isinstance(exc, InputChanged):  # the check found it, after the learner's code returned
+        return f"{case.strip()}: {exc}"
     if isinstance(exc, NotImplementedError):
         return (
             f"your code raised NotImplementedError{case}{where}: "
@@ -206,6 +224,10 @@ _causes: list[dict[str, list[str]]] = []
 """One dict per open ``checks()`` block: a cause printed once (a diagnosis, an error) -> the
 ids of the failing checks it explains."""
 
+_details: list[dict[str, str]] = []
+"""One dict per open ``checks()`` block: check id -> the table and hint of a failure no
+diagnosis explained, printed at the block's end only when no diagnosis was printed there."""
+
 _shown: dict[str, str] = {}
 """check id -> the report last printed for its failure, so that a graded cell repeating the
 self-check just above it prints one line instead of the same table."""
@@ -254,17 +276,32 @@ def _failure_text(outcome: Outcome, verbose: bool, quiet: bool, hint: int | None
         seen.append(outcome.spec.id)
         if len(seen) > 1:
             return f"{headline}\n  the same error as {seen[0]} above"
+    if _causes and not cause:  # its table and hint wait for the block's end
+        details = outcome.details(level)
+        if details:
+            _details[-1][outcome.spec.id] = details
+        return "\n".join([headline, *([f"  {outcome.error}"] if outcome.error else [])])
     if cause:
         lines = [headline, *([f"  {outcome.error}"] if outcome.error else []), cause]
         return "\n".join([*lines, "(check(..., verbose=True) shows the table)"])
     return full
 
 
-def _print_causes(causes: dict[str, list[str]]) -> None:
-    """Each cause of a ``checks()`` block once, with the checks it explains."""
-    for text, ids in causes.items():
-        if not text.startswith("error: "):  # errors were printed where they first occurred
-            print(f"{text}\n  (this explains {', '.join(ids)}; verbose=True shows the tables)")
+def _print_causes(causes: dict[str, list[str]], details: dict[str, str]) -> None:
+    """Each cause of a ``checks()`` block once, with the checks it explains; when no
+    diagnosis was found, the tables and hints of the failures instead (one mistake often
+    fails several checks: a diagnosis of one explains the others better than their hints)."""
+    diagnoses = {t: ids for t, ids in causes.items() if not t.startswith("error: ")}
+    for text, ids in diagnoses.items():  # errors were printed where they first occurred
+        print(f"{text}\n  (this explains {', '.join(ids)}; verbose=True shows the tables)")
+    if diagnoses and details:
+        print(f"  ({', '.join(details)} failed too: check(..., verbose=True) shows each table)")
+    elif details:  # the first failure's table and hint; one mistake often fails them all
+        (first, text), *others = details.items()
+        print(f"{first}:\n{text}" if others else text)
+        if others:
+            tables = "its table" if len(others) == 1 else "their tables"
+            print(f"  ({', '.join(i for i, _ in others)}: verbose=True shows {tables})")
 
 
 @contextmanager
@@ -279,11 +316,12 @@ def checks() -> Iterator[None]:
     failed: list[str] = []
     _deferred.append(failed)
     _causes.append({})
+    _details.append({})
     try:
         yield
     finally:
         _deferred.pop()
-        _print_causes(_causes.pop())
+        _print_causes(_causes.pop(), _details.pop())
     if failed:
         raise CheckFailed(f"{len(failed)} check(s) failed: {', '.join(failed)}; see above")
 

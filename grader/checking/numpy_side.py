@@ -14,6 +14,27 @@ def data_of(value: Any) -> np.ndarray:
     return np.asarray(getattr(value, "data", value))
 
 
+class InputChanged(Exception):
+    """An operation's forward pass changed the data of a tensor it was given."""
+
+
+def unchanged(tensors: Mapping[str, Any], before: Mapping[str, np.ndarray]) -> None:
+    """Raise :class:`InputChanged` when a forward pass left an input's data different from
+    ``before`` (written in place, or replaced): the values its other uses would then read."""
+    for name, tensor in tensors.items():
+        now, was = data_of(tensor), before[name]
+        if now.shape != was.shape:
+            what = f"shape {now.shape} instead of {was.shape}"
+        elif np.array_equal(now, was, equal_nan=now.dtype.kind == "f"):
+            continue
+        else:
+            what = f"{int(np.count_nonzero(now != was))} of {was.size} elements differ"
+        raise InputChanged(
+            f"the forward pass changed its input {name}.data in place ({what} afterwards): "
+            "an operation must leave its inputs' data as they were"
+        )
+
+
 def learner_op(
     Tensor: type,
     fn: Callable[..., Any],
@@ -69,7 +90,9 @@ def learner_cases(
 
     Each case is ``label -> fn``; ``fn``'s parameter names are input keys. Those
     in ``raw`` are passed as plain arrays (indices, targets), the others as
-    ``Tensor(inputs[name])``.
+    ``Tensor(inputs[name])``. A case whose forward pass changes the data of a tensor it was
+    given raises :class:`InputChanged` (``relu`` clipping ``x.data`` in place: its values
+    come out right, but every other use of ``x`` would read the clipped data).
 
     Args:
         Tensor: the tensor class to wrap inputs in.
@@ -109,7 +132,9 @@ def _learner_case(
     result: dict[str, np.ndarray] = {}
     names = case_params(fn)
     tensors = {n: Tensor(inputs[n]) for n in names if n not in raw}
+    before = {n: data_of(t).copy() for n, t in tensors.items()}
     out = fn(**{n: tensors[n] if n in tensors else inputs[n] for n in names})
+    unchanged(tensors, before)
     value = data_of(out)
     if want in ("out", "both"):
         result[label] = value

@@ -76,12 +76,19 @@ class Outcome:
             return parts[0]
         if self.error:
             parts.append(f"  {self.error}")
-        if self.rows:
-            parts.append(format_table(self.rows))
-        if self.shows_hint:
-            parts.append(self.hint_text(level, rerun))
+        details = self.details(level, rerun)
+        if details:
+            parts.append(details)
         if not self.passed and self.diagnosis is not None:
             parts.append(self.diagnosis.text())
+        return "\n".join(parts)
+
+    def details(self, level: int = 1, rerun: bool = True) -> str:
+        """The table of a report and, for a failure, its hint ladder up to rung ``level``:
+        what follows the headline and the error."""
+        parts = [format_table(self.rows)] if self.rows else []
+        if self.shows_hint:
+            parts.append(self.hint_text(level, rerun))
         return "\n".join(parts)
 
 

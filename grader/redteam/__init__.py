@@ -13,6 +13,9 @@ The package's modules, from the bottom up (none imports one listed after it):
 * :mod:`~grader.redteam.inprocess`: a notebook run and checked in this process;
 * :mod:`~grader.redteam.learner`: a lab's notebooks and the learner's notebook made from them;
 * :mod:`~grader.redteam.evaluate`: a lab's solution, stub and bugs evaluated as in the sandbox;
+* :mod:`~grader.redteam.learnerpath`: 36 mistakes of a learner writing the labs, each with the
+  self-check that must report it; :mod:`~grader.redteam.learnerrun` runs them in a Jupyter
+  kernel per lab and reads what each self-check printed;
 * :mod:`~grader.redteam.forger`: the universal forger (made-up answers to every check);
 * :mod:`~grader.redteam.scancorpus`: honest cells and evasions that measure the integrity scan;
 * :mod:`~grader.redteam.tamper`: the hostile and unusual submissions, as data;

@@ -80,8 +80,33 @@ BUGS = lab_bugs(
         "getitem",
         "np.add.at(x.grad, idx, out.grad)",
         "x.grad[idx] += out.grad",
-        {"lab2.getitem.repeated"},
+        {"lab2.getitem.array", "lab2.getitem.repeated"},
         "Indexing's gradient written with x.grad[idx] += g: a repeated index counts once.",
+    ),
+    (
+        "relu-clips-input-in-place",
+        "relu",
+        'out = Tensor(np.maximum(x.data, 0), (x,), "relu")',
+        'np.maximum(x.data, 0, out=x.data)\n    out = Tensor(x.data, (x,), "relu")',
+        {"lab2.relu.forward", "lab2.relu.backward", "lab2.relu.shapes", "lab2.relu.reuse"},
+        "relu clips x.data itself: its values and gradient are right, but every other use of x "
+        "now reads the clipped data.",
+    ),
+    (
+        "softmax-shifts-input-in-place",
+        "softmax",
+        "e = np.exp(x.data - x.data.max(axis=axis, keepdims=True))",
+        "x.data -= x.data.max(axis=axis, keepdims=True)\n    e = np.exp(x.data)",
+        {
+            "lab2.softmax.forward",
+            "lab2.softmax.backward",
+            "lab2.softmax.stable",
+            "lab2.softmax.large",
+            "lab2.softmax.axis",
+            "lab2.softmax.reuse",
+        },
+        "softmax subtracts the maximum from x.data itself: the logits are changed for every "
+        "other use of x.",
     ),
     (
         "softmax-no-max-shift",

@@ -81,7 +81,7 @@ BUGS = lab_bugs(
         "train_fn",
         "total += loss.item() * len(yb)\n        count += len(yb)",
         "total += loss.item()\n        count += 1",
-        {"lab5.train_epoch.partial_batch"},
+        {"lab5.train_epoch.epoch", "lab5.train_epoch.partial_batch"},
         "averages the batches' mean losses: a small last batch counts as much as a full one",
     ),
     (

@@ -338,11 +338,14 @@ CATALOGUED_AS: dict[str, str] = {
     "backward-loop-in-graph-order": "lab1.backward.wrong_order",
     "getitem-grad-fancy-plus-equals": "lab2.getitem.repeated_index_lost",
     "adam-raw-moments": "lab4.adam.no_bias_correction",
+    "relu-clips-input-in-place": "lab2.forward.changes_input",
+    "zero-grad-float64": "lab4.zero_grad.float64_zeros",
 }
 """Mistake name -> the catalogued misconception that describes it, assigned from the mistake's
-description after the catalogue was written. The other 14 mistakes (a count instead of a
-fraction, a flat argmax, ``len`` alone wrong, labels taken by position, shuffling without being
-asked, the last batch's loss returned, AdamW's decay without the learning rate, dropout's scale
-multiplied, transpose's gradient reshaped or reversed, a step counter written differently but
-right, ReLU clipping its input in place, float64 zeros from zero_grad) have no catalogued
-misconception: any name on them is a false diagnosis."""
+description after the catalogue was written (ReLU clipping its input in place and float64
+zeros from zero_grad once the checks caught them, issue #26). The other 12 mistakes (a count
+instead of a fraction, a flat argmax, ``len`` alone wrong, labels taken by position, shuffling
+without being asked, the last batch's loss returned, AdamW's decay without the learning rate,
+dropout's scale multiplied, transpose's gradient reshaped or reversed, a step counter written
+differently but right) have no catalogued misconception: any name on them is a false
+diagnosis."""

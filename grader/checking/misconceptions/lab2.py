@@ -16,7 +16,7 @@ from grader.checking.misconceptions.rules import (
     rerun,
     tensor_method,
 )
-from grader.checking.spec import Inputs, Outputs, Spec
+from grader.checking.spec import Inputs, Outputs, Spec, load_lab
 
 MATMUL = ("lab2.matmul.backward", "lab2.matmul.batched", "lab2.matmul.vector")
 CROSS_ENTROPY = (
@@ -100,6 +100,8 @@ def _buffered_index_grad(indices: dict[str, Callable[[Inputs], Any]]) -> Any:
 
         result = dict(spec.reference(inputs))
         for label, index in indices.items():
+            if label not in result:  # a check with the other case only
+                continue
             grad = np.zeros_like(inputs["x"])
             grad[index(inputs)] += upstream(inputs["g"], np.shape(result[label]))
             result[f"{label}: x.grad"] = grad
@@ -110,7 +112,21 @@ def _buffered_index_grad(indices: dict[str, Callable[[Inputs], Any]]) -> Any:
 
 F = "torch.nn.functional"
 
+EVERY_CHECK = tuple(spec.id for spec in load_lab("lab2"))
+"""Every check of the lab: each one's forward pass must leave its inputs' data unchanged."""
+
 MISCONCEPTIONS = [
+    Misconception(
+        "lab2.forward.changes_input",
+        EVERY_CHECK,
+        "Your operation writes into its input's data during the forward pass (an in-place "
+        "numpy operation, or out= pointing at x.data). Its own output can still be right, but "
+        "every other use of that input (another branch of the graph, the backward rule, the "
+        "next call) reads the changed numbers. Think about where the result should live so "
+        "that the input is left as it was.",
+        error=r"changed its input \w+\.data in place",
+        planted=("relu-clips-input-in-place", "softmax-shifts-input-in-place"),
+    ),
     Misconception(
         "lab2.matmul.grad_not_transposed",
         (*MATMUL, "lab2.matmul.shared_weight"),
@@ -220,7 +236,7 @@ MISCONCEPTIONS = [
     ),
     Misconception(
         "lab2.getitem.repeated_index_lost",
-        ("lab2.getitem.repeated",),
+        ("lab2.getitem.array", "lab2.getitem.repeated"),
         "Your indexing gradient is written with grad[idx] += g, and numpy applies that once "
         "per distinct index: a row picked twice gets one contribution, not two. The gradient "
         "of a value used twice is the sum of both. Look for a numpy function that adds "

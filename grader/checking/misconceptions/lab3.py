@@ -204,7 +204,8 @@ MISCONCEPTIONS = [
     ),
     Misconception(
         "lab3.linear.weight_in_out",
-        LINEAR_VALUES,
+        tuple(c for c in LINEAR_VALUES if c.startswith("lab3.linear.")),  # not the MLPs: a
+        # Sequential that feeds every layer the same input raises the same error in a Linear
         "Your Linear multiplies the input by the weight as if it had shape (in_features, "
         "out_features), so a weight of PyTorch's shape (out_features, in_features) does not "
         "fit the product. PyTorch stores one row per output unit. Think about which operand "

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from grader.checking.misconceptions.model import Misconception
 from grader.checking.misconceptions.rules import attribute, rerun
 
@@ -138,6 +140,22 @@ def _step_per_parameter(original: Any) -> Any:
     return Overcounted
 
 
+def _float64_zeros(spec: Any, inputs: Any, got: Any) -> bool:
+    """The float32 parameter's gradient came out of zero_grad as float64 zeros."""
+    return int(got["p1.grad after zero_grad bits"]) == 64 and not np.any(
+        got["p1.grad after zero_grad"]
+    )
+
+
+def _parameters_unchanged(spec: Any, inputs: Any, got: Any) -> bool:
+    """Every parameter after every step is still its initial value."""
+    keys = [k for k in got if k.endswith("after each step (index: step, element)")]
+    return bool(keys) and all(
+        np.array_equal(got[k], np.broadcast_to(inputs[k.split()[0]], np.shape(got[k])))
+        for k in keys
+    )
+
+
 def _zero_grad_does_nothing(original: Any) -> Any:
     def zero_grad(self: Any, set_to_none: bool = True) -> None:
         return None
@@ -156,6 +174,26 @@ MISCONCEPTIONS = [
             lambda: [(__import__("torch").optim.SGD, "zero_grad", _zero_grad_does_nothing(None))]
         ),
         planted=("zero-grad-rebinds-local",),
+    ),
+    Misconception(
+        "lab4.step.parameters_unchanged",
+        ("lab4.sgd.plain", "lab4.sgd.weight_decay", "lab4.sgd.shapes", *SGD_MOMENTUM, *ADAM),
+        "Your step() computes new values but the parameters stay exactly as they were: the "
+        "result is bound to a local name (p = p - ...) or to a copy, not stored in the "
+        "parameter the model holds. Think about which object the model reads its weights from "
+        "and which of its attributes must change.",
+        observed=_parameters_unchanged,
+        planted=("sgd-step-rebinds-local",),
+    ),
+    Misconception(
+        "lab4.zero_grad.float64_zeros",
+        ("lab4.optimizer.zero_grad",),
+        "Your zero_grad makes float64 zeros for a float32 parameter: numpy's zeros default to "
+        "float64 whatever the parameter holds. The gradient then stays float64 through every "
+        "backward and step, doubling the memory and time of a float32 model. Think about which "
+        "numpy function makes zeros shaped and typed like another array.",
+        observed=_float64_zeros,
+        planted=("zero-grad-float64",),
     ),
     Misconception(
         "lab4.sgd.momentum_buffer_reset",

@@ -203,7 +203,7 @@ MISCONCEPTIONS += [
     ),
     Misconception(
         "lab5.train_epoch.mean_of_batch_means",
-        ("lab5.train_epoch.partial_batch",),
+        ("lab5.train_epoch.epoch", "lab5.train_epoch.partial_batch"),
         "Your epoch loss is the plain mean of the batches' mean losses, so a small last batch "
         "counts as much as a full one. The mean loss per example weights each batch by the "
         "number of examples in it. Think about what each batch's loss is an average of.",

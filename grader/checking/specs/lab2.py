@@ -290,7 +290,13 @@ fn("transpose", {"transpose(x)": lambda F, x: F.transpose(x)}, operands(x=(3, 4)
           "gradient is out.grad transposed back"),
     Check("T", 2, "both", {"x.T": lambda F, x: x.T},
           hint="x.T is read without parentheses: attach transpose to Tensor as a property, "
-          "not as a method"))
+          "not as a method"),
+    Check("axes", 2, "both", {"transpose(x, 1, 2, 0)": lambda F, x: F.transpose(x, 1, 2, 0),
+                              "transpose(x, (2, 0, 1))": lambda F, x: F.transpose(x, (2, 0, 1)),
+                              "transpose(x)": lambda F, x: F.transpose(x)}, operands(x=(2, 3, 4)),
+          hint="the gradient needs the INVERSE permutation, which differs from axes itself "
+          "for (1, 2, 0): each axis goes back where it came from; for (1, 2, 0) that is "
+          "(2, 0, 1)"))
 
 reduction("mean", "mean", ("axis=0", "axis=1, keepdims=True"), 1,
           forward_hint="mean = sum over the axes / the number of elements summed (not x's whole "
@@ -318,9 +324,10 @@ fn("getitem", {"x[1]": lambda F, x: F.getitem(x, 1),
     Check("basic", 2, "both", hint="index the data with idx unchanged; the gradient goes back "
           "to the same positions: zeros of x's shape, with out.grad placed where idx points"),
     Check("array", 2, "both", {"x[idx]": lambda F, x, idx: F.getitem(x, idx)},
-          with_ints(operands(x=(4, 5)), idx=lambda rng: rng.permutation(4)[:3]),
-          hint="an integer array picks rows (numpy does it for you); the gradient of each "
-          "picked row goes back to the row it came from"),
+          with_ints(operands(x=(4, 5)), idx=lambda rng: rng.integers(0, 4, 5)),  # repeats
+          hint="an integer array picks rows (numpy does it for you), some of them twice; the "
+          "gradient of each picked row goes back to the row it came from, adding up where a "
+          "row was picked more than once"),
     Check("pairs", 2, "both",
           {"x[rows, cols]": lambda F, x, rows, cols: F.getitem(x, (rows, cols))},
           with_ints(operands(x=(4, 5)), rows=lambda rng: np.arange(4),

@@ -144,14 +144,23 @@ def optimizer_checks(runs: Sequence[Run], hints: Mapping[str, Hint], hidden: boo
 
 
 # --------------------------------------------------------------- zero_grad
+DTYPES = (np.float64, np.float32)
+"""The dtypes of the zero_grad check's two parameters: a float32 model's gradients must stay
+float32 (``np.zeros(shape)`` would make them float64, silently doubling every update's cost)."""
+
+
+def bits(array: Any) -> np.ndarray:
+    """An array's dtype as its number of bits (a ``... bits`` output compares dtypes)."""
+    return np.array(8 * np.asarray(array).dtype.itemsize)
 
 
 def _zero_grad_learner(inputs: Inputs, Optimizer: type) -> dict[str, Any]:
-    params = [Tensor(inputs["p0"].copy()), Tensor(inputs["p1"].copy())]
-    for i, p in enumerate(params):
-        p.grad = inputs[f"g{i}"][0].copy()
+    params = [Tensor(inputs[f"p{i}"].astype(d)) for i, d in enumerate(DTYPES)]
+    for i, (p, d) in enumerate(zip(params, DTYPES, strict=True)):
+        p.grad = inputs[f"g{i}"][0].astype(d)
     Optimizer(params, lr=0.1).zero_grad()
     out = {f"p{i}.grad after zero_grad": np.array(p.grad) for i, p in enumerate(params)}
+    out.update({f"p{i}.grad after zero_grad bits": bits(p.grad) for i, p in enumerate(params)})
     out.update({f"p{i} after zero_grad": np.array(p.data) for i, p in enumerate(params)})
     loss = (params[0] * inputs["g0"][1]).sum() + (params[1] * inputs["g1"][1]).sum()
     loss.backward()
@@ -162,11 +171,17 @@ def _zero_grad_learner(inputs: Inputs, Optimizer: type) -> dict[str, Any]:
 def _zero_grad_reference(inputs: Inputs) -> dict[str, Any]:
     import torch
 
-    params = [torch.tensor(inputs[f"p{i}"], requires_grad=True) for i in (0, 1)]
-    for i, p in enumerate(params):
-        p.grad = torch.tensor(inputs[f"g{i}"][0])
+    kinds = (torch.float64, torch.float32)
+    params = [
+        torch.tensor(inputs[f"p{i}"], dtype=d, requires_grad=True) for i, d in enumerate(kinds)
+    ]
+    for i, (p, d) in enumerate(zip(params, kinds, strict=True)):
+        p.grad = torch.tensor(inputs[f"g{i}"][0], dtype=d)
     torch.optim.SGD(params, lr=0.1).zero_grad(set_to_none=False)
     out = {f"p{i}.grad after zero_grad": torch_grad(p) for i, p in enumerate(params)}
+    out.update(
+        {f"p{i}.grad after zero_grad bits": bits(torch_grad(p)) for i, p in enumerate(params)}
+    )
     out.update({f"p{i} after zero_grad": p.detach().numpy().copy() for i, p in enumerate(params)})
     loss = sum((p * torch.tensor(inputs[f"g{i}"][1])).sum() for i, p in enumerate(params))
     loss.backward()  # type: ignore[union-attr]

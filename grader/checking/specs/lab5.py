@@ -204,7 +204,7 @@ order_checks([
 train_checks([
     # name                  points sizes    batch sizes    optimizer options
     ("train_epoch.one_step", 10, (6, 8, 4), (16,),         "SGD",  dict(lr=0.5)),
-    ("train_epoch.epoch",    11, (6, 8, 4), (8, 8, 8, 8),  "Adam", dict(lr=0.01)),
+    ("train_epoch.epoch",    11, (6, 8, 4), (8, 8, 8, 4),  "Adam", dict(lr=0.01)),
 ], HINTS)
 # fmt: on
 
