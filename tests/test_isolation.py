@@ -1,6 +1,6 @@
 """The trust boundary: attacks on the sandbox, graded through the CLI as root and without root.
 
-One batch (the correct and stub notebooks of labs 1.7.1, 1.7.3 and 1.7.5, the attacks of
+One batch (the correct and stub notebooks of every lab, the attacks of
 :data:`grader.redteam.tamper.ISOLATION_CASES`, reading the solutions and faking a
 pass) is graded once as root and once as an unprivileged user id. Each attack must
 score no more than an honest wrong answer, leave the results as the grader wrote
@@ -33,7 +33,7 @@ from grader.redteam.tamper import CASES, ISOLATION_CASES
 from grader.runs import autograde
 
 SEED = 4321
-LABS = ("lab1", "lab3", "lab5")
+LABS = ("lab1", "lab2", "lab3", "lab4", "lab5")
 UNPRIVILEGED_UID = 54_321
 """A user id with no account: the grader runs as it for the unprivileged batch."""
 ATTACKS = [*ISOLATION_CASES, *(c for c in CASES if c.name in ("read-solutions", "fake-pass"))]
