@@ -56,6 +56,7 @@ release: setup
 bench: setup
 	$(PY) benchmarks/mnist_mlp.py
 	$(PY) benchmarks/grading_throughput.py
+	$(PY) benchmarks/gradebook_write.py
 
 gpu-check: setup
 	bash scripts/gpu_check.sh
