@@ -291,7 +291,7 @@ def parser() -> argparse.ArgumentParser:
         "--lab", help="the lab, e.g. 3, lab3, 1.7.3 (default: the notebook's own lab metadata)"
     )
     check.add_argument(
-        "--verbose", action="store_true", help="show the table of passing checks too"
+        "--verbose", action="store_true", help="show every table and hint, passing checks' too"
     )
     check.add_argument("--timeout", type=float, help="per-cell time budget, seconds")
     check.add_argument("--seed", type=int, default=0, help="seed of the check inputs")

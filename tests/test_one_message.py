@@ -167,3 +167,16 @@ def test_a_hidden_checks_frame_is_never_named() -> None:
         hidden["side"]()  # type: ignore[operator]
     text = learner_error(raised.value)
     assert "in side" not in text and "<hidden" not in text, text
+
+
+def test_validate_names_a_mistake_once_after_the_checks_it_explains() -> None:
+    """Does ``validate`` print a diagnosis shared by two failing checks once, with both?"""
+    from grader.learner.validate import report_lines
+
+    outcomes = {i: failing(i, MISTAKE) for i in ("lab1.add.reuse", "lab1.mul.reuse")}
+    text = "\n".join(report_lines(list(outcomes), outcomes, verbose=False))
+    assert text.count(MISTAKE.text().splitlines()[0]) == 1
+    assert "this explains lab1.add.reuse, lab1.mul.reuse" in text
+    assert "hint:" not in text and "max abs err" not in text
+    full = "\n".join(report_lines(list(outcomes), outcomes, verbose=True))
+    assert full.count("max abs err") == 2

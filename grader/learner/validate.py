@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from grader import config
 from grader.batch import LabResult
 from grader.checking.check import TORCH_MISSING
+from grader.checking.outcome import Outcome
 from grader.labs import resolve_lab
 from grader.notebook import NotebookError, read
 from grader.pipeline.grading import grade_notebook, load_key
@@ -91,16 +93,33 @@ def validate(
     for cell in run.cells if run else []:
         if cell.error:
             print(f"  cell {cell.index} raised: {cell.error.strip().splitlines()[-1]}")
-    for check_id in key.spec_ids:
-        outcome = result.outcomes.get(check_id)
-        if outcome is None:
-            print(f"  ✗ {check_id}: not run")
-        else:
-            print("  " + outcome.report(verbose, rerun=False).replace("\n", "\n    "))
+    for line in report_lines(key.spec_ids, result.outcomes, verbose):
+        print(line)
     for flag in result.flags:
         print(f"  note: {flag}")
     print(summary(result.score, key.max_score, lab_total(source if source.exists() else notebook)))
     return result
+
+
+def report_lines(ids: list[str], outcomes: Mapping[str, Outcome], verbose: bool) -> list[str]:
+    """Each check's report, in order; a known mistake that fails several checks is named
+    once, after them, with the checks it explains (``verbose``: every table and hint)."""
+    lines: list[str] = []
+    causes: dict[str, list[str]] = {}
+    for check_id in ids:
+        outcome = outcomes.get(check_id)
+        if outcome is None:
+            lines.append(f"  ✗ {check_id}: not run")
+        elif outcome.diagnosis is not None and not outcome.passed and not verbose:
+            causes.setdefault(outcome.diagnosis.text(), []).append(check_id)
+            lines.append(f"  {outcome.headline()}")
+            lines.extend(f"    {outcome.error}".splitlines() if outcome.error else [])
+        else:
+            lines.append("  " + outcome.report(verbose, rerun=False).replace("\n", "\n    "))
+    for text, explained in causes.items():
+        lines.append("  " + text.replace("\n", "\n  "))
+        lines.append(f"    (this explains {', '.join(explained)}; --verbose shows the tables)")
+    return lines
 
 
 def lab_total(source: Path) -> float | None:
