@@ -82,6 +82,10 @@ INTROSPECTION_CALLS = frozenset(
         "inspect.stack",
         "inspect.getouterframes",
         "inspect.trace",
+        "inspect.getinnerframes",
+        "sys._current_frames",
+        "traceback.walk_stack",
+        "traceback.walk_tb",
     }
 )
 """Calls that reach other code's objects and frames (kind ``introspection``)."""

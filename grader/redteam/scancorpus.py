@@ -51,6 +51,12 @@ EVASIONS = (
     ("import builtins\ngetattr(builtins, ''.join(['ev', 'al']))('1')", "computed-attribute"),
     ("import sys\nf = getattr(sys, '_get' + 'frame')(0)", "computed-attribute"),
     ("import sys\nf = getattr(sys, '_getframe')(0)", "introspection"),
+    (
+        "import traceback\n"
+        "s = traceback.StackSummary.extract(traceback.walk_stack(None), capture_locals=True)",
+        "introspection",
+    ),
+    ("from traceback import walk_stack as w\nframes = list(w(None))", "introspection"),
     ("try:\n    import ctypes\nexcept Exception:\n    pass", "import-ctypes"),
     ("try:\n    import subprocess\nexcept ImportError:\n    pass", "import-subprocess"),
     ("import numpy\nX = numpy\nX.allclose = lambda *a, **k: True", "module-attr-assign"),
