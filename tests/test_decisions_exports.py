@@ -288,3 +288,19 @@ def test_a_later_override_is_not_undone_by_the_older_gradebook(tmp_path: Path) -
     assert cli.main(["override", str(out), "ann", "fixture", "1", "--comment", "second"]) == 0
     assert formgrader.import_manual_scores(out) == []
     assert _rows(out)["ann"]["score"] == "1"
+
+
+def test_summary_lists_code_the_scan_flagged() -> None:
+    """Does summary.md name each learner whose code the integrity scan flagged, and only them?"""
+    from grader.outputs.report import review_lines
+
+    rows = [
+        {"student_id": "eve", "flags": "late:lab3; lab3:introspection (cell 40, line 8)"},
+        {"student_id": "ann", "flags": "late:lab1; ignored-file:duplicate:a.ipynb"},
+        {"student_id": "bob", "flags": ""},
+    ]
+    lines = review_lines(rows)
+    assert "## Code to review" in lines
+    assert "- eve: lab3:introspection (cell 40, line 8)" in lines
+    assert not any("ann" in line or "bob" in line for line in lines)
+    assert review_lines(rows[1:]) == []

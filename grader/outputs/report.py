@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ class Summary:
     ``renamed`` flags and the files no learner owns."""
     stale: list[str] = field(default_factory=list)
     """The summary's lines on overrides made against an earlier submission."""
+    review: list[str] = field(default_factory=list)
+    """The summary's lines on code the integrity scan flagged (advisory: scores stand)."""
 
     @property
     def mean(self) -> float:
@@ -104,6 +107,7 @@ def summarize(out: Path) -> Summary:
         sandbox=meta.get("sandbox"),
         not_graded=not_graded(rows, meta),
         stale=stale_lines(rows),
+        review=review_lines(rows),
     )
 
 
@@ -136,6 +140,26 @@ def stale_lines(rows: list[dict[str, str]]) -> list[str]:
         return []
     head = "Made against an earlier submission; still applied until re-recorded or removed:"
     return ["", "## Overrides to re-confirm", "", head, "", *stale]
+
+
+SCAN_FLAG = re.compile(r"^(?P<lab>[\w.-]+):(?P<kind>[a-z][a-z-]*) \(cell \d+, line \d+\)$")
+"""An integrity-scan flag as ``grades.csv`` writes it: ``lab3:introspection (cell 40, line 8)``."""
+
+
+def review_lines(rows: list[dict[str, str]]) -> list[str]:
+    """The learners whose code the integrity scan flagged, with what it saw (advisory)."""
+    flagged = [
+        f"- {row['student_id']}: {', '.join(found)}"
+        for row in rows
+        if (found := [f for f in row.get("flags", "").split("; ") if SCAN_FLAG.match(f)])
+    ]
+    if not flagged:
+        return []
+    head = (
+        "The scan saw code that can change how checks run (scores stand until you decide; "
+        "`python -m grader override` records a decision):"
+    )
+    return ["", "## Code to review", "", head, "", *flagged]
 
 
 def not_graded_table(summary: Summary) -> list[str]:
@@ -179,7 +203,7 @@ def format_summary(summary: Summary) -> str:
     lines += ["", "## Labs", "", "| lab | status | notebooks |", "|---|---|---|"]
     for lab, counts in summary.lab_statuses.items():
         lines += [f"| {lab} | {s} | {n} |" for s, n in sorted(counts.items())]
-    lines += not_graded_table(summary) + summary.stale
+    lines += not_graded_table(summary) + summary.stale + summary.review
     lines += [
         "",
         "## Checks, least passed first",
