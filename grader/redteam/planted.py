@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,22 +66,30 @@ def apply_bug(nb: Any, bug: PlantedBug) -> Any:
     raise ValueError(f"{bug.name}: no cell with grade_id {bug.grade_id!r}")
 
 
+def _assigning(
+    lab: str, topic: str, grade_id: str, old: str, rule: str, also: Sequence[str], what: str
+) -> PlantedBug:
+    """``old`` replaced by ``rule`` with every ``.grad +=`` written ``.grad =``: it fails
+    ``<lab>.<topic>.reuse`` and the reuse checks ``also`` names."""
+    return PlantedBug(
+        f"{topic.replace('_', '-')}-grad-assigned",
+        lab,
+        grade_id,
+        old,
+        rule.replace(".grad +=", ".grad ="),
+        frozenset({f"{lab}.{topic}.reuse", *(f"{lab}.{a}.reuse" for a in also)}),
+        f"{what} assigns (=) its gradient instead of adding it (+=): an input used twice keeps "
+        "only the last contribution.",
+    )
+
+
 def assigned_bugs(lab: str, *rules: tuple[str, ...]) -> list[PlantedBug]:
     """The accumulation mistake planted in each of ``rules``, ``(topic, grade_id, rule text,
     *also)``: every ``.grad +=`` of the rule written ``.grad =``. Each fails its
     ``<lab>.<topic>.reuse`` check (one input used twice is the only case where the two
     differ) and the reuse checks ``also`` names: those of operations derived from it."""
     return [
-        PlantedBug(
-            f"{topic.replace('_', '-')}-grad-assigned",
-            lab,
-            grade_id,
-            rule,
-            rule.replace(".grad +=", ".grad ="),
-            frozenset({f"{lab}.{topic}.reuse", *(f"{lab}.{a}.reuse" for a in also)}),
-            f"{topic}'s rule assigns (=) its gradient instead of adding it (+=): an input used "
-            "twice keeps only the last contribution.",
-        )
+        _assigning(lab, topic, grade_id, rule, rule, also, f"{topic}'s rule")
         for topic, grade_id, rule, *also in rules
     ]
 
@@ -90,18 +99,9 @@ def own_rule_bugs(lab: str, *ops: tuple[str, ...]) -> list[PlantedBug]:
     that assigns (=): ``(topic, grade_id, derived code, own rule with +=, *also)``. The rule
     with ``+=`` is right; its ``=`` mistake fails ``<lab>.<topic>.reuse`` and the reuse checks
     ``also`` names (operations the solution derives from this one)."""
+    what = "written with a gradient rule of its own instead of derived,"
     return [
-        PlantedBug(
-            f"{topic.replace('_', '-')}-grad-assigned",
-            lab,
-            grade_id,
-            derived,
-            rule.replace(".grad +=", ".grad ="),
-            frozenset({f"{lab}.{topic}.reuse", *(f"{lab}.{a}.reuse" for a in also)}),
-            f"{topic}, written with a gradient rule of its own instead of derived, assigns (=) "
-            "its gradient instead of adding it (+=): an input used twice keeps only the last "
-            "contribution.",
-        )
+        _assigning(lab, topic, grade_id, derived, rule, also, f"{topic}, {what}")
         for topic, grade_id, derived, rule, *also in ops
     ]
 
